@@ -1,0 +1,543 @@
+"""The knowledge graph: vocabularies, names and aliases, int64 triples, inverse relations.
+
+A :class:`KnowledgeGraph` is a set of facts ``(subject, relation, object)`` over entities. Entities
+have a unique *id* and a display *name*; several entities may share a name (the toy world has
+three people called "Tom Hanks"), so ids and names are kept apart. Facts are stored as an int64
+tensor ``triples`` of shape ``(T, 3)`` holding ``(subject index, relation index, object index)``.
+
+Questions are often asked "backwards" ("Who wrote Big?" follows ``written_by`` from the film, but
+"What did Gary Ross write?" needs it the other way), so relations usually come with explicit
+inverses: :meth:`KnowledgeGraph.with_inverses` adds ``r^-1`` with every fact reversed.
+
+Loaders read the two triple formats of the field — ``subject|relation|object`` (MetaQA) and
+tab-separated (WorldCup2014, PathQuestion) — and report malformed input with file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import torch
+
+from .errors import (
+    DuplicateTripleError,
+    EmptyKGError,
+    KGFormatError,
+    UnknownEntityError,
+    UnknownRelationError,
+    close_matches,
+)
+from .types import EntityId, EntityKey, RelationKey, RelationName, Triple
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+__all__ = ["KnowledgeGraph", "KGStats", "INVERSE_SUFFIX", "inverse_name", "read_triples"]
+
+INVERSE_SUFFIX = "^-1"
+"""Suffix that marks an inverse relation: ``written_by^-1`` maps a writer to their films."""
+
+SAVE_FORMAT = 1  # version of the directory layout written by KnowledgeGraph.save
+
+
+def inverse_name(relation: RelationName) -> RelationName:
+    """The name of the inverse of ``relation`` (and back): ``r`` ↔ ``r^-1``."""
+    if relation.endswith(INVERSE_SUFFIX):
+        return relation[: -len(INVERSE_SUFFIX)]
+    return relation + INVERSE_SUFFIX
+
+
+@dataclass(frozen=True)
+class KGStats:
+    """Summary statistics of a knowledge graph (see :meth:`KnowledgeGraph.stats`)."""
+
+    n_entities: int  # number of entities, isolated ones included
+    n_relations: int  # number of relations, inverses included
+    n_inverse_relations: int  # how many of them are ``r^-1`` inverses
+    n_triples: int  # number of facts, inverse facts included
+    n_isolated: int  # entities that occur in no fact
+    max_out_degree: int  # most facts leaving a single entity
+    mean_out_degree: float  # facts per entity
+    facts_per_relation: dict[str, int] = field(default_factory=dict)  # relation -> fact count
+
+    def __str__(self) -> str:
+        lines = [
+            f"entities   {self.n_entities:>10,}  ({self.n_isolated:,} isolated)",
+            f"relations  {self.n_relations:>10,}  ({self.n_inverse_relations:,} inverses)",
+            f"triples    {self.n_triples:>10,}",
+            f"out-degree {self.mean_out_degree:>10.2f} mean, {self.max_out_degree:,} max",
+        ]
+        width = max((len(r) for r in self.facts_per_relation), default=0)
+        lines += [f"  {r:<{width}}  {n:>8,}" for r, n in self.facts_per_relation.items()]
+        return "\n".join(lines)
+
+
+class KnowledgeGraph:
+    """Entities, relations and facts, with names and aliases for the entities.
+
+    Build one with :meth:`from_triples`, :meth:`load` (a triple file) or :meth:`load_saved` (a
+    directory written by :meth:`save`); the constructor takes already-validated parts.
+
+    Attributes:
+        entities: entity ids; position = entity index.
+        relations: relation names; position = relation index.
+        triples: ``(T, 3)`` int64 tensor of ``(subject, relation, object)`` indices.
+        names: display name of each entity, by index (the id when none was given).
+        aliases: other names of each entity, by index.
+        types: optional one-word type of each entity (``"person"``, ``"film"``), by index.
+        source: where the facts came from (a file path or a short description).
+    """
+
+    def __init__(
+        self,
+        entities: Sequence[EntityId],
+        relations: Sequence[RelationName],
+        triples: torch.Tensor,
+        *,
+        names: Sequence[str] | None = None,
+        aliases: Sequence[Sequence[str]] | None = None,
+        types: Sequence[str] | None = None,
+        source: str = "",
+    ) -> None:
+        self.entities: list[EntityId] = list(entities)
+        self.relations: list[RelationName] = list(relations)
+        self.triples: torch.Tensor = triples.to(torch.int64).reshape(-1, 3)
+        self.names: list[str] = list(names) if names is not None else list(self.entities)
+        self.aliases: list[tuple[str, ...]] = (
+            [tuple(a) for a in aliases] if aliases is not None else [()] * len(self.entities)
+        )
+        self.types: list[str] = list(types) if types is not None else [""] * len(self.entities)
+        self.source = source
+        self._entity_index = {e: i for i, e in enumerate(self.entities)}
+        self._relation_index = {r: i for i, r in enumerate(self.relations)}
+        if len(self._entity_index) != len(self.entities):
+            dup = next(e for e, n in Counter(self.entities).items() if n > 1)
+            raise KGFormatError(f"entity id {dup!r} is listed twice", path=source or None)
+        if len(self._relation_index) != len(self.relations):
+            dup = next(r for r, n in Counter(self.relations).items() if n > 1)
+            raise KGFormatError(f"relation {dup!r} is listed twice", path=source or None)
+        for what, seq in (("names", self.names), ("aliases", self.aliases), ("types", self.types)):
+            if len(seq) != len(self.entities):
+                raise ValueError(f"{what} has {len(seq)} items for {len(self.entities)} entities")
+        if self.triples.numel():
+            for col, size, what in ((0, self.num_entities, "subject"), (1, self.num_relations,
+                                    "relation"), (2, self.num_entities, "object")):
+                lo, hi = int(self.triples[:, col].min()), int(self.triples[:, col].max())
+                if lo < 0 or hi >= size:
+                    raise ValueError(f"{what} index out of range [0, {size}) in triples")
+        self._name_index: dict[str, list[int]] | None = None
+        self._csr: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_triples(
+        cls,
+        triples: Iterable[Triple],
+        *,
+        entities: Iterable[EntityId] | None = None,
+        names: Mapping[EntityId, str] | None = None,
+        aliases: Mapping[EntityId, Iterable[str]] | None = None,
+        types: Mapping[EntityId, str] | None = None,
+        add_inverses: bool = False,
+        on_duplicate: Literal["error", "drop"] = "error",
+        source: str = "",
+        _lines: Sequence[int] | None = None,
+    ) -> KnowledgeGraph:
+        """Build a graph from ``(subject id, relation, object id)`` string triples.
+
+        Entities are numbered in order of first appearance, after any listed in ``entities``
+        (which may add isolated ones); relations likewise. ``names``/``aliases``/``types`` are
+        keyed by entity id and must name known entities. Duplicate facts raise
+        :class:`DuplicateTripleError` unless ``on_duplicate="drop"``. ``add_inverses`` appends
+        ``r^-1`` for every relation (see :meth:`with_inverses`).
+        """
+        ent_index: dict[str, int] = {}
+        rel_index: dict[str, int] = {}
+        for e in entities or ():
+            ent_index.setdefault(e, len(ent_index))
+        rows: list[tuple[int, int, int]] = []
+        seen: dict[tuple[int, int, int], int] = {}
+        for k, (s, r, o) in enumerate(triples):
+            row = (
+                ent_index.setdefault(s, len(ent_index)),
+                rel_index.setdefault(r, len(rel_index)),
+                ent_index.setdefault(o, len(ent_index)),
+            )
+            if row in seen:
+                if on_duplicate == "drop":
+                    continue
+                line = _lines[k] if _lines is not None else None
+                first = _lines[seen[row]] if _lines is not None else seen[row] + 1
+                raise DuplicateTripleError(
+                    f"duplicate fact ({s!r}, {r!r}, {o!r}), first seen at "
+                    f"{'line' if _lines is not None else 'item'} {first}; "
+                    "pass on_duplicate='drop' to keep one copy",
+                    path=source or None,
+                    line=line,
+                )
+            seen[row] = k
+            rows.append(row)
+        if not rows:
+            raise EmptyKGError("no facts found", path=source or None)
+        ids = list(ent_index)
+
+        def by_index(mapping: Mapping[EntityId, object] | None, what: str, default):
+            out = [default(e) for e in ids]
+            for e, v in (mapping or {}).items():
+                if e not in ent_index:
+                    raise UnknownEntityError(e, close_matches(e, ids), where=f"{what} of {source or 'the graph'}")
+                out[ent_index[e]] = v
+            return out
+
+        kg = cls(
+            ids,
+            list(rel_index),
+            torch.tensor(rows, dtype=torch.int64),
+            names=by_index(names, "names", lambda e: e),
+            aliases=[tuple(a) for a in by_index(aliases, "aliases", lambda e: ())],
+            types=by_index(types, "types", lambda e: ""),
+            source=source,
+        )
+        return kg.with_inverses() if add_inverses else kg
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        *,
+        sep: Literal["auto", "tab", "pipe"] = "auto",
+        add_inverses: bool = True,
+        on_duplicate: Literal["error", "drop"] = "error",
+        entity_list: str | os.PathLike | None = None,
+    ) -> KnowledgeGraph:
+        """Load a triple file: ``s|r|o`` (MetaQA) or ``s<TAB>r<TAB>o`` (WorldCup2014, PathQuestion).
+
+        Blank lines and lines starting with ``#`` are skipped; surrounding spaces are stripped;
+        repeated tabs count as one. Raises :class:`KGFormatError` with the file and line of the
+        first malformed line, :class:`EmptyKGError` for a file with no facts. ``entity_list``
+        names a file with one entity id per line (MetaQA's ``entities.txt``): its entities come
+        first, in its order, so entities without facts still have an index.
+        """
+        triples, lines = read_triples(path, sep=sep)
+        listed = None
+        if entity_list is not None:
+            listed = [ln.strip() for ln in Path(entity_list).read_text(encoding="utf-8").splitlines()]
+            listed = [e for e in listed if e]
+        return cls.from_triples(
+            triples, entities=listed, add_inverses=add_inverses, on_duplicate=on_duplicate, source=str(path),
+            _lines=lines,
+        )
+
+    def with_inverses(self) -> KnowledgeGraph:
+        """A copy with an inverse ``r^-1`` for every relation that has none yet.
+
+        For a fact ``(s, r, o)`` the copy also holds ``(o, r^-1, s)``. Relations that are
+        already inverses, or whose inverse is present, are left as they are, so calling it twice
+        changes nothing.
+        """
+        new_rels = [inverse_name(r) for r in self.relations if inverse_name(r) not in self._relation_index]
+        if not new_rels:
+            return self
+        relations = self.relations + new_rels
+        index = {r: i for i, r in enumerate(relations)}
+        base = torch.tensor([index[inverse_name(r)] for r in new_rels])  # relation being inverted
+        new_ids = torch.arange(len(self.relations), len(relations))
+        remap = torch.full((len(relations),), -1, dtype=torch.int64)
+        remap[base] = new_ids
+        keep = remap[self.triples[:, 1]] >= 0
+        t = self.triples[keep]
+        inv = torch.stack([t[:, 2], remap[t[:, 1]], t[:, 0]], dim=1)  # (T', 3)
+        return KnowledgeGraph(
+            self.entities, relations, torch.cat([self.triples, inv]), names=self.names,
+            aliases=self.aliases, types=self.types, source=self.source,
+        )
+
+    # ------------------------------------------------------------------ sizes and lookups
+    @property
+    def num_entities(self) -> int:
+        return len(self.entities)
+
+    @property
+    def num_relations(self) -> int:
+        return len(self.relations)
+
+    @property
+    def num_triples(self) -> int:
+        return int(self.triples.shape[0])
+
+    def __len__(self) -> int:
+        return self.num_triples
+
+    def __repr__(self) -> str:
+        src = f", source={self.source!r}" if self.source else ""
+        return (f"KnowledgeGraph({self.num_entities:,} entities, {self.num_relations} relations, "
+                f"{self.num_triples:,} triples{src})")
+
+    def entity_index(self, key: EntityKey) -> int:
+        """Index of an entity given by id (or index). Unknown ids raise with close matches."""
+        if isinstance(key, int) and not isinstance(key, bool):
+            if 0 <= key < self.num_entities:
+                return key
+            raise UnknownEntityError(key, where=f"a graph of {self.num_entities} entities")
+        try:
+            return self._entity_index[key]
+        except (KeyError, TypeError):
+            pool = self.entities + [n for n in self.names]
+            raise UnknownEntityError(key, close_matches(str(key), pool)) from None
+
+    def relation_index(self, key: RelationKey) -> int:
+        """Index of a relation given by name (or index). Unknown names raise with close matches."""
+        if isinstance(key, int) and not isinstance(key, bool):
+            if 0 <= key < self.num_relations:
+                return key
+            raise UnknownRelationError(key, where=f"a graph of {self.num_relations} relations")
+        try:
+            return self._relation_index[key]
+        except (KeyError, TypeError):
+            raise UnknownRelationError(key, close_matches(str(key), self.relations)) from None
+
+    def has_entity(self, entity_id: EntityId) -> bool:
+        return entity_id in self._entity_index
+
+    def has_relation(self, relation: RelationName) -> bool:
+        return relation in self._relation_index
+
+    def name_of(self, key: EntityKey) -> str:
+        """Display name of an entity."""
+        return self.names[self.entity_index(key)]
+
+    def label(self, key: EntityKey) -> str:
+        """A readable label that stays unique: the name, plus the id when the name is shared."""
+        i = self.entity_index(key)
+        name = self.names[i]
+        return name if len(self.entities_named(name)) <= 1 else f"{name} [{self.entities[i]}]"
+
+    def entities_named(self, name: str) -> list[int]:
+        """Indices of all entities whose display name or an alias is exactly ``name``."""
+        if self._name_index is None:
+            index: dict[str, list[int]] = {}
+            for i, (n, al) in enumerate(zip(self.names, self.aliases)):
+                for m in dict.fromkeys((n, *al)):
+                    index.setdefault(m, []).append(i)
+            self._name_index = index
+        return list(self._name_index.get(name, []))
+
+    def is_inverse(self, relation: RelationKey) -> bool:
+        """Whether a relation is an ``r^-1`` inverse added by :meth:`with_inverses`."""
+        return self.relations[self.relation_index(relation)].endswith(INVERSE_SUFFIX)
+
+    def inverse(self, relation: RelationKey) -> int:
+        """Index of the inverse of ``relation`` (raises if the graph has no such inverse)."""
+        return self.relation_index(inverse_name(self.relations[self.relation_index(relation)]))
+
+    # ------------------------------------------------------------------ neighbourhoods
+    def _out_csr(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Facts sorted by subject and the offsets of each subject's block: ``(E+1,)``, ``(T,)``."""
+        if self._csr is None:
+            order = torch.argsort(self.triples[:, 0], stable=True)
+            counts = torch.bincount(self.triples[:, 0], minlength=self.num_entities)
+            offsets = torch.zeros(self.num_entities + 1, dtype=torch.int64)
+            offsets[1:] = torch.cumsum(counts, 0)
+            self._csr = (offsets, order)
+        return self._csr
+
+    def out_facts(self, entity: EntityKey) -> torch.Tensor:
+        """The ``(k, 3)`` facts whose subject is ``entity`` (inverse facts included)."""
+        i = self.entity_index(entity)
+        offsets, order = self._out_csr()
+        return self.triples[order[offsets[i]: offsets[i + 1]]]
+
+    def neighbours(
+        self, entity: EntityKey, relation: RelationKey | None = None
+    ) -> list[tuple[RelationName, EntityId]]:
+        """``(relation, object id)`` pairs leaving ``entity``, optionally for one relation.
+
+        With inverse relations present this includes the facts pointing *to* the entity.
+        """
+        facts = self.out_facts(entity)
+        if relation is not None:
+            facts = facts[facts[:, 1] == self.relation_index(relation)]
+        return [(self.relations[r], self.entities[o]) for _, r, o in facts.tolist()]
+
+    def degree(self) -> torch.Tensor:
+        """``(E,)`` int64 number of facts leaving each entity."""
+        return torch.bincount(self.triples[:, 0], minlength=self.num_entities)
+
+    def stats(self) -> KGStats:
+        """Counts of entities, relations and facts, isolated entities and degrees."""
+        deg = self.degree()
+        touched = torch.zeros(self.num_entities, dtype=torch.bool)
+        touched[self.triples[:, 0]] = True
+        touched[self.triples[:, 2]] = True
+        per_rel = torch.bincount(self.triples[:, 1], minlength=self.num_relations).tolist()
+        return KGStats(
+            n_entities=self.num_entities,
+            n_relations=self.num_relations,
+            n_inverse_relations=sum(r.endswith(INVERSE_SUFFIX) for r in self.relations),
+            n_triples=self.num_triples,
+            n_isolated=int((~touched).sum()),
+            max_out_degree=int(deg.max()) if self.num_entities else 0,
+            mean_out_degree=self.num_triples / max(self.num_entities, 1),
+            facts_per_relation=dict(zip(self.relations, per_rel)),
+        )
+
+    def string_triples(self) -> list[Triple]:
+        """All facts as ``(subject id, relation, object id)`` strings."""
+        e, r = self.entities, self.relations
+        return [(e[s], r[p], e[o]) for s, p, o in self.triples.tolist()]
+
+    def fingerprint(self) -> str:
+        """A short hash of entities, relations and facts: equal graphs give equal prints."""
+        h = hashlib.sha256()
+        h.update("\x1f".join(self.entities).encode())
+        h.update(b"\x1e")
+        h.update("\x1f".join(self.relations).encode())
+        h.update(b"\x1e")
+        t = self.triples
+        key = (t[:, 0] * self.num_relations + t[:, 1]) * self.num_entities + t[:, 2]
+        h.update(torch.sort(key).values.numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def to_networkx(
+        self, *, entities: Iterable[EntityKey] | None = None, include_inverses: bool = False
+    ) -> nx.MultiDiGraph:
+        """A networkx ``MultiDiGraph``: nodes are entity ids (attributes ``name``, ``type``),
+        edges carry ``relation``. ``entities`` restricts it to the facts among those entities;
+        inverse facts are left out unless ``include_inverses``."""
+        import networkx as nx
+
+        keep = None
+        if entities is not None:
+            keep = {self.entity_index(e) for e in entities}
+        g = nx.MultiDiGraph()
+        for i in (sorted(keep) if keep is not None else range(self.num_entities)):
+            g.add_node(self.entities[i], name=self.names[i], type=self.types[i])
+        for s, r, o in self.triples.tolist():
+            if keep is not None and (s not in keep or o not in keep):
+                continue
+            rel = self.relations[r]
+            if rel.endswith(INVERSE_SUFFIX) and not include_inverses:
+                continue
+            g.add_edge(self.entities[s], self.entities[o], key=rel, relation=rel)
+        return g
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the graph to ``directory`` (created if needed) so :meth:`load_saved` restores it.
+
+        Layout: ``entities.tsv`` (id, name, aliases, type), ``relations.txt``, ``triples.tsv``
+        (indices), ``kg.json`` (format version, counts, fingerprint). Each file is written to a
+        temporary name and renamed, so an interrupted save never leaves a half-written file.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for text in (*self.entities, *self.names, *self.types, *self.relations,
+                     *(a for al in self.aliases for a in al)):
+            if any(c in text for c in "\t\n\r"):
+                raise KGFormatError(f"cannot save {text!r}: tabs and newlines are not allowed in names")
+        ents = "id\tname\taliases\ttype\n" + "".join(
+            f"{e}\t{n}\t{'|'.join(a)}\t{t}\n"
+            for e, n, a, t in zip(self.entities, self.names, self.aliases, self.types)
+        )
+        _atomic_write(out / "entities.tsv", ents)
+        _atomic_write(out / "relations.txt", "".join(r + "\n" for r in self.relations))
+        _atomic_write(out / "triples.tsv", "".join(f"{s}\t{r}\t{o}\n" for s, r, o in self.triples.tolist()))
+        meta = {"format": SAVE_FORMAT, "entities": self.num_entities, "relations": self.num_relations,
+                "triples": self.num_triples, "fingerprint": self.fingerprint(), "source": self.source}
+        _atomic_write(out / "kg.json", json.dumps(meta, indent=2) + "\n")
+        return out
+
+    @classmethod
+    def load_saved(cls, directory: str | os.PathLike) -> KnowledgeGraph:
+        """Load a graph written by :meth:`save`, checking its fingerprint."""
+        d = Path(directory)
+        meta_path = d / "kg.json"
+        if not meta_path.is_file():
+            raise KGFormatError("not a saved knowledge graph (kg.json is missing)", path=d)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != SAVE_FORMAT:
+            raise KGFormatError(f"unsupported format {meta.get('format')!r}", path=meta_path)
+        ids, names, aliases, types = [], [], [], []
+        ent_path = d / "entities.tsv"
+        with open(ent_path, encoding="utf-8") as f:
+            next(f, None)
+            for n, line in enumerate(f, start=2):
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 4:
+                    raise KGFormatError(f"expected 4 tab-separated fields, got {len(parts)}", path=ent_path, line=n)
+                ids.append(parts[0])
+                names.append(parts[1])
+                aliases.append(tuple(a for a in parts[2].split("|") if a))
+                types.append(parts[3])
+        relations = (d / "relations.txt").read_text(encoding="utf-8").splitlines()
+        rows = [list(map(int, ln.split("\t"))) for ln in
+                (d / "triples.tsv").read_text(encoding="utf-8").splitlines() if ln]
+        kg = cls(ids, relations, torch.tensor(rows, dtype=torch.int64).reshape(-1, 3), names=names,
+                 aliases=aliases, types=types, source=meta.get("source", str(d)))
+        if kg.fingerprint() != meta.get("fingerprint"):
+            raise KGFormatError("contents do not match the fingerprint in kg.json (a file was edited "
+                                "or truncated)", path=d)
+        return kg
+
+
+def read_triples(
+    path: str | os.PathLike, *, sep: Literal["auto", "tab", "pipe"] = "auto"
+) -> tuple[list[Triple], list[int]]:
+    """Read string triples and their 1-based line numbers from a ``|``- or tab-separated file.
+
+    ``sep="auto"`` decides from the first fact line: a tab means tab-separated, else ``|``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such knowledge-graph file")
+    triples: list[Triple] = []
+    lines: list[int] = []
+    delim: str | None = {"tab": "\t", "pipe": "|"}.get(sep)
+    with open(p, "rb") as f:
+        for n, raw_bytes in enumerate(f, start=1):
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise KGFormatError(f"not UTF-8 text ({err.reason} at byte {err.start})",
+                                    path=p, line=n) from None
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if delim is None:
+                delim = "\t" if "\t" in line else "|"
+            parts = [x.strip() for x in line.split(delim)]
+            if delim == "\t":
+                parts = [x for x in parts if x]  # some files repeat tabs
+            if len(parts) != 3 or not all(parts):
+                shown = line if len(line) <= 80 else line[:77] + "..."
+                kind = "tab" if delim == "\t" else "'|'"
+                raise KGFormatError(
+                    f"expected subject{delim}relation{delim}object ({kind}-separated), "
+                    f"got {len(parts)} field(s): {shown!r}",
+                    path=p, line=n,
+                )
+            triples.append((parts[0], parts[1], parts[2]))
+            lines.append(n)
+    if not triples:
+        raise EmptyKGError("no facts found (the file is empty or holds only comments)", path=p)
+    return triples, lines
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
