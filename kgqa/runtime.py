@@ -1,0 +1,58 @@
+"""Run-time switches shared by notebooks, scripts and tests: quick mode, seeding, devices."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import torch
+
+__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir"]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def quick_mode() -> bool:
+    """True when ``KGQA_QUICK`` is set to a true value, or under CI (``CI`` set) unless
+    ``KGQA_QUICK=0`` says otherwise. Notebooks shrink their data and epochs in quick mode."""
+    flag = os.environ.get("KGQA_QUICK")
+    if flag is not None and flag.strip() != "":
+        return flag.strip().lower() in _TRUE
+    return os.environ.get("CI", "").strip().lower() in _TRUE
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's, NumPy's (when installed) and torch's generators for a reproducible run."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is a dependency, but keep seeding usable without
+        return
+    np.random.seed(seed % 2**32)
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU. Set ``KGQA_DEVICE`` to force one (``cpu``, ``cuda:1``)."""
+    name = os.environ.get("KGQA_DEVICE")
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def data_dir(required: bool = True) -> "os.PathLike[str] | None":
+    """The folder named by ``KGQA_DATA`` (real datasets), or None when unset and not required."""
+    from pathlib import Path
+
+    value = os.environ.get("KGQA_DATA")
+    if not value:
+        if required:
+            raise FileNotFoundError(
+                "KGQA_DATA is not set: point it at the folder holding metaqa/, wc2014/ and "
+                "pathquestion/ (see the README, section 'Real datasets')"
+            )
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"KGQA_DATA={value!r} is not a folder")
+    return path
