@@ -1,0 +1,111 @@
+"""The toy world: a small hand-written knowledge graph and question set, shipped with the package.
+
+It is built from the examples the method's papers use — the Mona Lisa in the Louvre in Paris;
+Natalie Portman, the Star Wars films and Padmé Amidala; three different people called Tom
+Hanks; films starring Tom Hanks and their writers — so that every idea of the book can be shown
+on a graph small enough to draw, and every model trains on it in seconds.
+
+Files (package data under ``kgqa/data/``), all UTF-8 and tab-separated with a header line:
+
+- ``toy_entities.tsv``: ``id  name  aliases(|-separated)  type``
+- ``toy_kg.tsv``: ``subject  relation  object`` (ids; inverse relations are added on load)
+- ``toy_questions.tsv``: ``split  question  topics  answers  hops  multi_entity  program``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .errors import KGFormatError, UnknownEntityError, close_matches
+from .kg import KnowledgeGraph
+from .traverse import Program
+
+__all__ = ["ToyQuestion", "toy_kg", "toy_questions", "SEED_QUESTIONS"]
+
+SEED_QUESTIONS = (
+    "What city is the Mona Lisa in?",
+    "Who did Natalie Portman play in Star Wars Episode II?",
+    "Who wrote films starring Tom Hanks?",
+)
+"""The three questions the book keeps coming back to."""
+
+
+@dataclass(frozen=True)
+class ToyQuestion:
+    """One question of the toy set, with its gold annotations."""
+
+    question: str
+    topics: tuple[str, ...]  # topic entity ids (the "hand-annotated" entities)
+    answers: tuple[str, ...]  # answer entity ids
+    hops: int  # length of the longest relation path
+    multi_entity: bool  # more than one topic entity (answer = intersection)
+    program: Program  # gold query: one relation path per topic
+    split: str  # "train" or "test"
+
+
+def _rows(name: str, n_fields: int) -> list[tuple[int, list[str]]]:
+    """Data rows of a packaged TSV file as ``(line number, fields)``; checks the field count."""
+    where = f"kgqa/data/{name}"
+    text = resources.files("kgqa").joinpath("data", name).read_text(encoding="utf-8")
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if n == 1 or not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != n_fields:
+            raise KGFormatError(f"expected {n_fields} tab-separated fields, got {len(fields)}", path=where, line=n)
+        rows.append((n, fields))
+    return rows
+
+
+@lru_cache(maxsize=2)
+def toy_kg(add_inverses: bool = True) -> KnowledgeGraph:
+    """The toy knowledge graph (with ``r^-1`` inverse relations unless ``add_inverses=False``).
+
+    >>> kg = toy_kg()
+    >>> kg.name_of("padme_amidala")
+    'Padmé Amidala'
+    >>> len(kg.entities_named("Tom Hanks"))
+    3
+    """
+    ents = _rows("toy_entities.tsv", 4)
+    facts = _rows("toy_kg.tsv", 3)
+    return KnowledgeGraph.from_triples(
+        [tuple(f) for _, f in facts],
+        entities=[f[0] for _, f in ents],
+        names={f[0]: f[1] for _, f in ents},
+        aliases={f[0]: [a for a in f[2].split("|") if a] for _, f in ents},
+        types={f[0]: f[3] for _, f in ents},
+        add_inverses=add_inverses,
+        source="kgqa/data/toy_kg.tsv",
+        _lines=[n for n, _ in facts],
+    )
+
+
+@lru_cache(maxsize=1)
+def _all_questions() -> tuple[ToyQuestion, ...]:
+    kg = toy_kg()
+    where = "kgqa/data/toy_questions.tsv"
+    out = []
+    for n, (split, question, topics, answers, hops, multi, program) in _rows("toy_questions.tsv", 7):
+        topic_ids, answer_ids = tuple(topics.split("|")), tuple(answers.split("|"))
+        for e in topic_ids + answer_ids:
+            if not kg.has_entity(e):
+                raise UnknownEntityError(e, close_matches(e, kg.entities), where=f"{where}:{n}")
+        if split not in ("train", "test"):
+            raise KGFormatError(f"split must be 'train' or 'test', got {split!r}", path=where, line=n)
+        prog = Program.parse(topic_ids, program, where=f"{where}:{n}")
+        for path in prog.paths:
+            for rel in path:
+                kg.relation_index(rel)
+        out.append(ToyQuestion(question, topic_ids, answer_ids, int(hops), multi == "1", prog, split))
+    return tuple(out)
+
+
+def toy_questions(split: str | None = None) -> list[ToyQuestion]:
+    """The toy question set, or one split of it (``"train"`` or ``"test"``)."""
+    if split not in (None, "train", "test"):
+        raise ValueError(f"split must be None, 'train' or 'test', got {split!r}")
+    return [q for q in _all_questions() if split is None or q.split == split]
