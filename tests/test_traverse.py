@@ -1,0 +1,67 @@
+"""Symbolic traversal against hand counts and a brute-force oracle over string triples."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kgqa.errors import KGFormatError, UnknownRelationError
+from kgqa.kg import KnowledgeGraph
+from kgqa.traverse import Program, follow_path, follow_set, intersect_sets, trace_path
+
+
+def brute_follow(triples, start: set[str], path) -> set[str]:
+    cur = set(start)
+    for rel in path:
+        cur = {o for s, r, o in triples if r == rel and s in cur}
+    return cur
+
+
+def test_hand_counted(tiny):
+    ids = lambda s: {tiny.entities[i] for i in s}  # noqa: E731
+    assert ids(follow_set(tiny, ["mona_lisa", "starry_night"], "exhibited_at")) == {"louvre", "moma"}
+    assert ids(follow_path(tiny, ["mona_lisa"], ["exhibited_at", "located_in", "capital_of"])) == {"france"}
+    assert ids(follow_path(tiny, ["paris", "new_york"], ["located_in^-1", "exhibited_at^-1"])) == {"mona_lisa", "starry_night"}
+    assert follow_path(tiny, ["france"], ["capital_of"]) == set()
+    assert follow_path(tiny, ["paris"], []) == {tiny.entity_index("paris")}
+
+
+def test_intersect_sets():
+    assert intersect_sets([{1, 2, 3}, {2, 3}, {3, 4}]) == {3}
+    assert intersect_sets([]) == set()
+    assert intersect_sets([{1}]) == {1}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_graphs_match_brute_force(seed):
+    rng = random.Random(seed)
+    ents = [f"e{i}" for i in range(rng.randint(2, 12))]
+    rels = [f"r{i}" for i in range(rng.randint(1, 4))]
+    facts = {(rng.choice(ents), rng.choice(rels), rng.choice(ents)) for _ in range(rng.randint(1, 40))}
+    kg = KnowledgeGraph.from_triples(sorted(facts), entities=ents, add_inverses=True)
+    triples = kg.string_triples()
+    for _ in range(20):
+        start = set(rng.sample(ents, rng.randint(1, len(ents))))
+        path = [rng.choice(kg.relations) for _ in range(rng.randint(1, 3))]
+        got = {kg.entities[i] for i in follow_path(kg, start, path)}
+        assert got == brute_follow(triples, start, path)
+
+
+def test_trace_path_prunes_dead_ends(toy):
+    answers = follow_path(toy, ["mona_lisa"], ["exhibited_at", "located_in"])
+    hops = trace_path(toy, "mona_lisa", ["exhibited_at", "located_in"], keep=answers)
+    assert [h.relation for h in hops] == ["exhibited_at", "located_in"]
+    assert hops[-1].targets == answers
+    assert hops[0].edges == ((toy.entity_index("mona_lisa"), toy.entity_index("louvre_museum")),)
+
+
+def test_program_text_form_and_errors(toy):
+    prog = Program.parse(["natalie_portman", "star_wars_episode_ii"], "played;appears_in^-1")
+    assert str(prog) == "played;appears_in^-1" and prog.hops == 1
+    assert prog.answer_ids(toy) == ["padme_amidala"]
+    assert "∩" in prog.describe()
+    with pytest.raises(KGFormatError, match="one non-empty path per topic"):
+        Program.parse(["natalie_portman"], "played;appears_in^-1", where="q.tsv:3")
+    with pytest.raises(UnknownRelationError, match="did you mean 'played'"):
+        Program.parse(["natalie_portman"], "playd").execute(toy)
