@@ -1,0 +1,118 @@
+"""The ``kgqa`` command: a thin argparse layer over the package.
+
+    kgqa demo                 answer the seed questions on the toy world, showing the work
+    kgqa stats [KG]           load a knowledge graph (toy, metaqa, wc2014, pq-2h, pq-3h or a file)
+                              and print its statistics and load time
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import KGQAError
+from .kg import KnowledgeGraph
+from .traverse import Hop
+
+__all__ = ["main", "build_parser", "chains"]
+
+# Real knowledge graphs by short name: (path under KGQA_DATA, add r^-1 inverses?)
+REAL_KGS = {
+    "metaqa": ("metaqa/kb_partial.txt", True),
+    "wc2014": ("wc2014/kb.txt", False),  # the file already holds *_inverse relations
+    "pq-2h": ("pathquestion/2H-kb.txt", True),
+    "pq-3h": ("pathquestion/3H-kb.txt", True),
+}
+
+
+def chains(kg: KnowledgeGraph, hops: Sequence[Hop]) -> list[str]:
+    """Every complete path of a trace as ``A --r--> B --s--> C`` (by display name)."""
+    if not hops:
+        return []
+    paths = [[s, o] for s, o in hops[0].edges]
+    for hop in hops[1:]:
+        paths = [p + [o] for p in paths for s, o in hop.edges if s == p[-1]]
+    out = []
+    for p in paths:
+        text = kg.label(p[0])
+        for hop, e in zip(hops, p[1:]):
+            text += f" --{hop.relation}--> {kg.label(e)}"
+        out.append(text)
+    return out
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .pipeline import Pipeline, TemplateParser
+    from .toy import SEED_QUESTIONS, toy_kg, toy_questions
+
+    kg = toy_kg()
+    train = toy_questions("train")
+    parser = TemplateParser.from_examples(kg, [(q.question, q.program) for q in train])
+    pipeline = Pipeline(kg, parser)
+    base = sum(not kg.is_inverse(r) for r in kg.relations)
+    print(f"The toy world: {kg.num_entities} entities, {base} relations (+{kg.num_relations - base} "
+          f"inverses), {kg.num_triples} facts.")
+    print(f"Engine: the traditional pipeline — string-matching entity linker, template parser with "
+          f"{len(parser)} rules read off {len(train)} annotated questions, symbolic execution.\n")
+    for question in args.questions or SEED_QUESTIONS:
+        result = pipeline.answer(question)
+        print(f"Q: {question}")
+        for m in result.mentions:
+            note = ""
+            if len(m.candidates) > 1:
+                note = f"  ({len(m.candidates)} entities share this name; took the most connected)"
+            print(f"   linked : {m.text!r} -> {kg.label(m.chosen)}{note}")
+        if not result.ok:
+            print(f"   failed : {result.failure}\n")
+            continue
+        print(f"   query  : {result.program.describe()}")
+        for hops in result.traces:
+            for line in chains(kg, hops):
+                print(f"   path   : {line}")
+        names = ", ".join(kg.names[a] for a in result.answers) or "(no answer)"
+        print(f"   answer : {names}\n")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from .runtime import data_dir
+
+    start = time.perf_counter()
+    if args.kg == "toy":
+        from .toy import toy_kg
+
+        kg = toy_kg()
+    elif args.kg in REAL_KGS:
+        rel, inverses = REAL_KGS[args.kg]
+        kg = KnowledgeGraph.load(Path(data_dir()) / rel, add_inverses=inverses)
+    else:
+        kg = KnowledgeGraph.load(args.kg, add_inverses=not args.no_inverses)
+    elapsed = time.perf_counter() - start
+    print(f"{kg!r}\nloaded in {elapsed:.2f} s\n{kg.stats()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kgqa", description="Question answering over knowledge graphs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="answer the seed questions on the toy world, showing the work")
+    demo.add_argument("questions", nargs="*", help="questions to ask instead of the seed questions")
+    demo.set_defaults(func=_demo)
+    stats = sub.add_parser("stats", help="load a knowledge graph and print its statistics")
+    stats.add_argument("kg", nargs="?", default="toy",
+                       help="toy, " + ", ".join(REAL_KGS) + " (from $KGQA_DATA), or a triple file")
+    stats.add_argument("--no-inverses", action="store_true", help="for a file: do not add r^-1 relations")
+    stats.set_defaults(func=_stats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (KGQAError, FileNotFoundError) as err:
+        print(f"kgqa: error: {err}", file=sys.stderr)
+        return 2
