@@ -19,6 +19,13 @@ __all__ = [
     "UnknownNameError",
     "UnknownEntityError",
     "UnknownRelationError",
+    "UnknownDatasetError",
+    "AmbiguousEntityError",
+    "QAFormatError",
+    "MissingDataError",
+    "ShapeError",
+    "WeightError",
+    "DeviceMismatchError",
     "close_matches",
 ]
 
@@ -45,6 +52,21 @@ class DuplicateTripleError(KGFormatError):
 
 class EmptyKGError(KGFormatError):
     """A knowledge graph file (or triple list) holds no facts."""
+
+
+class QAFormatError(KGFormatError):
+    """A question file is malformed (a line without a tab, a missing bracket, no questions)."""
+
+
+class MissingDataError(KGQAError, FileNotFoundError):
+    """A data file is not where it should be; the message says which and where to get it."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None):
+        super().__init__(message)
+        self.filename = None if path is None else str(path)
+
+    def __str__(self) -> str:  # OSError would format errno fields
+        return str(self.args[0])
 
 
 def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -85,3 +107,36 @@ class UnknownRelationError(UnknownNameError):
     """A relation name or index that the knowledge graph does not have."""
 
     kind = "relation"
+
+
+class UnknownDatasetError(UnknownNameError):
+    """A dataset name that the registry (``kgqa.datasets.DATASETS``) does not have."""
+
+    kind = "dataset"
+
+
+class AmbiguousEntityError(KGQAError, LookupError):
+    """A display name shared by several entities, where one entity was meant."""
+
+    def __init__(self, name: str, candidates: list[str], where: str = ""):
+        self.name = name
+        self.candidates = candidates
+        msg = f"name {name!r}" + (f" in {where}" if where else "")
+        msg += (f" is shared by {len(candidates)} entities ({', '.join(map(repr, candidates[:5]))}"
+                f"{', ...' if len(candidates) > 5 else ''}); write the entity id instead")
+        super().__init__(msg)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ShapeError(KGQAError, ValueError):
+    """A tensor argument has the wrong shape, dtype or layout (the message names it and the expected shape)."""
+
+
+class WeightError(KGQAError, ValueError):
+    """A weight tensor holds NaN, infinite or negative values."""
+
+
+class DeviceMismatchError(KGQAError, ValueError):
+    """Tensors that must share a device do not (e.g. a CUDA query against a CPU knowledge graph)."""

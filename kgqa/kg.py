@@ -290,8 +290,16 @@ class KnowledgeGraph:
         try:
             return self._entity_index[key]
         except (KeyError, TypeError):
+            # suggest ids only (a suggested display name would be rejected in turn); a close
+            # name stands for the ids of the entities carrying it
             pool = self.entities + [n for n in self.names]
-            raise UnknownEntityError(key, close_matches(str(key), pool)) from None
+            ids: list[str] = []
+            for match in close_matches(str(key), pool) if isinstance(key, str) else []:
+                named = [] if match in self._entity_index else self.entities_named(match)
+                ids += [match] if not named else [self.entities[i] for i in named]
+            if isinstance(key, str) and self.entities_named(key):  # a name, not an id
+                ids = [self.entities[i] for i in self.entities_named(key)]
+            raise UnknownEntityError(key, list(dict.fromkeys(ids))[:3]) from None
 
     def relation_index(self, key: RelationKey) -> int:
         """Index of a relation given by name (or index). Unknown names raise with close matches."""

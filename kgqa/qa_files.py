@@ -1,0 +1,355 @@
+"""Question files of the field, parsed into :class:`QAExample` records, with errors at file:line.
+
+Three formats (the loaders in :mod:`kgqa.datasets` put them together with their graphs):
+
+- *bracketed* (MetaQA, and the format for your own questions)::
+
+      what movies did [Temuera Morrison] act in<TAB>Once Were Warriors|Tracker|River Queen
+
+  Each ``[bracketed]`` span is a hand-annotated topic entity; the brackets are removed from the
+  question a model sees, and the span is kept as the mention.
+- *PathQuestion*: ``question<TAB>answer(alt1/alt2/)<TAB>s#r1#e1#r2#answer#<end>#answer``.
+- *WorldCup2014*: ``question<TAB>answer<TAB>gold path(s)<TAB>all answers/<TAB>context[<TAB>t1/t2]``;
+  a conjunctive question joins its two paths with ``*``.
+
+In PathQuestion and WorldCup2014 the topic entity appears in the question as its id, with
+underscores (``Tigres_UANL``); its span is found by :func:`find_mention`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import AmbiguousEntityError, MissingDataError, QAFormatError, UnknownEntityError, close_matches
+from .kg import KnowledgeGraph
+from .traverse import Program
+from .types import EntityId
+
+__all__ = ["QAExample", "Span", "NO_SPAN", "find_mention", "strip_brackets", "read_lines",
+           "resolve_entity", "adjacency", "run_gold_paths", "parse_bracketed", "parse_pathquestion", "parse_worldcup"]
+
+Span = tuple[int, int]  # (start, end) character offsets into the question, end exclusive
+NO_SPAN: Span = (-1, -1)  # the mention of a topic could not be located
+UnknownAnswers = Literal["error", "keep"]
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One question with its hand-annotated topic entities and its gold answers.
+
+    ``question[start:end]`` is the mention of ``topics[i]`` for ``(start, end) = mentions[i]``.
+    """
+
+    question: str  # the text a model sees: any [brackets] removed
+    topics: tuple[EntityId, ...]  # hand-annotated topic entity ids
+    mentions: tuple[Span, ...]  # span of each topic's mention in `question`; NO_SPAN when unknown
+    answers: tuple[EntityId, ...]  # gold answer entity ids (may lie outside the KG vocabulary)
+    qtype: str = ""  # question type: MetaQA's "movie_to_director", or "2-hop", "conjunctive"
+    hops: int = 0  # number of relations on the longest gold path; 0 when unknown
+    source: str = ""  # "file:line" of the question, for messages
+    paths: tuple[tuple[str, ...], ...] = ()  # gold relation path per topic, when the data has one
+
+    @property
+    def program(self) -> Program | None:
+        """The gold query (one relation path per topic), or None when the data gives none."""
+        if not self.paths or len(self.paths) != len(self.topics):
+            return None
+        return Program(self.topics, self.paths)
+
+
+# ---------------------------------------------------------------------------- text helpers
+def _fold(text: str) -> str:
+    """Case-fold, strip accents and read ``_`` as a space, keeping one character per character."""
+    if text.isascii():
+        return text.lower().replace("_", " ")
+    out = []
+    for c in text:
+        base = "".join(ch for ch in unicodedata.normalize("NFKD", c) if not unicodedata.combining(ch))
+        low = (base or c).lower()
+        out.append(" " if c == "_" else (low if len(low) == 1 else c))
+    return "".join(out)
+
+
+def find_mention(question: str, surfaces: Iterable[str], taken: Sequence[Span] = ()) -> Span:
+    """The first span of ``question`` that spells one of ``surfaces`` as whole words.
+
+    Matching ignores case and accents and reads ``_`` as a space (``Tigres_UANL`` matches
+    ``Tigres UANL``); longer surfaces are tried first, and spans overlapping ``taken`` are
+    skipped. Returns :data:`NO_SPAN` when none matches.
+    """
+    folded = _fold(question)
+    for surface in sorted({s for s in surfaces if s.strip()}, key=len, reverse=True):
+        pattern = re.compile(r"(?<!\w)" + re.escape(_fold(surface.strip())) + r"(?!\w)")
+        for m in pattern.finditer(folded):
+            if all(m.end() <= a or m.start() >= b for a, b in taken):
+                return (m.start(), m.end())
+    return NO_SPAN
+
+
+_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+
+
+def strip_brackets(text: str, *, path: str | Path, line: int) -> tuple[str, list[tuple[str, Span]]]:
+    """Remove ``[...]`` marks from ``text``: the plain question and each mention with its span.
+
+    Raises :class:`QAFormatError` for nested, unopened, unclosed or empty brackets.
+    """
+    if "[" in _BRACKETED.sub("", text) or "]" in _BRACKETED.sub("", text):
+        _bracket_error(text, path, line)
+    out: list[str] = []
+    mentions: list[tuple[str, Span]] = []
+    pos = last = 0  # length of the plain text so far; end of the previous match in `text`
+    for m in _BRACKETED.finditer(text):
+        out.append(text[last:m.start()])
+        pos += m.start() - last
+        inner = m.group(1)
+        if not inner.strip():
+            raise QAFormatError(f"empty brackets at column {m.start() + 1}: {text!r}", path=path, line=line)
+        lead = len(inner) - len(inner.lstrip())
+        mentions.append((inner.strip(), (pos + lead, pos + lead + len(inner.strip()))))
+        out.append(inner)
+        pos += len(inner)
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out), mentions
+
+
+def _bracket_error(text: str, path: str | Path, line: int) -> None:
+    """Raise the :class:`QAFormatError` that says where the brackets of ``text`` go wrong."""
+    open_at: int | None = None
+    for col, c in enumerate(text, start=1):
+        if c == "[":
+            if open_at is not None:
+                raise QAFormatError(f"nested '[' at column {col}: {text!r}", path=path, line=line)
+            open_at = col
+        elif c == "]":
+            if open_at is None:
+                raise QAFormatError(f"']' at column {col} has no matching '[': {text!r}", path=path, line=line)
+            open_at = None
+    raise QAFormatError(f"'[' at column {open_at} is never closed: {text!r}", path=path, line=line)
+
+
+def read_lines(path: str | os.PathLike) -> list[tuple[int, str]]:
+    """Non-blank lines of a UTF-8 text file as ``(1-based line number, text without newline)``.
+
+    Raises :class:`MissingDataError` for a missing file and :class:`QAFormatError` for a file
+    that is not UTF-8 or holds no lines. A leading byte-order mark and ``\\r`` are dropped.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MissingDataError(f"{p}: no such question file", path=p)
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise QAFormatError(f"not UTF-8 text ({err.reason})", path=p,
+                            line=data[: err.start].count(b"\n") + 1) from None
+    rows = [(n, ln.rstrip("\r")) for n, ln in enumerate(text.split("\n"), start=1)]
+    rows = [(n, ln) for n, ln in rows if ln.strip()]
+    if not rows:
+        raise QAFormatError("no questions found (the file is empty)", path=p)
+    return rows
+
+
+def resolve_entity(kg: KnowledgeGraph, text: str, where: str, *, names: bool = True) -> EntityId:
+    """The entity id that ``text`` denotes: an id, else (``names``) a unique display name or alias.
+
+    Raises :class:`UnknownEntityError` (with close matches) or :class:`AmbiguousEntityError`.
+    """
+    if kg.has_entity(text):
+        return text
+    if names:
+        found = kg.entities_named(text)
+        if len(found) == 1:
+            return kg.entities[found[0]]
+        if found:
+            raise AmbiguousEntityError(text, [kg.entities[i] for i in found], where=where)
+    pool = kg.entities + kg.names if names else kg.entities
+    raise UnknownEntityError(text, close_matches(text, pool), where=where)
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in items if i))
+
+
+def _fields(line: str, n: int | tuple[int, int], what: str, path: Path, lineno: int) -> list[str]:
+    """Tab-separated fields of ``line``; ``n`` is the exact count or an inclusive range."""
+    parts = line.split("\t")
+    lo, hi = (n, n) if isinstance(n, int) else n
+    if not lo <= len(parts) <= hi:
+        shown = line if len(line) <= 80 else line[:77] + "..."
+        raise QAFormatError(f"expected {what} ({lo}{'' if lo == hi else f'-{hi}'} tab-separated fields), "
+                            f"got {len(parts)}: {shown!r}", path=path, line=lineno)
+    return [x.strip() for x in parts]
+
+
+# ---------------------------------------------------------------------------- bracketed (MetaQA, user)
+def parse_bracketed(
+    path: str | os.PathLike,
+    kg: KnowledgeGraph,
+    *,
+    names: bool = True,
+    exactly_one: bool = False,
+    unknown_answers: UnknownAnswers = "error",
+    hops: int = 0,
+    qtypes: Sequence[str] | None = None,
+) -> list[QAExample]:
+    """Parse ``question with [entity] mentions<TAB>answer|answer`` lines.
+
+    A bracket text is an entity id, else (``names``) a display name; ``exactly_one`` demands one
+    bracket per line (MetaQA). Answers resolve likewise; with ``unknown_answers="keep"`` an
+    answer outside the graph is kept verbatim instead of raising. ``qtypes`` gives one question
+    type per line of the file, in order.
+    """
+    p = Path(path)
+    rows = read_lines(p)
+    examples = []
+    for n, line in rows:
+        where = f"{p}:{n}"
+        text, answer_field = _fields(line, 2, "question<TAB>answer|answer", p, n)
+        question, marks = strip_brackets(text, path=p, line=n)
+        if not marks:
+            raise QAFormatError(f"no [bracketed] topic entity in {text!r}; mark it like "
+                                "'who directed [Forrest Gump]'", path=p, line=n)
+        if exactly_one and len(marks) != 1:
+            raise QAFormatError(f"expected exactly one [bracketed] topic entity, found {len(marks)}",
+                                path=p, line=n)
+        topics = tuple(resolve_entity(kg, m, where, names=names) for m, _ in marks)
+        raw_answers = _unique(a.strip() for a in answer_field.split("|"))
+        if not raw_answers:
+            raise QAFormatError("no answers after the tab", path=p, line=n)
+        if unknown_answers == "keep":
+            answers = tuple(a if kg.has_entity(a) or not names else _resolve_or_keep(kg, a, where)
+                            for a in raw_answers)
+        else:
+            answers = tuple(resolve_entity(kg, a, where, names=names) for a in raw_answers)
+        qtype = qtypes[n - 1].strip() if qtypes is not None else ""
+        examples.append(QAExample(question, topics, tuple(s for _, s in marks), _unique(answers),
+                                  qtype=qtype, hops=hops, source=where))
+    return examples
+
+
+def _resolve_or_keep(kg: KnowledgeGraph, text: str, where: str) -> EntityId:
+    found = kg.entities_named(text)
+    if len(found) > 1:
+        raise AmbiguousEntityError(text, [kg.entities[i] for i in found], where=where)
+    return kg.entities[found[0]] if found else text
+
+
+# ---------------------------------------------------------------------------- gold paths
+def _parse_path(text: str, path: Path, n: int) -> tuple[EntityId, tuple[str, ...]]:
+    """``s#r1#e1#r2#e2[#<end>#e2]`` → ``(s, (r1, r2))``."""
+    items = [x.strip() for x in text.split("#")]
+    if "<end>" in items:
+        items = items[: items.index("<end>")]
+    if len(items) < 3 or len(items) % 2 == 0 or not all(items):
+        raise QAFormatError(f"gold path {text!r} is not entity#relation#entity[#relation#entity...]",
+                            path=path, line=n)
+    return items[0], tuple(items[1::2])
+
+
+def adjacency(kg: KnowledgeGraph) -> dict[tuple[str, str], set[str]]:
+    """``(subject id, relation) -> object ids``, for running many gold programs quickly."""
+    adj: dict[tuple[str, str], set[str]] = {}
+    for s, r, o in kg.string_triples():
+        adj.setdefault((s, r), set()).add(o)
+    return adj
+
+
+def run_gold_paths(adj: dict[tuple[str, str], set[str]], ex: QAExample) -> set[str]:
+    """The entities every gold path of ``ex`` reaches from its topic, intersected."""
+    result: set[str] | None = None
+    for topic, path in zip(ex.topics, ex.paths):
+        frontier = {topic}
+        for rel in path:
+            frontier = {o for e in frontier for o in adj.get((e, rel), ())}
+        result = frontier if result is None else result & frontier
+    return result or set()
+
+
+def _check_topic(kg: KnowledgeGraph, topic: str, where: str) -> None:
+    if not kg.has_entity(topic):
+        raise UnknownEntityError(topic, close_matches(topic, kg.entities), where=where)
+
+
+def _mentions(question: str, kg: KnowledgeGraph, topics: Sequence[str]) -> tuple[Span, ...]:
+    spans: list[Span] = []
+    for t in topics:
+        i = kg.entity_index(t)
+        spans.append(find_mention(question, (t, kg.names[i], *kg.aliases[i]),
+                                  taken=[s for s in spans if s != NO_SPAN]))
+    return tuple(spans)
+
+
+def parse_pathquestion(path: str | os.PathLike, kg: KnowledgeGraph) -> list[QAExample]:
+    """Parse PathQuestion lines: ``question<TAB>answer(alt1/alt2/)<TAB>s#r#e#...#<end>#answer``.
+
+    Topic = first element of the path; answers = the alternatives in the parentheses (the text
+    before ``(`` when they are empty). Answers outside the graph are kept verbatim.
+    """
+    p = Path(path)
+    out = []
+    for n, line in read_lines(p):
+        where = f"{p}:{n}"
+        question, answer_field, path_field = _fields(line, 3, "question<TAB>answer(alts)<TAB>path", p, n)
+        answers = _pq_answers(answer_field)
+        if not answers:
+            raise QAFormatError(f"no answer in {answer_field!r}", path=p, line=n)
+        topic, relations = _parse_path(path_field, p, n)
+        _check_topic(kg, topic, where)
+        out.append(QAExample(question, (topic,), _mentions(question, kg, [topic]), answers,
+                             qtype=f"{len(relations)}-hop", hops=len(relations), source=where,
+                             paths=(relations,)))
+    return out
+
+
+def _pq_answers(field: str) -> tuple[str, ...]:
+    """``head(alt1/alt2/)`` → the alternatives; ``head`` alone when there are none."""
+    if not field.endswith(")") or "(" not in field:
+        return _unique([field.strip()])
+    opens = [i for i, c in enumerate(field) if c == "("]
+    for i in opens:  # names may hold parentheses: take the split whose alternatives hold the head
+        head, alts = field[:i].strip(), _unique(a.strip() for a in field[i + 1: -1].split("/"))
+        if head in alts:
+            return alts
+    head, alts = field[: opens[0]].strip(), _unique(a.strip() for a in field[opens[0] + 1: -1].split("/"))
+    return alts or _unique([head])
+
+
+# ---------------------------------------------------------------------------- WorldCup2014
+def parse_worldcup(path: str | os.PathLike, kg: KnowledgeGraph, *, conjunctive: bool) -> list[QAExample]:
+    """Parse WorldCup2014 lines (``WC-P1``/``WC-P2``, or ``WC-C`` when ``conjunctive``).
+
+    Fields: question, answer, gold path(s), all answers (``/``-separated), context, and for
+    ``WC-C`` the two topic entities (``/``-separated), which must be where the paths start.
+    """
+    p = Path(path)
+    out = []
+    for n, line in read_lines(p):
+        where = f"{p}:{n}"
+        f = _fields(line, 6 if conjunctive else (4, 5),
+                    "question, answer, path, answers, context" + (", topics" if conjunctive else ""), p, n)
+        parsed = [_parse_path(x, p, n) for x in f[2].split("*")]
+        topics = tuple(t for t, _ in parsed)
+        if conjunctive:
+            listed = _unique(x.strip() for x in f[5].split("/"))
+            if len(parsed) != 2 or listed != topics:
+                raise QAFormatError(f"topics field lists {list(listed)} but the gold paths start at "
+                                    f"{list(topics)} (a conjunctive question has two paths joined by '*')",
+                                    path=p, line=n)
+        for t in topics:
+            _check_topic(kg, t, where)
+        answers = _unique(x.strip() for x in f[3].split("/")) or _unique([f[1]])
+        if not answers:
+            raise QAFormatError("no answer", path=p, line=n)
+        hops = max(len(r) for _, r in parsed)
+        out.append(QAExample(f[0], topics, _mentions(f[0], kg, topics), answers,
+                             qtype="conjunctive" if conjunctive else f"{hops}-hop", hops=hops,
+                             source=where, paths=tuple(r for _, r in parsed)))
+    return out
