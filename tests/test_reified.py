@@ -1,0 +1,338 @@
+"""ReifiedKG and follow against independent oracles: Python-set traversal, dense adjacency, gradcheck."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kgqa.errors import DeviceMismatchError, KGQAError, ShapeError, WeightError
+from kgqa.kg import KnowledgeGraph
+from kgqa.reified import ReifiedKG, follow, follow_path
+from kgqa.sets import one_hot, relation_one_hot
+
+FAST = settings(max_examples=40, deadline=None)
+
+
+@pytest.fixture(scope="module")
+def world() -> KnowledgeGraph:
+    """A small hand-made world: paintings, museums, cities, an actress and her roles."""
+    return KnowledgeGraph.from_triples(
+        [
+            ("mona_lisa", "exhibited_at", "louvre"),
+            ("mona_lisa", "created_by", "leonardo"),
+            ("louvre", "located_in", "paris"),
+            ("paris", "capital_of", "france"),
+            ("starry_night", "exhibited_at", "moma"),
+            ("starry_night", "created_by", "van_gogh"),
+            ("moma", "located_in", "new_york"),
+            ("natalie_portman", "played", "padme"),
+            ("padme", "appears_in", "star_wars_2"),
+            ("natalie_portman", "starred_in", "star_wars_2"),
+            ("natalie_portman", "starred_in", "black_swan"),
+        ],
+        entities=["atlantis"],  # an isolated entity
+        add_inverses=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def kb(world) -> ReifiedKG:
+    return ReifiedKG.from_kg(world)
+
+
+# ---------------------------------------------------------------------- oracles
+def dense_reference(triples: torch.Tensor, E: int, R: int, x: torch.Tensor, r: torch.Tensor,
+                    w: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_k r[:, k] · (x @ A_k) with dense adjacency A_k[s, o] = Σ weights of facts s -k-> o."""
+    A = torch.zeros(R, E, E, dtype=x.dtype)
+    for t, (s, k, o) in enumerate(triples.tolist()):
+        A[k, s, o] += 1.0 if w is None else float(w[t])
+    return sum(r[:, k: k + 1] * (x @ A[k]) for k in range(R)) if R else torch.zeros_like(x)
+
+
+def multiset_traversal(triples: list[tuple[int, int, int]], starts: set[int], rels: set[int]) -> Counter:
+    """Symbolic hop with Python sets: each fact (s, k, o) with s ∈ starts, k ∈ rels yields o once."""
+    return Counter(o for s, k, o in triples if s in starts and k in rels)
+
+
+@st.composite
+def random_graphs(draw):
+    """Random graphs with self-loops, duplicate facts, isolated entities, relations without facts."""
+    E = draw(st.integers(1, 9))
+    R = draw(st.integers(1, 4))
+    T = draw(st.integers(0, 30))
+    facts = draw(st.lists(st.tuples(st.integers(0, E - 1), st.integers(0, R - 1), st.integers(0, E - 1)),
+                          min_size=T, max_size=T))
+    if facts and draw(st.booleans()):
+        facts = facts + facts[: draw(st.integers(1, len(facts)))]  # duplicates
+    triples = torch.tensor(facts, dtype=torch.int64).reshape(-1, 3)
+    B = draw(st.integers(1, 4))
+    return triples, E, R, B
+
+
+def sets_from(mask: torch.Tensor) -> list[set[int]]:
+    return [set(torch.nonzero(row).flatten().tolist()) for row in mask]
+
+
+# ---------------------------------------------------------------------- the hand-made world
+def test_incidence_matrices_have_one_entry_per_fact(world, kb):
+    Ms, Mr, Mo = (m.to_dense() for m in kb.incidence())
+    T = world.num_triples
+    assert Ms.shape == (T, world.num_entities) and Mr.shape == (T, world.num_relations) and Mo.shape == Ms.shape
+    for M in (Ms, Mr, Mo):
+        assert torch.equal(M.sum(1), torch.ones(T))
+    s, r, o = world.triples[3].tolist()
+    assert Ms[3, s] == 1 and Mr[3, r] == 1 and Mo[3, o] == 1
+
+
+@pytest.mark.parametrize("frontier", ["dense", "sparse", "auto"])
+def test_one_and_two_hops_by_name(world, kb, frontier):
+    x = one_hot(world, ["mona_lisa", "starry_night"])
+    y = follow(kb, x, relation_one_hot(world, ["exhibited_at", "exhibited_at"]), frontier=frontier)
+    assert sets_from(y) == [{world.entity_index("louvre")}, {world.entity_index("moma")}]
+    rs = [relation_one_hot(world, "exhibited_at"), relation_one_hot(world, "located_in")]  # (1, R) broadcast
+    z = follow_path(kb, x, rs, frontier=frontier)
+    assert z[0, world.entity_index("paris")] == 1 and z[1, world.entity_index("new_york")] == 1
+    assert float(z.sum()) == 2.0
+    back = follow(kb, one_hot(world, "paris"), relation_one_hot(world, "located_in^-1"), frontier=frontier)
+    assert sets_from(back) == [{world.entity_index("louvre")}]
+
+
+def test_a_distribution_over_relations_splits_the_weight(world, kb):
+    r = 0.25 * relation_one_hot(world, "exhibited_at") + 0.75 * relation_one_hot(world, "created_by")
+    y = follow(kb, one_hot(world, "mona_lisa"), r)
+    assert torch.isclose(y[0, world.entity_index("louvre")], torch.tensor(0.25))
+    assert torch.isclose(y[0, world.entity_index("leonardo")], torch.tensor(0.75))
+    assert torch.isclose(y.sum(), torch.tensor(1.0))
+
+
+def test_isolated_entity_and_empty_set_go_nowhere(world, kb):
+    r = torch.ones(1, world.num_relations)
+    for frontier in ("dense", "sparse"):
+        assert follow(kb, one_hot(world, "atlantis"), r, frontier=frontier).sum() == 0
+        assert follow(kb, torch.zeros(1, world.num_entities), r, frontier=frontier).sum() == 0
+
+
+def test_sparse_coo_input_stays_sparse_and_matches_dense(world, kb):
+    xs = one_hot(world, ["natalie_portman", "mona_lisa"], sparse=True)
+    r = torch.rand(2, world.num_relations)
+    ys = follow(kb, xs, r, frontier="sparse")
+    assert ys.is_sparse and ys.is_coalesced()
+    torch.testing.assert_close(ys.to_dense(), follow(kb, xs.to_dense(), r, frontier="dense"))
+    two = follow_path(kb, xs, [r, r], frontier="sparse")
+    torch.testing.assert_close(two.to_dense(), follow_path(kb, xs.to_dense(), [r, r], frontier="dense"))
+
+
+def test_follow_path_forms(world, kb):
+    x = one_hot(world, ["natalie_portman"])
+    rs = torch.rand(3, 1, world.num_relations)
+    hops = follow_path(kb, x, rs, return_all=True)
+    assert len(hops) == 3
+    torch.testing.assert_close(hops[-1], follow(kb, follow(kb, follow(kb, x, rs[0]), rs[1]), rs[2]))
+    assert follow_path(kb, x, []) is x
+
+
+def test_fact_weights_stored_and_per_call(world):
+    w = torch.rand(world.num_triples)
+    x, r = torch.rand(2, world.num_entities), torch.rand(2, world.num_relations)
+    ref = dense_reference(world.triples, world.num_entities, world.num_relations, x, r, w)
+    weighted = ReifiedKG.from_kg(world, fact_weights=w)
+    plain = ReifiedKG.from_kg(world)
+    for frontier in ("dense", "sparse"):
+        torch.testing.assert_close(follow(weighted, x, r, frontier=frontier), ref)
+        torch.testing.assert_close(follow(plain, x, r, frontier=frontier, fact_weights=w), ref)
+    weighted.set_fact_weights(None)
+    torch.testing.assert_close(follow(weighted, x, r), follow(plain, x, r))
+
+
+def test_structure_helpers(world, kb):
+    assert kb.to("cpu") is kb
+    assert kb.memory_bytes() == sum(kb.memory_breakdown().values()) > 0
+    assert torch.equal(kb.out_degree(), world.degree())
+    assert torch.equal(kb.subj, world.triples[:, 0]) and torch.equal(kb.obj, world.triples[:, 2])
+    assert "ReifiedKG(" in repr(kb)
+
+
+def test_empty_batch_and_empty_graph():
+    kb = ReifiedKG.from_tensors(torch.zeros(0, 3, dtype=torch.int64), 4, 2)
+    x = torch.rand(3, 4, requires_grad=True)
+    y = follow(kb, x, torch.rand(3, 2))
+    assert y.shape == (3, 4) and y.sum() == 0
+    y.sum().backward()
+    full = ReifiedKG.from_tensors(torch.tensor([[0, 0, 1]]), 4, 2)
+    assert follow(full, torch.zeros(0, 4), torch.zeros(0, 2)).shape == (0, 4)
+
+
+def test_dtype_promotion(kb, world):
+    x = torch.rand(2, world.num_entities, dtype=torch.float64)
+    r = torch.rand(2, world.num_relations, dtype=torch.float32)
+    assert follow(kb, x, r, frontier="dense").dtype == torch.float64
+
+
+# ---------------------------------------------------------------------- random graphs
+@FAST
+@given(random_graphs(), st.data())
+def test_hard_sets_equal_symbolic_traversal(graph, data):
+    triples, E, R, B = graph
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    x = torch.tensor(data.draw(st.lists(st.lists(st.booleans(), min_size=E, max_size=E), min_size=B, max_size=B))).float()
+    r = torch.tensor(data.draw(st.lists(st.lists(st.booleans(), min_size=R, max_size=R), min_size=B, max_size=B))).float()
+    facts = [tuple(f) for f in triples.tolist()]
+    for frontier in ("dense", "sparse", "auto"):
+        y = follow(kb, x, r, frontier=frontier)
+        for b in range(B):
+            expect = multiset_traversal(facts, sets_from(x[b: b + 1])[0], sets_from(r[b: b + 1])[0])
+            got = {o: int(v) for o, v in enumerate(y[b].tolist()) if v}
+            assert got == dict(expect)  # same set, and duplicates counted with multiplicity
+
+
+@FAST
+@given(random_graphs(), st.integers(0, 2**31 - 1), st.booleans())
+def test_soft_sets_equal_dense_reference_and_frontiers_agree(graph, seed, weighted):
+    triples, E, R, B = graph
+    g = torch.Generator().manual_seed(seed)
+    w = torch.rand(triples.shape[0], generator=g, dtype=torch.float64) if weighted else None
+    kb = ReifiedKG.from_tensors(triples, E, R, fact_weights=w)
+    x = torch.rand(B, E, generator=g, dtype=torch.float64) * (torch.rand(B, E, generator=g) < 0.5)
+    r = torch.rand(B, R, generator=g, dtype=torch.float64)
+    ref = dense_reference(triples, E, R, x, r, w)
+    for frontier in ("dense", "sparse", "auto"):
+        torch.testing.assert_close(follow(kb, x, r, frontier=frontier), ref)
+    torch.testing.assert_close(follow(kb, x.to_sparse(), r, frontier="sparse").to_dense(), ref)
+
+
+@FAST
+@given(random_graphs(), st.integers(0, 2**31 - 1))
+def test_multi_hop_equals_repeated_dense_reference(graph, seed):
+    triples, E, R, B = graph
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(B, E, generator=g, dtype=torch.float64)
+    rs = [torch.rand(B, R, generator=g, dtype=torch.float64) for _ in range(3)]
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    ref = x
+    for r in rs:
+        ref = dense_reference(triples, E, R, ref, r)
+    for frontier in ("dense", "sparse"):
+        torch.testing.assert_close(follow_path(kb, x, rs, frontier=frontier), ref)
+
+
+# ---------------------------------------------------------------------- gradients
+@pytest.mark.parametrize("frontier", ["dense", "sparse"])
+def test_gradcheck_follow(kb, world, frontier):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(3, world.num_entities, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
+    r = torch.rand(3, world.num_relations, generator=g, dtype=torch.float64).requires_grad_()
+    w = (torch.rand(world.num_triples, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, r, w: follow(kb, x, r, frontier=frontier, fact_weights=w), (x, r, w))
+    assert torch.autograd.gradcheck(lambda x, r: follow_path(kb, x, [r, r], frontier=frontier), (x, r))
+
+
+def test_gradcheck_sparse_frontier_on_a_sparse_support(kb, world):
+    """The sparse frontier is differentiable in the non-zero values of x (support held fixed)."""
+    E, R = world.num_entities, world.num_relations
+    g = torch.Generator().manual_seed(1)
+    rows, cols = torch.tensor([0, 0, 1]), torch.tensor([world.entity_index(e) for e in ("mona_lisa", "louvre", "natalie_portman")])
+    vals = (torch.rand(3, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
+    r = torch.rand(2, R, generator=g, dtype=torch.float64).requires_grad_()
+
+    def dense_in(v, r):
+        return follow(kb, torch.zeros(2, E, dtype=v.dtype).index_put((rows, cols), v), r, frontier="sparse")
+
+    def coo_in(v, r):
+        x = torch.sparse_coo_tensor(torch.stack([rows, cols]), v, (2, E), check_invariants=False)
+        return follow(kb, x, r, frontier="sparse").to_dense()
+
+    assert torch.autograd.gradcheck(dense_in, (vals, r))
+    assert torch.autograd.gradcheck(coo_in, (vals, r))
+
+
+def test_sparse_gradient_matches_dense_on_the_support(kb, world):
+    x = one_hot(world, ["natalie_portman", "mona_lisa"]).double()
+    r = torch.rand(2, world.num_relations, dtype=torch.float64)
+    grads = {}
+    for frontier in ("dense", "sparse"):
+        xx, rr = x.clone().requires_grad_(), r.clone().requires_grad_()
+        (follow(kb, xx, rr, frontier=frontier) * torch.arange(world.num_entities)).sum().backward()
+        grads[frontier] = (xx.grad, rr.grad)
+    support = x != 0
+    torch.testing.assert_close(grads["sparse"][1], grads["dense"][1])  # exact in r
+    torch.testing.assert_close(grads["sparse"][0][support], grads["dense"][0][support])
+    assert (grads["sparse"][0][~support] == 0).all()
+
+
+# ---------------------------------------------------------------------- bad inputs
+def test_bad_inputs_raise_typed_errors(world, kb):
+    E, R = world.num_entities, world.num_relations
+    x, r = torch.rand(2, E), torch.rand(2, R)
+    with pytest.raises(ShapeError, match=r"x must have shape \(B, E\) = \(B, %d\)" % E):
+        follow(kb, torch.rand(2, E + 1), r)
+    with pytest.raises(ShapeError, match=r"r must (have shape|be a dense tensor of shape)"):
+        follow(kb, x, torch.rand(3, R))
+    with pytest.raises(ShapeError, match=r"r must (have shape|be a dense tensor of shape)"):
+        follow(kb, x, torch.rand(2, R - 1))
+    with pytest.raises(ShapeError, match="floating-point"):
+        follow(kb, torch.ones(2, E, dtype=torch.int64), r)
+    with pytest.raises(ShapeError):
+        follow(kb, torch.rand(E), r)
+    bad = x.clone()
+    bad[1, 3] = float("nan")
+    with pytest.raises(WeightError, match="x contains NaN"):
+        follow(kb, bad, r)
+    with pytest.raises(WeightError, match="r contains infinite"):
+        follow(kb, x, r.clone().fill_(float("inf")))
+    with pytest.raises(WeightError, match="non-negative"):
+        follow(kb, x - 2, r)
+    with pytest.raises(WeightError):
+        follow_path(kb, x, [r, -r])
+    with pytest.raises(ShapeError, match="fact_weights"):
+        follow(kb, x, r, fact_weights=torch.rand(3))
+    with pytest.raises(WeightError, match="fact_weights"):
+        follow(kb, x, r, fact_weights=-torch.ones(world.num_triples))
+    with pytest.raises(DeviceMismatchError, match="meta"):
+        follow(kb, torch.empty(2, E, device="meta"), r)
+    with pytest.raises(ValueError, match="frontier"):
+        follow(kb, x, r, frontier="fast")  # type: ignore[arg-type]
+    with pytest.raises(KGQAError):
+        ReifiedKG.from_tensors(torch.tensor([[0, 0, 5]]), 5, 1)  # object out of range
+    with pytest.raises(ShapeError):
+        ReifiedKG.from_tensors(torch.tensor([[0.0, 0.0, 1.0]]), 5, 1)
+    with pytest.raises(WeightError):
+        ReifiedKG.from_kg(world, fact_weights=torch.full((world.num_triples,), float("nan")))
+    follow(kb, bad, r, validate=False)  # the check can be skipped on hot paths
+
+
+# ---------------------------------------------------------------------- real data
+def test_metaqa_one_hop_matches_neighbours(data_root):
+    kg = KnowledgeGraph.load(data_root / "metaqa" / "kb_partial.txt", add_inverses=True)
+    kb = ReifiedKG.from_kg(kg)
+    movies = ["Kismet", "Big", "The Matrix"]
+    rel = kg.relation_index("directed_by")
+    x = one_hot(kg, [m for m in movies if kg.has_entity(m)])
+    r = relation_one_hot(kg, [rel] * x.shape[0])
+    for frontier in ("dense", "sparse"):
+        y = follow(kb, x, r, frontier=frontier)
+        for b, row in enumerate(y):
+            movie = kg.entities[int(x[b].nonzero())]
+            expect = Counter(o for rr, o in kg.neighbours(movie) if rr == "directed_by")
+            assert {kg.entities[i]: int(v) for i, v in enumerate(row.tolist()) if v} == dict(expect)
+
+
+def test_many_relations_take_the_vectorised_path():
+    """Above 256 relations the per-relation loops give way to gathers; same values and gradients."""
+    g = torch.Generator().manual_seed(3)
+    E, R, T = 12, 300, 400
+    triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
+                           torch.randint(0, E, (T,), generator=g)], 1)
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    x = torch.rand(2, E, generator=g, dtype=torch.float64, requires_grad=True)
+    r = torch.rand(2, R, generator=g, dtype=torch.float64, requires_grad=True)
+    got = follow(kb, x, r, frontier="dense")
+    ref = dense_reference(triples, E, R, x, r)
+    torch.testing.assert_close(got, ref)
+    w = torch.rand(2, E, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad((got * w).sum(), (x, r)), torch.autograd.grad((ref * w).sum(), (x, r))):
+        torch.testing.assert_close(a, b)
