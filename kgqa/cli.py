@@ -1,8 +1,10 @@
 """The ``kgqa`` command: a thin argparse layer over the package.
 
-    kgqa demo                 answer the seed questions on the toy world, showing the work
+    kgqa demo                 train on the toy world, answer the seed questions, showing the work
+                              (--pipeline: the traditional link-parse-execute pipeline instead)
     kgqa stats [KG]           load a knowledge graph (toy, metaqa, wc2014, pq-2h, pq-3h or a file)
                               and print its statistics and load time
+    kgqa train / eval / ask   the end-to-end model (see kgqa.cli_train)
 """
 
 from __future__ import annotations
@@ -45,19 +47,26 @@ def chains(kg: KnowledgeGraph, hops: Sequence[Hop]) -> list[str]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .pipeline import Pipeline, TemplateParser
-    from .toy import SEED_QUESTIONS, toy_kg, toy_questions
+    from .toy import SEED_QUESTIONS, toy_kg
 
     kg = toy_kg()
-    train = toy_questions("train")
-    parser = TemplateParser.from_examples(kg, [(q.question, q.program) for q in train])
-    pipeline = Pipeline(kg, parser)
     base = sum(not kg.is_inverse(r) for r in kg.relations)
     print(f"The toy world: {kg.num_entities} entities, {base} relations (+{kg.num_relations - base} "
           f"inverses), {kg.num_triples} facts.")
+    questions = args.questions or list(SEED_QUESTIONS)
+    return _demo_pipeline(kg, questions) if args.pipeline else _demo_model(kg, questions, args)
+
+
+def _demo_pipeline(kg: KnowledgeGraph, questions: Sequence[str]) -> int:
+    from .pipeline import Pipeline, TemplateParser
+    from .toy import toy_questions
+
+    train = toy_questions("train")
+    parser = TemplateParser.from_examples(kg, [(q.question, q.program) for q in train])
+    pipeline = Pipeline(kg, parser)
     print(f"Engine: the traditional pipeline — string-matching entity linker, template parser with "
           f"{len(parser)} rules read off {len(train)} annotated questions, symbolic execution.\n")
-    for question in args.questions or SEED_QUESTIONS:
+    for question in questions:
         result = pipeline.answer(question)
         print(f"Q: {question}")
         for m in result.mentions:
@@ -74,6 +83,56 @@ def _demo(args: argparse.Namespace) -> int:
                 print(f"   path   : {line}")
         names = ", ".join(kg.names[a] for a in result.answers) or "(no answer)"
         print(f"   answer : {names}\n")
+    return 0
+
+
+def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Namespace) -> int:
+    from .datasets import load_toy
+    from .model import ModelConfig
+    from .pipeline import StringLinker
+    from .toy import toy_questions
+    from .train import TrainConfig, fit
+    from .traverse import trace_path
+
+    data = load_toy()
+    run = Path(args.out)
+    print(f"Engine: the end-to-end model, trained here from {len(data.train)} question-answer pairs "
+          f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen). Checkpoints: {run}/")
+    start = time.perf_counter()
+    result = fit(data, ModelConfig(), TrainConfig(), run_dir=run, progress=False,
+                 on_epoch=lambda row: print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, "
+                                            f"validation Hits@1 {row['dev_hits@1']:5.1f}", flush=True))
+    system = result.system
+    test = system.evaluate(data.test)
+    print(f"Trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); Hits@1 on "
+          f"{test['n']} held-out test paraphrases: {test['hits@1']:.1f}%.\n")
+    annotated = {q.question: q.topics for q in toy_questions()}
+    linker = StringLinker(kg)
+    for question in questions:
+        print(f"Q: {question}")
+        topics, how = annotated.get(question), "annotated"
+        if topics is None:
+            topics, how = tuple(kg.entities[m.chosen] for m in linker.link(question)), "string match"
+        if not topics:
+            print("   no topic entity found in the question\n")
+            continue
+        ans = system.ask(question, list(topics), k=args.k)
+        print(f"   topics ({how}): " + ", ".join(kg.label(t) for t in topics))
+        for t, (rels, a) in enumerate(zip(ans.relations, ans.hop_attention), start=1):
+            print(f"   hop {t}  attention {a:.2f}: " + ", ".join(f"{r} {w:.2f}" for r, w in rels[:2]))
+        if ans.answers:
+            hops = max(range(len(ans.hop_attention)), key=ans.hop_attention.__getitem__) + 1
+            path = [rels[0][0] for rels in ans.relations[:hops]]
+            best = {kg.entity_index(ans.answers[0][0])}
+            for topic in topics:
+                for line in chains(kg, trace_path(kg, topic, path, keep=best)):
+                    print(f"   path   : {line}")
+            print(f"   answer : {ans.answers[0][1]} ({ans.answers[0][2]:.2f})   next: " +
+                  ", ".join(f"{n} ({s:.2f})" for _, n, s in ans.answers[1:]))
+        else:
+            print("   answer : (no entity reached)")
+        print()
+    print(f"Ask your own: kgqa ask \"Who directed Big?\" --checkpoint {run} --entity big")
     return 0
 
 
@@ -98,14 +157,20 @@ def _stats(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kgqa", description="Question answering over knowledge graphs.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="answer the seed questions on the toy world, showing the work")
+    demo = sub.add_parser("demo", help="train on the toy world and answer the seed questions, showing the work")
     demo.add_argument("questions", nargs="*", help="questions to ask instead of the seed questions")
+    demo.add_argument("--pipeline", action="store_true", help="use the traditional pipeline instead of the model")
+    demo.add_argument("--out", default="runs/toy-demo", help="run folder for the demo model's checkpoints")
+    demo.add_argument("-k", type=int, default=4, help="how many answers to show")
     demo.set_defaults(func=_demo)
     stats = sub.add_parser("stats", help="load a knowledge graph and print its statistics")
     stats.add_argument("kg", nargs="?", default="toy",
                        help="toy, " + ", ".join(REAL_KGS) + " (from $KGQA_DATA), or a triple file")
     stats.add_argument("--no-inverses", action="store_true", help="for a file: do not add r^-1 relations")
     stats.set_defaults(func=_stats)
+    from .cli_train import add_commands
+
+    add_commands(sub)
     return parser
 
 

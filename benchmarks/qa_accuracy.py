@@ -1,0 +1,103 @@
+"""Train and evaluate the end-to-end model on the real datasets; write a results table.
+
+    python benchmarks/qa_accuracy.py                       # every dataset below
+    python benchmarks/qa_accuracy.py --datasets metaqa-1hop,pq-2h
+    python benchmarks/qa_accuracy.py --loss bce --tag bce   # the other loss, for comparison
+
+Writes ``benchmarks/results/qa_accuracy[-TAG].json`` and ``.md``: Hits@1 on the test split,
+the share of the dataset's Hits@1 ceiling where one is known, per question type, wall time,
+encoder, seed and the command line. Needs ``KGQA_DATA``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from kgqa.datasets import load_dataset
+from kgqa.model import ModelConfig
+from kgqa.train import TrainConfig, fit
+
+# Hits@1 ceilings on qa_test.txt of MetaQA with kb_partial.txt (see the data README)
+CEILINGS = {"metaqa-1hop": 97.2, "metaqa-2hop": 96.0, "metaqa-3hop": 97.1}
+DEFAULT = "metaqa-1hop,metaqa-2hop,metaqa-3hop,pq-2h,pq-3h,wc-p1,wc-p2"
+OUT = Path(__file__).resolve().parent / "results"
+
+
+def run(name: str, mc: ModelConfig, tc: TrainConfig, runs: Path) -> dict:
+    t0 = time.perf_counter()
+    data = load_dataset(name)
+    load_s = time.perf_counter() - t0
+    result = fit(data, mc, tc, run_dir=runs / name, resume=False, progress=False,
+                 on_epoch=lambda row: print(f"  {name} epoch {row['epoch']}: dev {row['dev_hits@1']:.2f} "
+                                            f"({row['seconds']:.1f} s)", flush=True))
+    t1 = time.perf_counter()
+    test = result.system.evaluate(data.test)
+    eval_s = time.perf_counter() - t1
+    row = {"dataset": name, "train": len(data.train), "dev": len(data.dev), "test": len(data.test),
+           "hits@1": test["hits@1"], "hits@10": test["hits@10"], "f1": test["f1"],
+           "ceiling": CEILINGS.get(name), "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
+           "train_seconds": result.seconds, "load_seconds": load_s,
+           "eval_questions_per_s": len(data.test) / eval_s, "by_type": test["by_type"]}
+    if row["ceiling"]:
+        row["share_of_ceiling"] = 100 * row["hits@1"] / row["ceiling"]
+    return row
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    lines = [f"# End-to-end QA accuracy ({meta['setting']})", "",
+             f"Command: `{meta['command']}`  ",
+             f"Encoder: {meta['encoder']} (frozen: {meta['frozen']}), loss: {meta['loss']}, hops: {meta['hops']}, "
+             f"seed: {meta['seed']}, torch {meta['torch']}, {meta['machine']}", "",
+             "| dataset | train / dev / test | test Hits@1 | share of ceiling | Hits@10 | F1 | train time | eval q/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        share = f"{r['share_of_ceiling']:.1f}% of {r['ceiling']}" if r.get("ceiling") else "–"
+        lines.append(f"| {r['dataset']} | {r['train']:,} / {r['dev']:,} / {r['test']:,} | {r['hits@1']:.2f} | {share} | "
+                     f"{r['hits@10']:.2f} | {r['f1']:.2f} | {r['train_seconds'] / 60:.1f} min | {r['eval_questions_per_s']:,.0f} |")
+    lines += ["", "Per question type (test Hits@1):", ""]
+    for r in rows:
+        if len(r["by_type"]) > 1:
+            lines.append(f"- **{r['dataset']}**: " + "; ".join(f"{g} {v['hits@1']:.1f} (n={v['n']})"
+                                                          for g, v in r["by_type"].items()))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default=DEFAULT)
+    ap.add_argument("--loss", default="softmax", choices=["softmax", "bce"])
+    ap.add_argument("--hops", type=int, default=3)
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default="", help="suffix of the result files")
+    ap.add_argument("--runs", default="runs/bench", help="where checkpoints go")
+    args = ap.parse_args()
+    mc = ModelConfig(hops=args.hops, loss=args.loss)
+    tc = TrainConfig(seed=args.seed)
+    if args.epochs:
+        tc = tc.with_(epochs=args.epochs)
+    rows = []
+    for name in args.datasets.split(","):
+        print(f"== {name}", flush=True)
+        rows.append(run(name, mc, tc, Path(args.runs)))
+        print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
+    meta = {"command": "python " + " ".join(sys.argv), "encoder": tc.encoder, "frozen": tc.freeze_encoder,
+            "loss": args.loss, "hops": args.hops, "seed": args.seed, "torch": torch.__version__,
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+            "setting": "MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10"}
+    OUT.mkdir(parents=True, exist_ok=True)
+    stem = "qa_accuracy" + (f"-{args.tag}" if args.tag else "")
+    (OUT / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    (OUT / f"{stem}.md").write_text(markdown(rows, meta))
+    print(markdown(rows, meta))
+
+
+if __name__ == "__main__":
+    main()

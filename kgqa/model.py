@@ -1,0 +1,170 @@
+"""The end-to-end QA model (the baseline of the method): relations per hop, follow, hop attention.
+
+Given a question vector ``q`` and its topic entities ``x_0``, the model never sees a query. It
+predicts, for each hop ``t = 1..T``, a distribution over relations and follows it through the
+differentiable knowledge graph, then mixes the hops with a learned attention::
+
+    h   = MLP(q)                                   question trunk           (B, D)
+    r_t = softmax(W_t [h; r_1; ...; r_{t-1}])     relations for hop t      (B, R)
+    x_t = follow(x_{t-1}, r_t)                    entities after hop t     (B, E)
+    a   = softmax(W_a h)                          attention over hops      (B, T)
+    ŷ   = Σ_t a_t x_t                             answer scores            (B, E)
+
+Conditioning ``r_t`` on the earlier relation distributions (rather than on ``q`` alone, as a
+fixed per-hop projection would) lets the model learn *paths*: "films starring X" then "their
+writers" — the second relation depends on what the first one was. Only the answers supervise it.
+
+Two losses, measured against each other in ``benchmarks/metaqa.py`` (the README has the numbers):
+
+- ``"softmax"`` (default): facts are weighted as a random walk — a fact ``(s, r, o)`` gets
+  ``1 / |{o' : (s, r, o')}|`` (:func:`random_walk_weights`) — so ``x_t`` stays a probability
+  distribution over entities *except for the mass sent along relations that lead nowhere*, and
+  the loss is ``-log Σ_{a ∈ answers} ŷ_a`` (cross-entropy with the gold set as one event).
+  Mass lost to a wrong relation is lost for good, which is what pushes ``r_t`` to be sharp;
+  renormalising ``x_t`` after each hop would forgive it.
+- ``"bce"``: ``x_t`` is left as path counts, ``ŷ`` is clamped to ``[0, 1]`` and compared with the
+  multi-hot answer vector by binary cross-entropy, as in ReifKB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .reified import ReifiedKG, follow
+
+__all__ = ["ModelConfig", "QAOutput", "EndToEndQA", "answer_loss", "random_walk_weights"]
+
+EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of :class:`EndToEndQA`."""
+
+    hops: int = 3  # T: maximum number of follow steps; the hop attention picks how many are used
+    hidden: int = 256  # width of the question trunk h
+    dropout: float = 0.1  # dropout on the trunk during training
+    loss: Literal["softmax", "bce"] = "softmax"  # see the module docstring
+    mask_topics: bool = True  # never answer with a topic entity itself
+    condition_on_previous: bool = True  # r_t sees r_1..r_{t-1} (False: r_t from h alone)
+    mask_mentions: bool = False  # encode the question with each topic mention replaced by a placeholder
+
+    def __post_init__(self) -> None:
+        if self.hops < 1:
+            raise ValueError(f"hops must be at least 1, got {self.hops}")
+        if self.loss not in ("softmax", "bce"):
+            raise ValueError(f"loss must be 'softmax' or 'bce', got {self.loss!r}")
+
+    @classmethod
+    def quick(cls) -> ModelConfig:
+        """A small preset for quick mode and tests."""
+        return cls(hidden=64)
+
+    def with_(self, **changes: object) -> ModelConfig:
+        return replace(self, **changes)
+
+
+@dataclass
+class QAOutput:
+    """What the model computed for a batch; everything a reader may want to look at."""
+
+    scores: torch.Tensor  # (B, E) answer scores ŷ (topic entities zeroed when masked)
+    relations: torch.Tensor  # (B, T, R) relation distribution per hop
+    hop_attention: torch.Tensor  # (B, T) attention over hops
+    hop_entities: torch.Tensor | None = None  # (B, T, E) x_t per hop, when asked for
+
+
+class EndToEndQA(nn.Module):
+    """Relation prediction per hop + differentiable follow + hop attention (module docstring).
+
+    Args:
+        num_relations: R, the relations of the knowledge graph (inverses included).
+        question_dim: H, the size of the question vectors ``q`` it is given.
+        config: the hyper-parameters.
+    """
+
+    def __init__(self, num_relations: int, question_dim: int, config: ModelConfig = ModelConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.num_relations = num_relations
+        self.question_dim = question_dim
+        d, r = config.hidden, num_relations
+        self.trunk = nn.Sequential(nn.Linear(question_dim, d), nn.GELU(), nn.Dropout(config.dropout), nn.LayerNorm(d))
+        extra = (lambda t: t * r) if config.condition_on_previous else (lambda t: 0)
+        self.relation_heads = nn.ModuleList(nn.Linear(d + extra(t), r) for t in range(config.hops))
+        self.hop_head = nn.Linear(d, config.hops)
+
+    def forward(
+        self,
+        kb: ReifiedKG,
+        q: torch.Tensor,
+        x0: torch.Tensor,
+        *,
+        topic_mask: torch.Tensor | None = None,
+        keep_hops: bool = False,
+    ) -> QAOutput:
+        """Answer a batch.
+
+        Args:
+            kb: the reified knowledge graph to follow relations in.
+            q: ``(B, H)`` float question vectors.
+            x0: ``(B, E)`` float weights of the topic entities (one-hot rows for one entity).
+            topic_mask: ``(B, E)`` bool, entities to exclude from the answer (``mask_topics``).
+            keep_hops: also return every ``x_t`` (memory ``B·T·E`` floats).
+        """
+        if q.dim() != 2 or q.shape[1] != self.question_dim:
+            raise ValueError(f"q must be (B, {self.question_dim}), got {tuple(q.shape)}")
+        if x0.dim() != 2 or x0.shape[0] != q.shape[0]:
+            raise ValueError(f"x0 must be (B, E) with B = {q.shape[0]}, got {tuple(x0.shape)}")
+        h = self.trunk(q)  # (B, D)
+        rels: list[torch.Tensor] = []
+        x = x0
+        scores = torch.zeros_like(x0)
+        hop_att = torch.softmax(self.hop_head(h), dim=-1)  # (B, T)
+        kept = []
+        for t, head in enumerate(self.relation_heads):
+            inp = torch.cat([h, *rels], dim=-1) if self.config.condition_on_previous else h
+            r_t = torch.softmax(head(inp), dim=-1)  # (B, R)
+            x = follow(kb, x, r_t, validate=False)  # (B, E); inputs are built here, trusted
+            scores = scores + hop_att[:, t: t + 1] * x
+            rels.append(r_t)
+            if keep_hops:
+                kept.append(x)
+        if self.config.mask_topics and topic_mask is not None:
+            scores = scores.masked_fill(topic_mask, 0.0)
+        return QAOutput(
+            scores=scores,
+            relations=torch.stack(rels, dim=1),
+            hop_attention=hop_att,
+            hop_entities=torch.stack(kept, dim=1) if keep_hops else None,
+        )
+
+
+def random_walk_weights(triples: torch.Tensor) -> torch.Tensor:
+    """``(T,)`` float32 weight ``1 / |{o' : (s, r, o')}|`` of each fact ``(s, r, o)`` of the
+    ``(T, 3)`` int64 ``triples``: following a relation from an entity splits its weight evenly
+    over the objects, so a distribution stays a (sub-)distribution."""
+    key = triples[:, 0] * (int(triples[:, 1].max()) + 1 if len(triples) else 1) + triples[:, 1]  # (T,)
+    _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse].to(torch.float32)
+
+
+def answer_loss(scores: torch.Tensor, gold: torch.Tensor, kind: str = "softmax") -> torch.Tensor:
+    """Mean loss of ``(B, E)`` answer scores against the ``(B, E)`` multi-hot gold answers.
+
+    ``"softmax"``: ``-log Σ_{a ∈ gold} ŷ_a`` for scores that form a distribution;
+    ``"bce"``: binary cross-entropy of ``clamp(ŷ, 0, 1)`` against the multi-hot vector, summed
+    over entities and averaged over questions (a mean over 40k entities would drown the answers).
+    """
+    gold = gold.to(scores.dtype)
+    if kind == "softmax":
+        mass = (scores * gold).sum(dim=-1)  # (B,)
+        return -torch.log(mass + EPS).mean()
+    if kind == "bce":
+        p = scores.clamp(EPS, 1 - 1e-6)
+        return nn.functional.binary_cross_entropy(p, gold, reduction="sum") / scores.shape[0]
+    raise ValueError(f"loss must be 'softmax' or 'bce', got {kind!r}")

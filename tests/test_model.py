@@ -1,0 +1,96 @@
+"""The end-to-end model: shapes, distributions, the random-walk weights and the losses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kgqa.model import EndToEndQA, ModelConfig, answer_loss, random_walk_weights
+from kgqa.reified import ReifiedKG
+from kgqa.traverse import follow_path
+
+
+def test_random_walk_weights_split_each_entity_relation_evenly(toy):
+    w = random_walk_weights(toy.triples)
+    groups: dict[tuple[int, int], float] = {}
+    counts: dict[tuple[int, int], int] = {}
+    for (s, r, _), x in zip(toy.triples.tolist(), w.tolist()):
+        groups[(s, r)] = groups.get((s, r), 0.0) + x
+        counts[(s, r)] = counts.get((s, r), 0) + 1
+    assert all(math.isclose(v, 1.0, rel_tol=1e-6) for v in groups.values())
+    s, r = toy.entity_index("tom_hanks_actor"), toy.relation_index("starred_in")
+    assert counts[(s, r)] > 1
+    assert math.isclose(w[(toy.triples[:, 0] == s) & (toy.triples[:, 1] == r)][0].item(), 1 / counts[(s, r)], rel_tol=1e-6)
+
+
+def test_forward_shapes_and_distributions(toy):
+    torch.manual_seed(0)
+    kb = ReifiedKG.from_kg(toy, fact_weights=random_walk_weights(toy.triples))
+    model = EndToEndQA(toy.num_relations, 16, ModelConfig(hops=3, hidden=8))
+    q = torch.randn(4, 16)
+    x0 = torch.zeros(4, toy.num_entities)
+    x0[torch.arange(4), torch.tensor([0, 1, 2, 3])] = 1.0
+    out = model(kb, q, x0, topic_mask=x0 > 0, keep_hops=True)
+    assert out.scores.shape == (4, toy.num_entities)
+    assert out.relations.shape == (4, 3, toy.num_relations)
+    assert out.hop_attention.shape == (4, 3) and out.hop_entities.shape == (4, 3, toy.num_entities)
+    assert torch.allclose(out.relations.sum(-1), torch.ones(4, 3), atol=1e-5)
+    assert torch.allclose(out.hop_attention.sum(-1), torch.ones(4), atol=1e-5)
+    # random-walk weights keep every hop a sub-distribution, so the scores are one too
+    assert (out.hop_entities.sum(-1) <= 1 + 1e-5).all() and (out.scores.sum(-1) <= 1 + 1e-5).all()
+    assert (out.scores[x0 > 0] == 0).all()  # topics masked out
+
+
+def test_hard_relations_reproduce_symbolic_traversal(toy):
+    """With one-hot relations and all attention on the last hop, the model is a traversal."""
+    kb = ReifiedKG.from_kg(toy)
+    model = EndToEndQA(toy.num_relations, 4, ModelConfig(hops=2, hidden=4, loss="bce", condition_on_previous=False))
+    path = ["exhibited_at", "located_in"]
+    with torch.no_grad():
+        for head, rel in zip(model.relation_heads, path):
+            head.weight.zero_()
+            head.bias.fill_(-1e4)
+            head.bias[toy.relation_index(rel)] = 0.0
+        model.hop_head.weight.zero_()
+        model.hop_head.bias.copy_(torch.tensor([-1e4, 0.0]))
+    model.eval()
+    x0 = torch.zeros(1, toy.num_entities)
+    x0[0, toy.entity_index("mona_lisa")] = 1
+    scores = model(kb, torch.zeros(1, 4), x0).scores[0]
+    expected = follow_path(toy, ["mona_lisa"], path)
+    assert set(torch.nonzero(scores > 0.5).flatten().tolist()) == expected
+
+
+def test_answer_losses_hand_computed():
+    scores = torch.tensor([[0.5, 0.25, 0.25], [0.0, 1.0, 0.0]])
+    gold = torch.tensor([[1, 1, 0], [1, 0, 0]], dtype=torch.bool)
+    got = answer_loss(scores, gold, "softmax")
+    assert torch.isclose(got, (-math.log(0.75) - math.log(1e-10)) / 2 * torch.ones(()), rtol=1e-4)
+    bce = answer_loss(torch.tensor([[0.5, 0.0]]), torch.tensor([[1, 0]]), "bce")
+    assert torch.isclose(bce, torch.tensor(-math.log(0.5)), rtol=1e-4)
+    with pytest.raises(ValueError, match="loss must be"):
+        answer_loss(scores, gold, "hinge")
+
+
+def test_gradients_reach_every_head(toy):
+    kb = ReifiedKG.from_kg(toy, fact_weights=random_walk_weights(toy.triples))
+    model = EndToEndQA(toy.num_relations, 8, ModelConfig(hops=3, hidden=8))
+    x0 = torch.zeros(2, toy.num_entities)
+    x0[0, toy.entity_index("mona_lisa")] = x0[1, toy.entity_index("tom_hanks_actor")] = 1
+    gold = torch.zeros(2, toy.num_entities, dtype=torch.bool)
+    gold[0, toy.entity_index("paris")] = gold[1, toy.entity_index("eric_roth")] = True
+    answer_loss(model(kb, torch.randn(2, 8), x0).scores, gold).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert any(p.grad.abs().sum() > 0 for p in model.relation_heads[1].parameters())
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="hops"):
+        ModelConfig(hops=0)
+    with pytest.raises(ValueError, match="loss"):
+        ModelConfig(loss="mse")
+    with pytest.raises(ValueError, match=r"q must be \(B, 8\)"):
+        EndToEndQA(3, 8)(None, torch.zeros(2, 5), torch.zeros(2, 4))

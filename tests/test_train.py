@@ -1,0 +1,101 @@
+"""Training, checkpoints and resuming, on the toy world with the tiny random encoder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from kgqa.checkpoint import CheckpointError, resolve_checkpoint
+from kgqa.datasets import load_toy
+from kgqa.kg import KnowledgeGraph
+from kgqa.model import EndToEndQA, ModelConfig
+from kgqa.qa import QASystem
+from kgqa.train import TrainConfig, fit
+
+CFG = TrainConfig(epochs=3, batch_size=32, encoder="tiny", patience=10, device="cpu")
+MODEL = ModelConfig(hidden=32)
+
+
+@pytest.fixture(scope="module")
+def toy_data():
+    return load_toy()
+
+
+@pytest.fixture(scope="module")
+def trained(toy_data, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    return fit(toy_data, MODEL, CFG, run_dir=run, progress=False), run
+
+
+def test_fit_writes_best_and_last(trained):
+    result, run = trained
+    assert len(result.history) == 3 and result.best_epoch >= 1
+    for which in ("best", "last"):
+        folder = resolve_checkpoint(run, which)
+        config = json.loads((folder / "config.json").read_text())
+        assert config["kg"]["fingerprint"] == result.system.kg.fingerprint()
+    assert (run / "best" / "kg" / "kg.json").is_file()  # best/ answers questions on its own
+    assert (run / "last" / "state.pt").is_file() and not (run / "best" / "state.pt").exists()
+    assert not list(run.glob(".*tmp*"))  # no half-written checkpoint left behind
+
+
+def test_training_reduces_the_loss(toy_data):
+    # select on training questions, so the kept model is the one that fits them best
+    data = dataclasses.replace(toy_data, dev=toy_data.train[:80])
+    result = fit(data, MODEL, CFG.with_(epochs=15, lr=1e-2), progress=False)
+    losses = [row["loss"] for row in result.history]
+    assert losses[-1] < 0.75 * losses[0]
+    untrained = QASystem(data.kg, result.system.encoder, EndToEndQA(data.kg.num_relations, result.system.encoder.dim, MODEL))
+    before = untrained.evaluate(data.dev)["hits@1"]
+    after = result.system.evaluate(data.dev)["hits@1"]
+    assert after > before + 20, (before, after)
+
+
+def test_checkpoint_round_trip_answers_the_same(trained, toy_data):
+    result, run = trained
+    loaded = QASystem.from_checkpoint(run)
+    a = result.system.evaluate(toy_data.test)
+    b = loaded.evaluate(toy_data.test)
+    assert a["hits@1"] == b["hits@1"] and a["f1"] == pytest.approx(b["f1"])
+    ans = loaded.ask("What city is the Mona Lisa in?", ["mona_lisa"])
+    assert len(ans.relations) == MODEL.hops and abs(sum(ans.hop_attention) - 1) < 1e-5
+
+
+def test_resume_continues_from_last(trained, toy_data, tmp_path):
+    _, run = trained
+    import shutil
+
+    shutil.copytree(run, tmp_path / "run")
+    more = fit(toy_data, MODEL, CFG.with_(epochs=5), run_dir=tmp_path / "run", progress=False)
+    assert [row["epoch"] for row in more.history] == [1, 2, 3, 4, 5]
+    with pytest.raises(CheckpointError, match="different model configuration"):
+        fit(toy_data, MODEL.with_(hidden=16), CFG.with_(epochs=6), run_dir=tmp_path / "run", progress=False)
+
+
+def test_a_half_swapped_checkpoint_is_recovered(trained, tmp_path):
+    import shutil
+
+    _, run = trained
+    shutil.copytree(run / "best", tmp_path / ".best.old")  # as if a crash hit between the renames
+    assert resolve_checkpoint(tmp_path) == tmp_path / ".best.old"
+    with pytest.raises(CheckpointError, match="no checkpoint here"):
+        resolve_checkpoint(tmp_path / "nothing")
+
+
+def test_loading_against_another_kg_fails_clearly(trained):
+    _, run = trained
+    other = KnowledgeGraph.from_triples([("a", "r", "b")])
+    with pytest.raises(CheckpointError, match="different knowledge graph"):
+        QASystem.from_checkpoint(run, kg=other)
+
+
+def test_ask_resolves_names_and_rejects_shared_ones(trained):
+    result, _ = trained
+    system = result.system
+    assert system.ask("Where is the Mona Lisa?", ["Mona Lisa"]).topics == ["mona_lisa"]
+    with pytest.raises(Exception, match="tom_hanks_actor"):
+        system.ask("Where does Tom Hanks work?", ["Tom Hanks"])
+    assert torch.is_tensor(system.kb.fact_weights)
