@@ -10,8 +10,8 @@ import kgqa
 from kgqa.cli import main
 
 
-def test_demo_prints_the_three_answers_with_paths(capsys):
-    assert main(["demo"]) == 0
+def test_pipeline_demo_prints_the_three_answers_with_paths(capsys):
+    assert main(["demo", "--pipeline"]) == 0
     out = capsys.readouterr().out
     blocks = out.split("Q: ")[1:]
     assert len(blocks) == 3
@@ -22,9 +22,24 @@ def test_demo_prints_the_three_answers_with_paths(capsys):
         assert writer in blocks[2].split("answer :")[1]
 
 
-def test_demo_reports_a_failure_without_crashing(capsys):
-    assert main(["demo", "Why is the sky blue?"]) == 0
+def test_pipeline_demo_reports_a_failure_without_crashing(capsys):
+    assert main(["demo", "--pipeline", "Why is the sky blue?"]) == 0
     assert "failed : entity linking" in capsys.readouterr().out
+
+
+def test_model_demo_trains_and_answers_the_seed_questions(capsys, tmp_path):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    blocks = out.split("Q: ")[1:]
+    assert len(blocks) == 3 and "trained here from" in out
+    assert "answer : Paris" in blocks[0]
+    assert "Mona Lisa --exhibited_at--> Louvre Museum --located_in--> Paris" in blocks[0]
+    assert "answer : Padmé Amidala" in blocks[1]
+    writers = {"Eric Roth", "Gary Ross", "Anne Spielberg", "William Broyles Jr.", "Frank Darabont",
+               "Ron Nyswaner", "Robert Rodat", "Al Reinert"}
+    top = blocks[2].split("answer : ")[1].split(" (")[0]
+    assert top in writers
+    assert (tmp_path / "demo" / "best" / "config.json").is_file()
 
 
 def test_stats_on_a_file_and_errors(tmp_path, capsys):
