@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup demo test test-unit test-notebooks lab notebooks bench-follow clean
+.PHONY: setup demo test test-unit test-notebooks lab notebooks bench-follow bench-qa bench-latency clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,13 @@ notebooks: $(STAMP)
 
 bench-follow: $(STAMP)
 	$(PY) benchmarks/follow.py
+
+# Needs KGQA_DATA. Trains on every real dataset (about an hour on 2 CPU cores).
+bench-qa: $(STAMP)
+	$(PY) benchmarks/qa_accuracy.py
+
+bench-latency: $(STAMP)
+	$(PY) benchmarks/latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
