@@ -1,0 +1,142 @@
+"""Reading and writing knowledge graphs: triple files in, a saved folder out and back.
+
+- :func:`read_triples` parses ``subject|relation|object`` (MetaQA) and tab-separated
+  (WorldCup2014, PathQuestion) files into string triples with their line numbers, reporting the
+  first malformed line with its file and line;
+- :func:`save_kg` / :func:`load_saved_kg` write a graph to a folder and read it back exactly,
+  each file written to a temporary name and renamed, and checked against a fingerprint on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import torch
+
+from .errors import EmptyKGError, KGFormatError
+from .types import Triple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .kg import KnowledgeGraph
+
+__all__ = ["read_triples", "save_kg", "load_saved_kg", "SAVE_FORMAT"]
+
+SAVE_FORMAT = 1  # version of the folder layout written by save_kg
+
+
+def save_kg(kg: KnowledgeGraph, directory: str | os.PathLike) -> Path:
+    """Write the graph to ``directory`` (created if needed) so :func:`load_saved_kg` restores it.
+
+    Layout: ``entities.tsv`` (id, name, aliases, type), ``relations.txt``, ``triples.tsv``
+    (indices), ``kg.json`` (format version, counts, fingerprint). Each file is written to a
+    temporary name and renamed, so an interrupted save never leaves a half-written file.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    for text in (*kg.entities, *kg.names, *kg.types, *kg.relations,
+                 *(a for al in kg.aliases for a in al)):
+        if any(c in text for c in "\t\n\r"):
+            raise KGFormatError(f"cannot save {text!r}: tabs and newlines are not allowed in names")
+    ents = "id\tname\taliases\ttype\n" + "".join(
+        f"{e}\t{n}\t{'|'.join(a)}\t{t}\n"
+        for e, n, a, t in zip(kg.entities, kg.names, kg.aliases, kg.types)
+    )
+    _atomic_write(out / "entities.tsv", ents)
+    _atomic_write(out / "relations.txt", "".join(r + "\n" for r in kg.relations))
+    _atomic_write(out / "triples.tsv", "".join(f"{s}\t{r}\t{o}\n" for s, r, o in kg.triples.tolist()))
+    meta = {"format": SAVE_FORMAT, "entities": kg.num_entities, "relations": kg.num_relations,
+            "triples": kg.num_triples, "fingerprint": kg.fingerprint(), "source": kg.source}
+    _atomic_write(out / "kg.json", json.dumps(meta, indent=2) + "\n")
+    return out
+
+def load_saved_kg(directory: str | os.PathLike) -> KnowledgeGraph:
+    """Load a graph written by :func:`save_kg`, checking its fingerprint."""
+    from .kg import KnowledgeGraph
+
+    d = Path(directory)
+    meta_path = d / "kg.json"
+    if not meta_path.is_file():
+        raise KGFormatError("not a saved knowledge graph (kg.json is missing)", path=d)
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("format") != SAVE_FORMAT:
+        raise KGFormatError(f"unsupported format {meta.get('format')!r}", path=meta_path)
+    ids, names, aliases, types = [], [], [], []
+    ent_path = d / "entities.tsv"
+    with open(ent_path, encoding="utf-8") as f:
+        next(f, None)
+        for n, line in enumerate(f, start=2):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 4:
+                raise KGFormatError(f"expected 4 tab-separated fields, got {len(parts)}", path=ent_path, line=n)
+            ids.append(parts[0])
+            names.append(parts[1])
+            aliases.append(tuple(a for a in parts[2].split("|") if a))
+            types.append(parts[3])
+    relations = (d / "relations.txt").read_text(encoding="utf-8").splitlines()
+    rows = [list(map(int, ln.split("\t"))) for ln in
+            (d / "triples.tsv").read_text(encoding="utf-8").splitlines() if ln]
+    kg = KnowledgeGraph(ids, relations, torch.tensor(rows, dtype=torch.int64).reshape(-1, 3), names=names,
+             aliases=aliases, types=types, source=meta.get("source", str(d)))
+    if kg.fingerprint() != meta.get("fingerprint"):
+        raise KGFormatError("contents do not match the fingerprint in kg.json (a file was edited "
+                            "or truncated)", path=d)
+    return kg
+
+
+def read_triples(
+    path: str | os.PathLike, *, sep: Literal["auto", "tab", "pipe"] = "auto"
+) -> tuple[list[Triple], list[int]]:
+    """Read string triples and their 1-based line numbers from a ``|``- or tab-separated file.
+
+    ``sep="auto"`` decides from the first fact line: a tab means tab-separated, else ``|``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such knowledge-graph file")
+    triples: list[Triple] = []
+    lines: list[int] = []
+    delim: str | None = {"tab": "\t", "pipe": "|"}.get(sep)
+    with open(p, "rb") as f:
+        for n, raw_bytes in enumerate(f, start=1):
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise KGFormatError(f"not UTF-8 text ({err.reason} at byte {err.start})",
+                                    path=p, line=n) from None
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if delim is None:
+                delim = "\t" if "\t" in line else "|"
+            parts = [x.strip() for x in line.split(delim)]
+            if delim == "\t":
+                parts = [x for x in parts if x]  # some files repeat tabs
+            if len(parts) != 3 or not all(parts):
+                shown = line if len(line) <= 80 else line[:77] + "..."
+                kind = "tab" if delim == "\t" else "'|'"
+                raise KGFormatError(
+                    f"expected subject{delim}relation{delim}object ({kind}-separated), "
+                    f"got {len(parts)} field(s): {shown!r}",
+                    path=p, line=n,
+                )
+            triples.append((parts[0], parts[1], parts[2]))
+            lines.append(n)
+    if not triples:
+        raise EmptyKGError("no facts found (the file is empty or holds only comments)", path=p)
+    return triples, lines
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
