@@ -54,6 +54,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"# End-to-end QA accuracy ({meta['setting']})", "",
              f"Command: `{meta['command']}`  ",
              f"Encoder: {meta['encoder']} (frozen: {meta['frozen']}), loss: {meta['loss']}, hops: {meta['hops']}, "
+             f"topic mentions masked: {meta['mask_mentions']}, "
              f"seed: {meta['seed']}, torch {meta['torch']}, {meta['machine']}", "",
              "| dataset | train / dev / test | test Hits@1 | share of ceiling | Hits@10 | F1 | train time | eval q/s |",
              "|---|---|---|---|---|---|---|---|"]
@@ -76,10 +77,11 @@ def main() -> None:
     ap.add_argument("--hops", type=int, default=3)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-mask", action="store_true", help="encode topic mentions instead of masking them")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench", help="where checkpoints go")
     args = ap.parse_args()
-    mc = ModelConfig(hops=args.hops, loss=args.loss)
+    mc = ModelConfig(hops=args.hops, loss=args.loss, mask_mentions=not args.no_mask)
     tc = TrainConfig(seed=args.seed)
     if args.epochs:
         tc = tc.with_(epochs=args.epochs)
@@ -89,7 +91,7 @@ def main() -> None:
         rows.append(run(name, mc, tc, Path(args.runs)))
         print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
     meta = {"command": "python " + " ".join(sys.argv), "encoder": tc.encoder, "frozen": tc.freeze_encoder,
-            "loss": args.loss, "hops": args.hops, "seed": args.seed, "torch": torch.__version__,
+            "loss": args.loss, "hops": args.hops, "mask_mentions": not args.no_mask, "seed": args.seed, "torch": torch.__version__,
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
             "setting": "MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10"}
     OUT.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,12 @@ Conditioning ``r_t`` on the earlier relation distributions (rather than on ``q``
 fixed per-hop projection would) lets the model learn *paths*: "films starring X" then "their
 writers" — the second relation depends on what the first one was. Only the answers supervise it.
 
+The topic entities are given, so their mentions are masked before encoding by default
+(``mask_mentions``: "What city is something in?"): the relation heads then learn the question's
+shape instead of memorising entity names. On the toy world's held-out paraphrases this lifts
+test Hits@1 from 56.5 to 74.7 (mean over seeds 0, 1, 2 of
+``benchmarks/qa_accuracy.py --datasets toy --seed S`` with and without ``--no-mask``).
+
 Two losses, measured against each other in ``benchmarks/metaqa.py`` (the README has the numbers):
 
 - ``"softmax"`` (default): facts are weighted as a random walk — a fact ``(s, r, o)`` gets
@@ -51,7 +57,7 @@ class ModelConfig:
     loss: Literal["softmax", "bce"] = "softmax"  # see the module docstring
     mask_topics: bool = True  # never answer with a topic entity itself
     condition_on_previous: bool = True  # r_t sees r_1..r_{t-1} (False: r_t from h alone)
-    mask_mentions: bool = False  # encode the question with each topic mention replaced by a placeholder
+    mask_mentions: bool = True  # encode the question with each topic mention replaced by a placeholder
 
     def __post_init__(self) -> None:
         if self.hops < 1:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .kg import KnowledgeGraph
+from .qa_files import NO_SPAN, find_mention
 from .traverse import Hop, Program, trace_path
 
 __all__ = ["normalize_text", "tokenize", "Mention", "StringLinker", "TemplateParser", "PipelineResult",
@@ -143,8 +144,9 @@ class TemplateParser:
         for question, program in examples:
             found = []
             for topic, path in zip(program.topics, program.paths):
-                span = _find_name(kg, question, topic)
-                if span is None:
+                i = kg.entity_index(topic)
+                span = find_mention(question, (kg.names[i], *kg.aliases[i]))
+                if span == NO_SPAN:
                     break
                 found.append((span, path))
             else:
@@ -155,19 +157,6 @@ class TemplateParser:
     def parse(self, question: str, mentions: Sequence[Mention]) -> Rule | None:
         """The rule whose template equals the question's, or None."""
         return self.rules.get(_template(question, [(m.start, m.end) for m in mentions]))
-
-
-def _find_name(kg: KnowledgeGraph, question: str, entity_id: str) -> tuple[int, int] | None:
-    """Character span of the longest name or alias of ``entity_id`` found in ``question``."""
-    i = kg.entity_index(entity_id)
-    tokens = tokenize(question)
-    words = [t for t, _, _ in tokens]
-    for surface in sorted({kg.names[i], *kg.aliases[i]}, key=len, reverse=True):
-        key = [t for t, _, _ in tokenize(surface)]
-        for j in range(len(words) - len(key) + 1):
-            if key and words[j: j + len(key)] == key:
-                return tokens[j][1], tokens[j + len(key) - 1][2]
-    return None
 
 
 @dataclass

@@ -17,8 +17,10 @@ import torch
 from .checkpoint import check_kg, load_checkpoint_files
 from .datasets import QAExample
 from .encoders import QuestionEncoder, tiny_encoder
+from .errors import AmbiguousEntityError
 from .kg import KnowledgeGraph
 from .metrics import Scores, breakdown, gold_mask, summarize
+from .qa_files import topic_mentions
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
 from .reified import ReifiedKG
 
@@ -104,12 +106,16 @@ class QASystem:
     # ------------------------------------------------------------------ answering
     @torch.inference_mode()
     def ask(self, question: str, topics: Sequence[str], k: int = 5) -> Answer:
-        """Answer one question whose topic entities (ids or unambiguous names) are given."""
+        """Answer one question whose topic entities (ids or unambiguous names) are given.
+
+        Their mentions are located in the text by name, so the encoder sees the question the
+        way it saw the training questions (mentions masked when the model was trained so)."""
         idx = [self._resolve(t) for t in topics]
+        ids = tuple(self.kg.entities[i] for i in idx)
+        example = QAExample(question, ids, topic_mentions(question, self.kg, ids), ())
         self.model.eval()
-        q = self.encoder([question]).pooled
-        out = self.run(q, [idx])
-        return self._describe(question, [self.kg.entities[i] for i in idx], out, 0, k)
+        out = self.run(self.encode([example]), [idx])
+        return self._describe(question, list(ids), out, 0, k)
 
     def _resolve(self, key: str) -> int:
         if self.kg.has_entity(key):
@@ -118,10 +124,7 @@ class QASystem:
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
-            from .errors import UnknownEntityError
-
-            raise UnknownEntityError(key, [self.kg.entities[i] for i in named],
-                                     where=f"the graph: {len(named)} entities share this name, pass an id")
+            raise AmbiguousEntityError(key, [self.kg.entities[i] for i in named])
         return self.kg.entity_index(key)  # raises with close matches
 
     def _describe(self, question: str, topics: list[str], out: QAOutput, b: int, k: int) -> Answer:

@@ -31,7 +31,7 @@ from .kg import KnowledgeGraph
 from .traverse import Program
 from .types import EntityId
 
-__all__ = ["QAExample", "Span", "NO_SPAN", "find_mention", "strip_brackets", "read_lines",
+__all__ = ["QAExample", "Span", "NO_SPAN", "find_mention", "topic_mentions", "strip_brackets", "read_lines",
            "resolve_entity", "adjacency", "run_gold_paths", "parse_bracketed", "parse_pathquestion", "parse_worldcup"]
 
 Span = tuple[int, int]  # (start, end) character offsets into the question, end exclusive
@@ -278,7 +278,9 @@ def _check_topic(kg: KnowledgeGraph, topic: str, where: str) -> None:
         raise UnknownEntityError(topic, close_matches(topic, kg.entities), where=where)
 
 
-def _mentions(question: str, kg: KnowledgeGraph, topics: Sequence[str]) -> tuple[Span, ...]:
+def topic_mentions(question: str, kg: KnowledgeGraph, topics: Sequence[str]) -> tuple[Span, ...]:
+    """Where each topic entity is mentioned in ``question`` (by id, name or alias), in order;
+    :data:`NO_SPAN` for a topic that is not spelled out."""
     spans: list[Span] = []
     for t in topics:
         i = kg.entity_index(t)
@@ -303,7 +305,7 @@ def parse_pathquestion(path: str | os.PathLike, kg: KnowledgeGraph) -> list[QAEx
             raise QAFormatError(f"no answer in {answer_field!r}", path=p, line=n)
         topic, relations = _parse_path(path_field, p, n)
         _check_topic(kg, topic, where)
-        out.append(QAExample(question, (topic,), _mentions(question, kg, [topic]), answers,
+        out.append(QAExample(question, (topic,), topic_mentions(question, kg, [topic]), answers,
                              qtype=f"{len(relations)}-hop", hops=len(relations), source=where,
                              paths=(relations,)))
     return out
@@ -349,7 +351,7 @@ def parse_worldcup(path: str | os.PathLike, kg: KnowledgeGraph, *, conjunctive: 
         if not answers:
             raise QAFormatError("no answer", path=p, line=n)
         hops = max(len(r) for _, r in parsed)
-        out.append(QAExample(f[0], topics, _mentions(f[0], kg, topics), answers,
+        out.append(QAExample(f[0], topics, topic_mentions(f[0], kg, topics), answers,
                              qtype="conjunctive" if conjunctive else f"{hops}-hop", hops=hops,
                              source=where, paths=tuple(r for _, r in parsed)))
     return out
