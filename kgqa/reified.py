@@ -33,13 +33,15 @@ zeros are structural, e.g. entities that no positive-weight path reaches; pass
 ``frontier="dense"`` to get it there too. ``x`` may be a sparse COO tensor: then there is no scan
 for non-zeros and the result is sparse COO too, so a chain of hops stays sparse.
 
-**``frontier="auto"``** takes the sparse frontier when the facts it would touch are at most
-``AUTO_SPARSE_RATIO · T · B`` — exact for a sparse COO ``x`` (the out-degrees of its entries),
-estimated as ``nnz(x) · T / E`` for a dense ``x`` (i.e. density ``≤ AUTO_SPARSE_RATIO``).
+**``frontier="auto"``** takes the sparse frontier when the facts it would touch — the sum of the
+out-degrees of the non-zeros of ``x`` — are at most ``AUTO_SPARSE_RATIO · T · B``, the dense
+frontier's work scaled by the measured per-fact cost ratio. For a dense ``x`` the non-zeros are
+found by a blockwise min/max scan that gives up (→ dense) as soon as too many blocks are active.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from collections.abc import Sequence
@@ -62,6 +64,7 @@ AUTO_SPARSE_RATIO = 1 / 32
 
 _LOOP_RELATIONS = 256  # up to this many relations, scale/sum per relation with a loop of slices
 _NATIVE_SPMM_MIN_COLS = 8  # from this batch size on, use torch's native CSR kernel (see _spmm)
+_SCAN_BLOCK = 1024  # values per block when looking for the non-zeros of a dense x
 SCRATCH_LIMIT = 256 * 2**20  # bytes: larger per-call buffers are allocated afresh, not kept
 
 
@@ -322,7 +325,7 @@ class _DenseFollow(torch.autograd.Function):
         kb: ReifiedKG = ctx.kb
         need_x, need_r, need_w = ctx.needs_input_grad[:3]
         gz = kb._scratch(kb.num_pairs, gyT.shape[1], gyT.dtype)
-        torch.index_select(gyT.contiguous(), 0, kb._pair_obj, out=gz)  # (P, B) = (gy Oᵀ)ᵀ
+        torch.index_select(gyT, 0, kb._pair_obj, out=gz)  # (P, B) = (gy Oᵀ)ᵀ; any strides
         g_r = kb._grad_relations(gz, z0 if need_r else None, rT)  # gz is now the gradient of x A
         g_x = _spmm(_csr(kb._s_crow, kb._s_col, s_vals, (kb.num_entities, kb.num_pairs)), gz) if need_x else None
         g_c = None
@@ -354,7 +357,8 @@ def _dense_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
     return _DenseFollow.apply(xT, rT, c_vals, s_vals, kb).t()
 
 
-def _expand(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor, fact_weights: Tensor | None):
+def _expand(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor,
+            fact_weights: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. (3): one message per out-fact of each active ``(b, e, v)``; returns ``(rows, objs, vals)``."""
     start = kb._s_crow.index_select(0, e).to(torch.int64)  # (n,)
     deg = kb._s_crow.index_select(0, e + 1).to(torch.int64) - start  # (n,)
@@ -374,35 +378,54 @@ def _expand(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor, fact_weig
     return rows, objs, vals
 
 
-def _sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
-    """Sparse frontier, eq. (3). Dense ``x`` → dense ``(B, E)``; sparse COO ``x`` → sparse COO."""
+def _entries(x: Tensor, max_blocks: float = math.inf) -> tuple[Tensor, Tensor] | None:
+    """``(b, e)`` indices of the non-zeros of a dense ``(B, E)`` x; ``None`` if more than
+    ``max_blocks`` storage blocks hold any. A one-pass min/max over blocks of ``_SCAN_BLOCK``
+    values finds the blocks with non-zeros (or NaN); only those are searched — ``nonzero`` over all
+    of x costs ~8× a reduction."""
+    B, E = x.shape
+    entity_major = x.t().is_contiguous()  # what one_hot and follow return
+    flat = (x.t() if entity_major else x.contiguous()).reshape(-1)
+    nb = flat.numel() // _SCAN_BLOCK
+    head = flat[: nb * _SCAN_BLOCK].view(nb, _SCAN_BLOCK)
+    hi, lo = head.amax(dim=1), head.amin(dim=1)  # (two reductions beat one aminmax ~10×)
+    blocks = ((hi > 0) | (lo < 0) | hi.isnan()).nonzero().flatten()  # (k,)
+    if blocks.numel() > max_blocks:
+        return None
+    row, col = head.index_select(0, blocks).nonzero().unbind(1)
+    idx = torch.cat([blocks[row] * _SCAN_BLOCK + col, flat[nb * _SCAN_BLOCK:].nonzero().flatten() + nb * _SCAN_BLOCK])
+    return (idx % B, idx // B) if entity_major else (idx // E, idx % E)
+
+
+def _sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None,
+                   entries: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Sparse frontier, eq. (3). Dense ``x`` → dense ``(B, E)`` (entity-major); sparse COO ``x`` →
+    sparse COO. ``entries``: the ``(b, e)`` non-zeros of a dense x, when already found."""
     B, E = x.shape
     if x.is_sparse:
         xc = x.coalesce()
         b, e = xc.indices()
         v = xc.values()
     else:
-        b, e = x.nonzero().t()  # (n,) each
+        b, e = entries if entries is not None else _entries(x)  # type: ignore[misc]
         v = x[b, e]
     rows, objs, vals = _expand(kb, b, e, v, r, fact_weights)
+    if not x.is_sparse:  # entity-major (E, B) result, like the dense frontier's
+        out = torch.zeros(E * B, dtype=vals.dtype, device=vals.device).index_add_(0, objs * B + rows, vals)
+        return out.view(E, B).t()
     key = rows * E + objs  # (M,)
-    if not x.is_sparse:
-        return torch.zeros(B * E, dtype=vals.dtype, device=vals.device).index_add(0, key, vals).view(B, E)
     if not (vals.requires_grad and torch.is_grad_enabled()):
         keep = vals != 0  # zero messages only matter for gradients
         key, vals = key[keep], vals[keep]
     uniq, inv = torch.unique(key, sorted=True, return_inverse=True)
-    out_vals = vals.new_zeros(uniq.numel()).index_add(0, inv, vals)
+    out_vals = vals.new_zeros(uniq.numel()).index_add_(0, inv, vals)
     return torch.sparse_coo_tensor(torch.stack([uniq // E, uniq % E]), out_vals, (B, E),
                                    is_coalesced=True, check_invariants=False)
 
 
-def _touched(kb: ReifiedKG, x: Tensor) -> float:
-    """Facts the sparse frontier would touch for ``x`` (exact for sparse COO, else an estimate)."""
-    if x.is_sparse:
-        e = x._indices()[1]
-        return float((kb._s_crow.index_select(0, e + 1) - kb._s_crow.index_select(0, e)).sum())
-    return float(torch.count_nonzero(x)) * kb.num_triples / max(kb.num_entities, 1)
+def _touched(kb: ReifiedKG, e: Tensor) -> int:
+    """Facts leaving the entities ``e`` (with repetition): the sparse frontier's work."""
+    return int((kb._s_crow.index_select(0, e + 1) - kb._s_crow.index_select(0, e)).sum())
 
 
 def _check_r(kb: ReifiedKG, name: str, r: Tensor, B: int) -> None:
@@ -451,10 +474,16 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
     if B == 0 or kb.num_triples == 0:  # nothing to follow; keep the graph connected for autograd
         zero = (x.to_dense() if x.is_sparse else x) * 0
         return zero + (r.sum() * 0 if r.numel() else 0)
+    entries = None
     if frontier == "auto":
-        frontier = "sparse" if _touched(kb, x) <= AUTO_SPARSE_RATIO * kb.num_triples * B else "dense"
+        budget = AUTO_SPARSE_RATIO * kb.num_triples * B  # facts the sparse frontier may touch
+        if x.is_sparse:
+            frontier = "sparse" if _touched(kb, x._indices()[1]) <= budget else "dense"
+        else:  # at least one non-zero per active block, of mean out-degree T / E
+            entries = _entries(x, max_blocks=budget * kb.num_entities / kb.num_triples)
+            frontier = "sparse" if entries is not None and _touched(kb, entries[1]) <= budget else "dense"
     if frontier == "sparse":
-        return _sparse_follow(kb, x, r, fact_weights)
+        return _sparse_follow(kb, x, r, fact_weights, entries)
     return _dense_follow(kb, x.to_dense() if x.is_sparse else x, r, fact_weights)
 
 

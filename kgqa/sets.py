@@ -154,8 +154,10 @@ def one_hot(
     ``keys[b]``), a list of ``B`` lists/sets of entities (row ``b`` is their k-hot vector; an
     empty list gives an empty set), or a 1-D integer tensor of ``B`` entity indices. An entity is
     an index, an id, or a display name/alias that names exactly one entity (see
-    :func:`resolve_entity`). ``sparse=True`` returns a coalesced sparse COO tensor, the input
-    that lets :func:`kgqa.reified.follow` skip scanning for non-zeros.
+    :func:`resolve_entity`). The dense result is stored entity-major (a transposed view with
+    stride ``(1, B)``), the layout :func:`kgqa.reified.follow` computes in; ``.contiguous()``
+    gives a row-major copy. ``sparse=True`` returns a coalesced sparse COO tensor instead, which
+    lets ``follow`` skip scanning for non-zeros.
     """
     E = kg.num_entities
     if isinstance(keys, torch.Tensor):
@@ -186,7 +188,7 @@ def one_hot(
         out = torch.sparse_coo_tensor(torch.stack([rows[order], cols[order]]), torch.ones(len(key), dtype=dtype),
                                       (B, E), is_coalesced=True, check_invariants=False)
         return out.to(device) if device is not None else out
-    out = torch.zeros(B, E, dtype=dtype)
+    out = torch.zeros(E, B, dtype=dtype).t()  # (B, E) stored entity-major: what follow works in
     out[rows, cols] = 1
     return out.to(device) if device is not None else out
 
