@@ -11,6 +11,18 @@ A short tour (the toy world ships with the package)::
     >>> program = kgqa.Program.parse(["natalie_portman", "star_wars_episode_ii"], "played;appears_in^-1")
     >>> program.answer_ids(kg)
     ['padme_amidala']
+
+The same question, differentiably: weighted sets in, weighted sets out.
+
+    >>> kb = kgqa.ReifiedKG.from_kg(kg)
+    >>> x = kgqa.one_hot(kg, ["mona_lisa"])
+    >>> r1, r2 = (kgqa.relation_one_hot(kg, [rel]) for rel in ("exhibited_at", "located_in"))
+    >>> y = kgqa.follow(kb, kgqa.follow(kb, x, r1), r2)
+    >>> kg.entities[int(y.argmax())]
+    'paris'
+
+The model, training and datasets (``kgqa.QASystem``, ``kgqa.fit``, ``kgqa.load_dataset``, ...)
+load on first use, so ``import kgqa`` stays quick.
 """
 
 from .errors import (
@@ -23,6 +35,8 @@ from .errors import (
 )
 from .kg import KGStats, KnowledgeGraph, inverse_name
 from .pipeline import Pipeline, StringLinker, TemplateParser
+from .reified import ReifiedKG, follow
+from .sets import intersect, normalize, one_hot, relation_one_hot, top_k, union
 from .runtime import data_dir, default_device, quick_mode, seed_everything
 from .toy import SEED_QUESTIONS, ToyQuestion, toy_kg, toy_questions
 from .traverse import Program, follow_path, follow_set, intersect_sets, trace_path
@@ -51,8 +65,34 @@ __all__ = [
     "StringLinker",
     "TemplateParser",
     "Pipeline",
+    "ReifiedKG",
+    "follow",
+    "one_hot",
+    "relation_one_hot",
+    "intersect",
+    "union",
+    "normalize",
+    "top_k",
     "quick_mode",
     "seed_everything",
     "default_device",
     "data_dir",
 ]
+
+# Heavier parts (transformers) are imported on first use.
+_LAZY = {
+    "QASystem": "qa", "Answer": "qa",
+    "EndToEndQA": "model", "ModelConfig": "model",
+    "fit": "train", "TrainConfig": "train",
+    "QuestionEncoder": "encoders",
+    "load_dataset": "datasets", "QADataset": "datasets", "QAExample": "datasets",
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'kgqa' has no attribute {name!r}")
