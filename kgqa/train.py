@@ -190,17 +190,17 @@ def fit(
         stale = 0 if metrics["hits@1"] > best_dev else stale + 1
         if improved:
             best_dev, best_epoch = metrics["hits@1"], epoch + 1
+        weights = {f"model.{k}": v for k, v in model.state_dict().items()}
+        if not tc.freeze_encoder:
+            weights.update({f"encoder.{k}": v for k, v in encoder.state_dict().items()})
         if run is not None:
-            weights = {f"model.{k}": v for k, v in model.state_dict().items()}
-            if not tc.freeze_encoder:
-                weights.update({f"encoder.{k}": v for k, v in encoder.state_dict().items()})
             meta = {**config, "epoch": epoch + 1, "history": history, "best_dev": best_dev, "best_epoch": best_epoch}
             if improved:
                 save_checkpoint(run / "best", weights=weights, config=meta, kg=kg)
             save_checkpoint(run / "last", weights=weights, config=meta,
                             state={"optimizer": opt.state_dict(), "rng": torch.get_rng_state(), "stale": stale})
         elif improved:
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in weights.items()}
         if on_epoch is not None:
             on_epoch(row)
         if progress:
@@ -210,5 +210,7 @@ def fit(
     if run is not None and (run / "best").exists():
         system = QASystem.from_checkpoint(run / "best", kg=kg, device=device)
     elif run is None and best_epoch:
-        model.load_state_dict(best_state)
+        model.load_state_dict({k[6:]: v for k, v in best_state.items() if k.startswith("model.")})
+        if not tc.freeze_encoder:
+            encoder.load_state_dict({k[8:]: v for k, v in best_state.items() if k.startswith("encoder.")})
     return FitResult(system, history, best_epoch, best_dev, run, time.perf_counter() - start_time)

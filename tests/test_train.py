@@ -10,6 +10,7 @@ import torch
 
 from kgqa.checkpoint import CheckpointError, resolve_checkpoint
 from kgqa.datasets import load_toy
+from kgqa.encoders import tiny_encoder
 from kgqa.kg import KnowledgeGraph
 from kgqa.model import EndToEndQA, ModelConfig
 from kgqa.qa import QASystem
@@ -99,3 +100,12 @@ def test_ask_resolves_names_and_rejects_shared_ones(trained):
     with pytest.raises(Exception, match="tom_hanks_actor"):
         system.ask("Where does Tom Hanks work?", ["Tom Hanks"])
     assert torch.is_tensor(system.kb.fact_weights)
+
+
+def test_fine_tuning_the_encoder_trains_and_round_trips(toy_data, tmp_path):
+    result = fit(toy_data, MODEL, CFG.with_(epochs=2, freeze_encoder=False), run_dir=tmp_path, progress=False)
+    loaded = QASystem.from_checkpoint(tmp_path).encoder.state_dict()
+    for name, value in result.system.encoder.state_dict().items():
+        assert torch.equal(loaded[name], value), name
+    untouched = tiny_encoder(0).state_dict()
+    assert any(not torch.equal(loaded[name], value) for name, value in untouched.items())
