@@ -55,7 +55,9 @@ class ModelConfig:
     hidden: int = 256  # width of the question trunk h
     dropout: float = 0.1  # dropout on the trunk during training
     loss: Literal["softmax", "bce"] = "softmax"  # see the module docstring
-    mask_topics: bool = True  # never answer with a topic entity itself
+    mask_topics: bool | None = None  # never answer with a topic entity; None: decided from the
+    # training answers by fit() (masked unless >= 1% of them contain their own topic, as in
+    # PathQuestion's "X's spouse's spouse"; MetaQA's multi-hop answers exclude the topic)
     condition_on_previous: bool = True  # r_t sees r_1..r_{t-1} (False: r_t from h alone)
     mask_mentions: bool = True  # encode the question with each topic mention replaced by a placeholder
 

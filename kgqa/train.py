@@ -26,7 +26,7 @@ from .model import EndToEndQA, ModelConfig, answer_loss
 from .qa import QASystem, build_encoder, example_indices
 from .runtime import default_device, seed_everything
 
-__all__ = ["TrainConfig", "FitResult", "fit", "encode_questions"]
+__all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_share"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,13 @@ class FitResult:
     best_dev: float = 0.0  # validation Hits@1 of the kept model (percent)
     run_dir: Path | None = None
     seconds: float = 0.0  # wall time of this call
+
+
+def topic_answer_share(examples: Sequence[QAExample]) -> float:
+    """Share of ``examples`` whose answers include one of their own topic entities."""
+    if not examples:
+        return 0.0
+    return sum(bool(set(e.topics) & set(e.answers)) for e in examples) / len(examples)
 
 
 @torch.inference_mode()
@@ -119,6 +126,8 @@ def fit(
     dev = list(data.dev[: tc.max_eval] if tc.max_eval else data.dev)
     if not train:
         raise ValueError(f"dataset {data.name!r} has no training questions")
+    if model_config.mask_topics is None:
+        model_config = model_config.with_(mask_topics=topic_answer_share(train) < 0.01)
     encoder = build_encoder(tc.encoder, freeze=tc.freeze_encoder, device=device)
     model = EndToEndQA(kg.num_relations, encoder.dim, model_config)
     system = QASystem(kg, encoder, model, device=device)

@@ -28,7 +28,7 @@ def test_random_walk_weights_split_each_entity_relation_evenly(toy):
 def test_forward_shapes_and_distributions(toy):
     torch.manual_seed(0)
     kb = ReifiedKG.from_kg(toy, fact_weights=random_walk_weights(toy.triples))
-    model = EndToEndQA(toy.num_relations, 16, ModelConfig(hops=3, hidden=8))
+    model = EndToEndQA(toy.num_relations, 16, ModelConfig(hops=3, hidden=8, mask_topics=True))
     q = torch.randn(4, 16)
     x0 = torch.zeros(4, toy.num_entities)
     x0[torch.arange(4), torch.tensor([0, 1, 2, 3])] = 1.0

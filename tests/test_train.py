@@ -109,3 +109,16 @@ def test_fine_tuning_the_encoder_trains_and_round_trips(toy_data, tmp_path):
         assert torch.equal(loaded[name], value), name
     untouched = tiny_encoder(0).state_dict()
     assert any(not torch.equal(loaded[name], value) for name, value in untouched.items())
+
+
+def test_topic_masking_is_decided_from_the_training_answers(toy_data):
+    from kgqa.datasets import QAExample
+    from kgqa.train import topic_answer_share
+
+    loops = [QAExample("q", ("a",), ((-1, -1),), ("a", "b")), QAExample("q", ("a",), ((-1, -1),), ("b",))]
+    assert topic_answer_share(loops) == 0.5 and topic_answer_share([]) == 0.0
+    share = topic_answer_share(toy_data.train)
+    result = fit(toy_data, MODEL, CFG.with_(epochs=1), progress=False)
+    assert result.system.model.config.mask_topics is (share < 0.01)
+    forced = fit(toy_data, MODEL.with_(mask_topics=True), CFG.with_(epochs=1), progress=False)
+    assert forced.system.model.config.mask_topics is True
