@@ -43,8 +43,8 @@ class TrainConfig:
     freeze_encoder: bool = True  # True: encode once and cache; False: fine-tune the encoder too
     encoder_lr: float = 3e-5  # learning rate of the encoder when fine-tuning
     seed: int = 0  # seeds data order, initialisation and dropout
-    max_train: int | None = None  # use only the first N training questions (quick runs)
-    max_eval: int | None = None  # use only the first N validation questions
+    max_train: int | None = None  # use only N training questions, drawn at random (quick runs)
+    max_eval: int | None = None  # use only N validation questions, drawn at random
     device: str | None = None  # "cpu", "cuda", ...; None picks CUDA when available
 
     @classmethod
@@ -70,6 +70,15 @@ class FitResult:
     best_dev: float = 0.0  # validation Hits@1 of the kept model (percent)
     run_dir: Path | None = None
     seconds: float = 0.0  # wall time of this call
+
+
+def _subset(examples: Sequence[QAExample], n: int | None, seed: int) -> list[QAExample]:
+    """``n`` examples drawn at random (seeded), in file order; all of them when ``n`` is None.
+    A random draw, not the first ``n``: MetaQA's files are sorted by question type."""
+    if n is None or n >= len(examples):
+        return list(examples)
+    keep = torch.randperm(len(examples), generator=torch.Generator().manual_seed(seed))[:n]
+    return [examples[i] for i in sorted(keep.tolist())]
 
 
 def topic_answer_share(examples: Sequence[QAExample]) -> float:
@@ -122,8 +131,7 @@ def fit(
     seed_everything(tc.seed)
     device = torch.device(tc.device) if tc.device else default_device()
     kg = data.kg
-    train = list(data.train[: tc.max_train] if tc.max_train else data.train)
-    dev = list(data.dev[: tc.max_eval] if tc.max_eval else data.dev)
+    train, dev = _subset(data.train, tc.max_train, tc.seed), _subset(data.dev, tc.max_eval, tc.seed)
     if not train:
         raise ValueError(f"dataset {data.name!r} has no training questions")
     if model_config.mask_topics is None:

@@ -122,3 +122,12 @@ def test_topic_masking_is_decided_from_the_training_answers(toy_data):
     assert result.system.model.config.mask_topics is (share < 0.01)
     forced = fit(toy_data, MODEL.with_(mask_topics=True), CFG.with_(epochs=1), progress=False)
     assert forced.system.model.config.mask_topics is True
+
+
+def test_subsets_are_seeded_random_draws_in_file_order():
+    from kgqa.train import _subset
+
+    items = list(range(100))
+    a, b = _subset(items, 10, seed=3), _subset(items, 10, seed=3)
+    assert a == b and len(a) == 10 and a == sorted(a) and a != items[:10]
+    assert _subset(items, None, 0) == items and _subset(items, 500, 0) == items
