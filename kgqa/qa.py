@@ -17,12 +17,12 @@ import torch
 from .checkpoint import check_kg, load_checkpoint_files
 from .datasets import QAExample
 from .encoders import QuestionEncoder, tiny_encoder
-from .errors import AmbiguousEntityError
 from .kg import KnowledgeGraph
 from .metrics import Scores, breakdown, gold_mask, summarize
 from .qa_files import topic_mentions
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
 from .reified import ReifiedKG
+from .sets import resolve_entity
 
 __all__ = ["QASystem", "Answer", "example_indices", "build_encoder"]
 
@@ -110,22 +110,12 @@ class QASystem:
 
         Their mentions are located in the text by name, so the encoder sees the question the
         way it saw the training questions (mentions masked when the model was trained so)."""
-        idx = [self._resolve(t) for t in topics]
+        idx = [resolve_entity(self.kg, t) for t in topics]
         ids = tuple(self.kg.entities[i] for i in idx)
         example = QAExample(question, ids, topic_mentions(question, self.kg, ids), ())
         self.model.eval()
         out = self.run(self.encode([example]), [idx])
         return self._describe(question, list(ids), out, 0, k)
-
-    def _resolve(self, key: str) -> int:
-        if self.kg.has_entity(key):
-            return self.kg.entity_index(key)
-        named = self.kg.entities_named(key)
-        if len(named) == 1:
-            return named[0]
-        if len(named) > 1:
-            raise AmbiguousEntityError(key, [self.kg.entities[i] for i in named])
-        return self.kg.entity_index(key)  # raises with close matches
 
     def _describe(self, question: str, topics: list[str], out: QAOutput, b: int, k: int) -> Answer:
         scores = out.scores[b]
