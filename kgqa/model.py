@@ -30,6 +30,21 @@ Two losses, measured against each other in ``benchmarks/metaqa.py`` (the README 
   renormalising ``x_t`` after each hop would forgive it.
 - ``"bce"``: ``x_t`` is left as path counts, ``ŷ`` is clamped to ``[0, 1]`` and compared with the
   multi-hot answer vector by binary cross-entropy, as in ReifKB.
+
+Questions with several topic entities ("Who did Natalie Portman play in Star Wars Episode II?")
+are answered one of two ways (``ModelConfig.intersection``):
+
+- ``"none"`` (the paper's baseline): all topics share ``x_0`` (equal weights) and one relation
+  sequence; the answer is whatever the mixed walk reaches most.
+- ``"min"`` (Rigel-Intersect, Sen et al. 2021) or ``"product"``: one *branch* per topic entity
+  ``k``, each with its own trunk input ``[q; s_k]`` — ``s_k`` is the contextual embedding of the
+  entity's mention, so two branches of one question differ — hence its own relations per hop and
+  hop attention; the branch answers are combined element-wise::
+
+      ŷ = min_k ŷ^(k)        (or  Π_k ŷ^(k))                                        (B, E)
+
+  An entity scores only if *every* branch reaches it. A question with one topic is one branch,
+  and passes through unchanged.
 """
 
 from __future__ import annotations
@@ -61,12 +76,22 @@ class ModelConfig:
     # >= 1% of them contain their own topic, as PathQuestion's "X's spouse's spouse" does)
     condition_on_previous: bool = True  # r_t sees r_1..r_{t-1} (False: r_t from h alone)
     mask_mentions: bool = True  # encode the question with each topic mention replaced by a placeholder
+    intersection: Literal["none", "min", "product"] = "none"  # several topics: "none" sums them into
+    # x_0 (the baseline); "min"/"product" follow one branch per topic and combine the branch answers
+    branch_mentions: bool = True  # with branches: each branch also sees its mention's embedding s_k
 
     def __post_init__(self) -> None:
         if self.hops < 1:
             raise ValueError(f"hops must be at least 1, got {self.hops}")
         if self.loss not in ("softmax", "bce"):
             raise ValueError(f"loss must be 'softmax' or 'bce', got {self.loss!r}")
+        if self.intersection not in ("none", "min", "product"):
+            raise ValueError(f"intersection must be 'none', 'min' or 'product', got {self.intersection!r}")
+
+    @property
+    def branched(self) -> bool:
+        """One branch per topic entity (``intersection`` is ``"min"`` or ``"product"``)."""
+        return self.intersection != "none"
 
     @classmethod
     def quick(cls) -> ModelConfig:
@@ -85,6 +110,12 @@ class QAOutput:
     relations: torch.Tensor  # (B, T, R) relation distribution per hop
     hop_attention: torch.Tensor  # (B, T) attention over hops
     hop_entities: torch.Tensor | None = None  # (B, T, E) x_t per hop, when asked for
+    # with branches (one per topic entity; K = most topics in the batch), else None; `relations`,
+    # `hop_attention` and `hop_entities` above are then those of each question's first branch
+    branch_valid: torch.Tensor | None = None  # (B, K) bool, True where question b has a k-th topic
+    branch_scores: torch.Tensor | None = None  # (B, K, E) answer of each branch (0 where not valid)
+    branch_relations: torch.Tensor | None = None  # (B, K, T, R)
+    branch_hop_attention: torch.Tensor | None = None  # (B, K, T)
 
 
 class EndToEndQA(nn.Module):
@@ -102,7 +133,8 @@ class EndToEndQA(nn.Module):
         self.num_relations = num_relations
         self.question_dim = question_dim
         d, r = config.hidden, num_relations
-        self.trunk = nn.Sequential(nn.Linear(question_dim, d), nn.GELU(), nn.Dropout(config.dropout), nn.LayerNorm(d))
+        trunk_in = question_dim * (2 if config.branched and config.branch_mentions else 1)  # [q; s_k]
+        self.trunk = nn.Sequential(nn.Linear(trunk_in, d), nn.GELU(), nn.Dropout(config.dropout), nn.LayerNorm(d))
         extra = (lambda t: t * r) if config.condition_on_previous else (lambda t: 0)
         self.relation_heads = nn.ModuleList(nn.Linear(d + extra(t), r) for t in range(config.hops))
         self.hop_head = nn.Linear(d, config.hops)
@@ -116,7 +148,7 @@ class EndToEndQA(nn.Module):
         topic_mask: torch.Tensor | None = None,
         keep_hops: bool = False,
     ) -> QAOutput:
-        """Answer a batch.
+        """Answer a batch whose topics are summed into ``x0`` (``intersection="none"``).
 
         Args:
             kb: the reified knowledge graph to follow relations in.
@@ -125,21 +157,80 @@ class EndToEndQA(nn.Module):
             topic_mask: ``(B, E)`` bool, entities to exclude from the answer (``mask_topics``).
             keep_hops: also return every ``x_t`` (memory ``B·T·E`` floats).
         """
+        if self.config.branched:
+            raise ValueError("this model follows one branch per topic: call forward_branches")
         if q.dim() != 2 or q.shape[1] != self.question_dim:
             raise ValueError(f"q must be (B, {self.question_dim}), got {tuple(q.shape)}")
         if x0.dim() != 2 or x0.shape[0] != q.shape[0]:
             raise ValueError(f"x0 must be (B, E) with B = {q.shape[0]}, got {tuple(x0.shape)}")
+        return self._walk(kb, self.trunk(q), x0, topic_mask, keep_hops)
+
+    def forward_branches(
+        self,
+        kb: ReifiedKG,
+        q: torch.Tensor,
+        topics: torch.Tensor,
+        *,
+        topic_mask: torch.Tensor | None = None,
+        keep_hops: bool = False,
+    ) -> QAOutput:
+        """Answer a batch with one branch per topic entity, combined by ``config.intersection``.
+
+        Args:
+            kb: the reified knowledge graph.
+            q: ``(B, 1 + K', H)`` float: each question's pooled vector, then one mention vector
+                per topic slot (``K' >= K``; zeros where a mention is unknown).
+            topics: ``(B, K)`` int64 entity index of each question's k-th topic, -1 for none.
+            topic_mask: ``(B, E)`` bool, every topic of the question, masked in every branch.
+            keep_hops: also return every ``x_t`` of the first branch.
+        """
+        if not self.config.branched:
+            raise ValueError("this model sums its topics into x0: call forward")
+        if q.dim() != 3 or q.shape[2] != self.question_dim or q.shape[1] < 1 + topics.shape[1]:
+            raise ValueError(f"q must be (B, 1 + K, {self.question_dim}) with K >= {topics.shape[1]}, "
+                             f"got {tuple(q.shape)}")
+        if topics.dim() != 2 or topics.shape[0] != q.shape[0]:
+            raise ValueError(f"topics must be (B, K) with B = {q.shape[0]}, got {tuple(topics.shape)}")
+        B, K = topics.shape
+        E = kb.num_entities
+        valid = topics >= 0  # (B, K)
+        b_idx, k_idx = valid.nonzero(as_tuple=True)  # (N,) the branches, question by question
+        feats = q[b_idx, 0]  # (N, H)
+        if self.config.branch_mentions:
+            feats = torch.cat([feats, q[b_idx, 1 + k_idx]], dim=-1)  # (N, 2H)
+        x0 = torch.zeros(len(b_idx), E, device=q.device, dtype=q.dtype)
+        x0[torch.arange(len(b_idx), device=q.device), topics[b_idx, k_idx]] = 1.0  # (N, E)
+        mask = topic_mask[b_idx] if topic_mask is not None else None
+        out = self._walk(kb, self.trunk(feats), x0, mask, keep_hops)
+        flat = b_idx * K + k_idx  # (N,) row of each branch in the (B*K) grid
+        fill = float("inf") if self.config.intersection == "min" else 1.0
+        grid = out.scores.new_full((B * K, E), fill).index_put((flat,), out.scores).view(B, K, E)
+        combined = grid.amin(dim=1) if self.config.intersection == "min" else grid.prod(dim=1)  # (B, E)
+        combined = combined.masked_fill(~valid.any(dim=1, keepdim=True), 0.0)  # no topic: no answer
+
+        def per_branch(x: torch.Tensor) -> torch.Tensor:  # (N, ...) -> (B, K, ...), zeros off `valid`
+            return x.new_zeros((B * K, *x.shape[1:])).index_put((flat,), x).view(B, K, *x.shape[1:])
+
+        branch_rel, branch_att = per_branch(out.relations), per_branch(out.hop_attention)
+        kept = per_branch(out.hop_entities)[:, 0] if keep_hops else None
+        return QAOutput(scores=combined, relations=branch_rel[:, 0], hop_attention=branch_att[:, 0],
+                        hop_entities=kept, branch_valid=valid,
+                        branch_scores=grid.masked_fill(~valid[..., None], 0.0),
+                        branch_relations=branch_rel, branch_hop_attention=branch_att)
+
+    def _walk(self, kb: ReifiedKG, h: torch.Tensor, x0: torch.Tensor, topic_mask: torch.Tensor | None,
+              keep_hops: bool) -> QAOutput:
+        """The hops from trunk states ``h (N, D)`` and start sets ``x0 (N, E)``."""
         mask = bool(self.config.mask_topics) and topic_mask is not None
-        h = self.trunk(q)  # (B, D)
         rels: list[torch.Tensor] = []
         x = x0
         scores = torch.zeros_like(x0)
-        hop_att = torch.softmax(self.hop_head(h), dim=-1)  # (B, T)
+        hop_att = torch.softmax(self.hop_head(h), dim=-1)  # (N, T)
         kept = []
         for t, head in enumerate(self.relation_heads):
             inp = torch.cat([h, *rels], dim=-1) if self.config.condition_on_previous else h
-            r_t = torch.softmax(head(inp), dim=-1)  # (B, R)
-            x = follow(kb, x, r_t, validate=False)  # (B, E); inputs are built here, trusted
+            r_t = torch.softmax(head(inp), dim=-1)  # (N, R)
+            x = follow(kb, x, r_t, validate=False)  # (N, E); inputs are built here, trusted
             if mask:  # "films that share actors with X" means films other than X, at every hop
                 x = x.masked_fill(topic_mask, 0.0)
             scores = scores + hop_att[:, t: t + 1] * x

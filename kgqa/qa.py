@@ -8,7 +8,7 @@ runs the model in batches and reports answers by name with the per-hop relation 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,13 @@ from .datasets import QAExample
 from .encoders import QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
 from .metrics import Scores, breakdown, gold_mask, summarize
-from .qa_files import topic_mentions
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
+from .qa_files import NO_SPAN, Span, topic_mentions
 from .reified import ReifiedKG
 from .sets import resolve_entity
 
-__all__ = ["QASystem", "Answer", "example_indices", "build_encoder"]
+__all__ = ["QASystem", "Answer", "Branch", "example_indices", "build_encoder", "encoder_input", "span_vectors",
+           "pad_questions"]
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
@@ -50,12 +51,56 @@ def encoder_text(example: QAExample, mask_mentions: bool) -> str:
     """The text the encoder sees: the question, with known topic mentions replaced by
     :data:`PLACEHOLDER` when ``mask_mentions`` (so the relation heads learn the question's shape,
     not its entity's name)."""
-    text = example.question
+    return encoder_input(example, mask_mentions)[0]
+
+
+def encoder_input(example: QAExample, mask_mentions: bool) -> tuple[str, list[Span]]:
+    """:func:`encoder_text` and where each topic's mention (or its placeholder) is in it,
+    :data:`NO_SPAN` for a topic whose mention is unknown."""
+    text, spans = example.question, list(example.mentions) + [NO_SPAN] * (len(example.topics) - len(example.mentions))
     if not mask_mentions:
-        return text
-    for start, end in sorted((m for m in example.mentions if m[0] >= 0), reverse=True):
+        return text, spans
+    for i in sorted((i for i, m in enumerate(spans) if m[0] >= 0), key=lambda i: spans[i][0], reverse=True):
+        start, end = spans[i]
         text = text[:start] + PLACEHOLDER + text[end:]
-    return text
+        shift = len(PLACEHOLDER) - (end - start)
+        spans = [(s + shift, e + shift) if s >= end else (s, e) for s, e in spans]
+        spans[i] = (start, start + len(PLACEHOLDER))
+    return text, spans
+
+
+def span_vectors(tokens: torch.Tensor, offsets: torch.Tensor, mask: torch.Tensor,
+                 spans: torch.Tensor) -> torch.Tensor:
+    """``(B, K, H)`` mean contextual embedding of the word pieces inside each character span.
+
+    ``tokens (B, L, H)``, ``offsets (B, L, 2)`` and ``mask (B, L)`` come from an
+    :class:`~kgqa.encoders.EncoderOutput`; ``spans (B, K, 2)`` int64 ``[start, end)``, ``(-1, -1)``
+    for none. A span that covers no piece (unknown, or cut off by truncation) gives zeros.
+    """
+    start, end = spans[..., 0:1], spans[..., 1:2]  # (B, K, 1)
+    inside = (offsets[:, None, :, 0] >= start) & (offsets[:, None, :, 1] <= end) & (start >= 0)  # (B, K, L)
+    inside = inside & mask[:, None, :] & (offsets[:, None, :, 1] > offsets[:, None, :, 0])
+    w = inside.to(tokens.dtype)
+    return torch.einsum("bkl,blh->bkh", w, tokens) / w.sum(-1, keepdim=True).clamp(min=1.0)
+
+
+def pad_questions(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Concatenate question tensors of :meth:`QASystem.encode` along the batch, padding the
+    ``(B, 1 + K, H)`` branched kind to the largest ``K`` with zeros."""
+    if not parts or parts[0].dim() == 2:
+        return torch.cat(list(parts))
+    k = max(p.shape[1] for p in parts)
+    return torch.cat([torch.nn.functional.pad(p, (0, 0, 0, k - p.shape[1])) for p in parts])
+
+
+@dataclass
+class Branch:
+    """What one topic entity's branch of an intersection model did."""
+
+    topic: str  # the entity id the branch starts from
+    answers: list[tuple[str, str, float]]  # (entity id, name, score) the branch alone reaches, best first
+    relations: list[list[tuple[str, float]]]  # per hop: (relation, weight), best first
+    hop_attention: list[float]
 
 
 @dataclass
@@ -65,13 +110,22 @@ class Answer:
     question: str
     topics: list[str]  # topic entity ids
     answers: list[tuple[str, str, float]]  # (entity id, name, score), best first
-    relations: list[list[tuple[str, float]]]  # per hop: (relation, weight), best first
-    hop_attention: list[float]  # weight of each hop
+    relations: list[list[tuple[str, float]]]  # per hop: (relation, weight), best first (first branch)
+    hop_attention: list[float]  # weight of each hop (first branch)
+    branches: list[Branch] = field(default_factory=list)  # one per topic for an intersection model
+    combine: str = "none"  # how the branches were combined: "min", "product"; "none": no branches
 
     def to_json(self) -> dict[str, Any]:
+        def answers(items: list[tuple[str, str, float]]) -> list[dict[str, Any]]:
+            return [{"id": i, "name": n, "score": s} for i, n, s in items]
+
+        def rels(hops: list[list[tuple[str, float]]]) -> list[list[dict[str, Any]]]:
+            return [[{"relation": r, "weight": w} for r, w in hop] for hop in hops]
+
         d = asdict(self)
-        d["answers"] = [{"id": i, "name": n, "score": s} for i, n, s in self.answers]
-        d["relations"] = [[{"relation": r, "weight": w} for r, w in hop] for hop in self.relations]
+        d["answers"], d["relations"] = answers(self.answers), rels(self.relations)
+        d["branches"] = [{"topic": b.topic, "answers": answers(b.answers), "relations": rels(b.relations),
+                          "hop_attention": b.hop_attention} for b in self.branches]
         return d
 
 
@@ -88,6 +142,11 @@ class QASystem:
         self.model = model.to(self.device)
 
     # ------------------------------------------------------------------ tensors
+    @property
+    def branched(self) -> bool:
+        """True for an intersection model (one branch per topic entity)."""
+        return self.model.config.branched
+
     def topic_tensors(self, topics: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """``x0 (B, E)`` float one-hot rows (several topics share the weight equally) and the
         ``(B, E)`` bool topic mask."""
@@ -96,12 +155,32 @@ class QASystem:
         return x0 / x0.sum(dim=1, keepdim=True).clamp(min=1.0), mask
 
     def run(self, q: torch.Tensor, topics: Sequence[Sequence[int]], keep_hops: bool = False) -> QAOutput:
+        """The model on question tensors ``q`` (from :meth:`encode`) and topic indices."""
         x0, mask = self.topic_tensors(topics)
-        return self.model(self.kb, q.to(self.device), x0, topic_mask=mask, keep_hops=keep_hops)
+        q = q.to(self.device)
+        if not self.branched:
+            return self.model(self.kb, q, x0, topic_mask=mask, keep_hops=keep_hops)
+        k = max((len(t) for t in topics), default=0)
+        idx = torch.full((len(topics), max(k, 1)), -1, dtype=torch.int64)
+        for b, ts in enumerate(topics):
+            idx[b, : len(ts)] = torch.tensor(list(ts), dtype=torch.int64)
+        if q.shape[1] < 1 + idx.shape[1]:  # questions encoded with fewer mention slots
+            q = torch.nn.functional.pad(q, (0, 0, 0, 1 + idx.shape[1] - q.shape[1]))
+        return self.model.forward_branches(self.kb, q, idx.to(self.device), topic_mask=mask, keep_hops=keep_hops)
 
     def encode(self, examples: Sequence[QAExample]) -> torch.Tensor:
-        """``(B, H)`` pooled question vectors of ``examples`` (with grad if the encoder trains)."""
-        return self.encoder([encoder_text(e, self.model.config.mask_mentions) for e in examples]).pooled
+        """The question tensors of ``examples`` (with grad if the encoder trains): ``(B, H)``
+        pooled vectors, or for an intersection model ``(B, 1 + K, H)``: the pooled vector, then
+        the embedding of each topic's mention (K = most topics in the batch)."""
+        inputs = [encoder_input(e, self.model.config.mask_mentions) for e in examples]
+        out = self.encoder([text for text, _ in inputs])
+        if not self.branched:
+            return out.pooled
+        k = max(1, max((len(spans) for _, spans in inputs), default=1))
+        spans = torch.tensor([list(sp) + [NO_SPAN] * (k - len(sp)) for _, sp in inputs],
+                             dtype=torch.int64).view(len(inputs), k, 2).to(out.tokens.device)
+        mentions = span_vectors(out.tokens, out.offsets, out.mask, spans)  # (B, K, H)
+        return torch.cat([out.pooled[:, None], mentions], dim=1)
 
     # ------------------------------------------------------------------ answering
     @torch.inference_mode()
@@ -118,14 +197,26 @@ class QASystem:
         return self._describe(question, list(ids), out, 0, k)
 
     def _describe(self, question: str, topics: list[str], out: QAOutput, b: int, k: int) -> Answer:
-        scores = out.scores[b]
-        val, idx = scores.topk(min(k, scores.numel()))
-        answers = [(self.kg.entities[i], self.kg.names[i], float(v)) for v, i in zip(val.tolist(), idx.tolist()) if v > 0]
-        rels = []
-        for t in range(out.relations.shape[1]):
-            w, r = out.relations[b, t].topk(min(3, self.kg.num_relations))
-            rels.append([(self.kg.relations[i], float(x)) for x, i in zip(w.tolist(), r.tolist())])
-        return Answer(question, topics, answers, rels, [float(a) for a in out.hop_attention[b].tolist()])
+        def top(scores: torch.Tensor) -> list[tuple[str, str, float]]:
+            val, idx = scores.topk(min(k, scores.numel()))
+            return [(self.kg.entities[i], self.kg.names[i], float(v))
+                    for v, i in zip(val.tolist(), idx.tolist()) if v > 0]
+
+        def relations(per_hop: torch.Tensor) -> list[list[tuple[str, float]]]:  # (T, R)
+            hops = []
+            for t in range(per_hop.shape[0]):
+                w, r = per_hop[t].topk(min(3, self.kg.num_relations))
+                hops.append([(self.kg.relations[i], float(x)) for x, i in zip(w.tolist(), r.tolist())])
+            return hops
+
+        branches = []
+        if out.branch_valid is not None:
+            for j in range(int(out.branch_valid[b].sum())):
+                branches.append(Branch(topics[j], top(out.branch_scores[b, j]), relations(out.branch_relations[b, j]),
+                                       [float(a) for a in out.branch_hop_attention[b, j].tolist()]))
+        return Answer(question, topics, top(out.scores[b]), relations(out.relations[b]),
+                      [float(a) for a in out.hop_attention[b].tolist()], branches,
+                      self.model.config.intersection)
 
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
@@ -144,6 +235,7 @@ class QASystem:
         result = summarize(scores)
         result["by_type"] = breakdown(scores, [e.qtype or "-" for e in examples])
         result["by_hops"] = breakdown(scores, [e.hops for e in examples])
+        result["by_topics"] = breakdown(scores, ["1 entity" if len(t) <= 1 else f"{len(t)} entities" for t in topics])
         return result
 
     # ------------------------------------------------------------------ loading

@@ -23,7 +23,7 @@ from .datasets import QADataset, QAExample
 from .encoders import QuestionEncoder
 from .metrics import gold_mask
 from .model import EndToEndQA, ModelConfig, answer_loss
-from .qa import QASystem, build_encoder, example_indices
+from .qa import QASystem, build_encoder, example_indices, pad_questions
 from .runtime import default_device, seed_everything
 
 __all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_share"]
@@ -91,11 +91,12 @@ def topic_answer_share(examples: Sequence[QAExample]) -> float:
 @torch.inference_mode()
 def encode_questions(system: QASystem, examples: Sequence[QAExample], batch_size: int = 256,
                      progress: bool = True) -> torch.Tensor:
-    """``(N, H)`` pooled question vectors of ``examples`` with a frozen encoder, in batches."""
+    """The question tensors of :meth:`QASystem.encode` for all ``examples`` with a frozen encoder,
+    in batches: ``(N, H)`` pooled vectors, or ``(N, 1 + K, H)`` for an intersection model."""
     system.encoder.eval()
     parts = [system.encode(examples[i: i + batch_size]).float()
              for i in tqdm(range(0, len(examples), batch_size), desc="encoding", disable=not progress, leave=False)]
-    return torch.cat(parts) if parts else torch.zeros(0, system.encoder.dim)
+    return pad_questions(parts) if parts else torch.zeros(0, system.encoder.dim)
 
 
 def _config_dict(data: QADataset, model_cfg: ModelConfig, train_cfg: TrainConfig, encoder: QuestionEncoder) -> dict[str, Any]:
