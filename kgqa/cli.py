@@ -87,8 +87,10 @@ def _demo_pipeline(kg: KnowledgeGraph, questions: Sequence[str]) -> int:
 
 
 def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Namespace) -> int:
+    from .cli_train import describe_work
     from .datasets import load_toy
     from .model import ModelConfig
+    from .qa import Branch
     from .pipeline import StringLinker
     from .toy import toy_questions
     from .train import TrainConfig, fit
@@ -97,9 +99,10 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     data = load_toy()
     run = Path(args.out)
     print(f"Engine: the end-to-end model, trained here from {len(data.train)} question-answer pairs "
-          f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen). Checkpoints: {run}/")
+          f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
+          f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
     start = time.perf_counter()
-    result = fit(data, ModelConfig(), TrainConfig(), run_dir=run, progress=False,
+    result = fit(data, ModelConfig(intersection="min"), TrainConfig(), run_dir=run, progress=False,
                  on_epoch=lambda row: print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, "
                                             f"validation Hits@1 {row['dev_hits@1']:5.1f}", flush=True))
     system = result.system
@@ -118,14 +121,15 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
             continue
         ans = system.ask(question, list(topics), k=args.k)
         print(f"   topics ({how}): " + ", ".join(kg.label(t) for t in topics))
-        for t, (rels, a) in enumerate(zip(ans.relations, ans.hop_attention), start=1):
-            print(f"   hop {t}  attention {a:.2f}: " + ", ".join(f"{r} {w:.2f}" for r, w in rels[:2]))
+        for line in describe_work(kg, ans, relations=2):
+            print(f"   {line}")
         if ans.answers:
-            hops = max(range(len(ans.hop_attention)), key=ans.hop_attention.__getitem__) + 1
-            path = [rels[0][0] for rels in ans.relations[:hops]]
             best = {kg.entity_index(ans.answers[0][0])}
-            for topic in topics:
-                for line in chains(kg, trace_path(kg, topic, path, keep=best)):
+            branches = ans.branches or [Branch(topics[0], [], ans.relations, ans.hop_attention)]
+            for branch in branches:
+                hops = max(range(len(branch.hop_attention)), key=branch.hop_attention.__getitem__) + 1
+                path = [rels[0][0] for rels in branch.relations[:hops]]
+                for line in chains(kg, trace_path(kg, branch.topic, path, keep=best)):
                     print(f"   path   : {line}")
             print(f"   answer : {ans.answers[0][1]} ({ans.answers[0][2]:.2f})   next: " +
                   ", ".join(f"{n} ({s:.2f})" for _, n, s in ans.answers[1:]))

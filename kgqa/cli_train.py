@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "describe_work"]
 
 _BRACKET = re.compile(r"\[([^\[\]]+)\]")
 
@@ -42,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
                                  "encoder": args.encoder, "seed": args.seed, "device": args.device}.items()
                if v is not None}
     tc = tc.with_(**changes, freeze_encoder=not args.finetune)
-    mc = ModelConfig(hops=args.hops, loss=args.loss)
+    mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection)
     run_dir = Path(args.out or Path("runs") / data.name)
     print(f"{data!r}\ntraining -> {run_dir}")
     result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume)
@@ -100,13 +100,32 @@ def _ask(args: argparse.Namespace) -> int:
     kg = system.kg
     print(f"Q: {question}")
     print(f"   topic entities ({how}): " + ", ".join(kg.label(e) for e in answer.topics))
-    for t, (rels, a) in enumerate(zip(answer.relations, answer.hop_attention), start=1):
-        print(f"   hop {t} (attention {a:.2f}): " + ", ".join(f"{r} {w:.2f}" for r, w in rels))
+    for line in describe_work(kg, answer):
+        print(f"   {line}")
     for eid, name, score in answer.answers:
         print(f"   {score:8.4f}  {kg.label(eid)}")
     if not answer.answers:
         print("   (no entity reached)")
     return 0
+
+
+def describe_work(kg, answer, *, relations: int = 3, reached: int = 3) -> list[str]:
+    """Lines showing what the model attended to: the relations per hop, or, for an intersection
+    model, each branch's relations and what the branch alone reaches, then how they combine."""
+    def hops(rels: list[list[tuple[str, float]]], att: list[float], indent: str = "") -> list[str]:
+        return [f"{indent}hop {t} (attention {a:.2f}): " + ", ".join(f"{r} {w:.2f}" for r, w in hop[:relations])
+                for t, (hop, a) in enumerate(zip(rels, att), start=1)]
+
+    if len(answer.branches) <= 1:  # one entity: one walk, nothing to combine
+        return hops(answer.relations, answer.hop_attention)
+    lines = []
+    for k, branch in enumerate(answer.branches, start=1):
+        lines.append(f"branch {k} from {kg.label(branch.topic)}:")
+        lines += hops(branch.relations, branch.hop_attention, "  ")
+        got = ", ".join(f"{n} {s:.3f}" for _, n, s in branch.answers[:reached]) or "(nothing)"
+        lines.append(f"  reaches: {got}")
+    lines.append(f"answer = {answer.combine} over the {len(answer.branches)} branches")
+    return lines
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -121,6 +140,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--lr", type=float)
     tr.add_argument("--hops", type=int, default=3, help="maximum hops T (default 3)")
     tr.add_argument("--loss", choices=["softmax", "bce"], default="softmax")
+    tr.add_argument("--intersection", choices=["none", "min", "product"], default="none",
+                    help="questions with several entities: one branch per entity, combined by min or product "
+                         "(default none: the entities share one walk)")
     tr.add_argument("--encoder", help="minilm (default), a local model folder, or a hub name")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
     tr.add_argument("--seed", type=int, default=0)

@@ -6,7 +6,9 @@
 ('Where is the Mona Lisa exhibited?', ('mona_lisa',))
 
 Registered names (:data:`DATASETS`): ``toy``; ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained");
-``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014).
+``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014);
+``metaqa-multi`` (generated two-entity questions over the MetaQA KB mixed with MetaQA 1-hop, see
+:mod:`kgqa.derived`).
 Every loader checks each line and names the file and line of the first bad one.
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
 :func:`load_questions` read your own graph and questions.
@@ -385,8 +387,17 @@ DATASETS: dict[str, DatasetSpec] = {
                         "wc2014"),
     "wc-all": DatasetSpec(lambda root, **o: load_worldcup(root, "P1+P2+C", **o), "WorldCup2014 P1+P2+C mixed",
                           "wc2014"),
+    "metaqa-multi": DatasetSpec(lambda root, **o: _load_metaqa_multi(root, **o),
+                                "MetaQA-derived two-entity questions (generated) mixed with MetaQA 1-hop", "metaqa"),
 }
 """Dataset names → :class:`DatasetSpec` (callable as ``DATASETS[name](root, **options)``)."""
+
+
+def _load_metaqa_multi(root: str | os.PathLike, **options) -> QADataset:
+    """:func:`kgqa.derived.load_metaqa_multi`, imported on use (that module imports this one)."""
+    from .derived import load_metaqa_multi
+
+    return load_metaqa_multi(root, **options)
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, **options) -> QADataset:

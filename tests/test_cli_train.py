@@ -76,3 +76,31 @@ def test_bad_question_file_is_reported_with_line(byo, capsys, tmp_path):
     assert main(["train", "--kg", str(byo / "kb.txt"), "--questions", str(bad), "--encoder", "tiny"]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:2" in err
+
+
+def test_intersection_model_from_the_command_line(byo, capsys, tmp_path):
+    """Questions with two [entities]: --intersection min trains one branch per entity, and ask
+    shows each branch and the combination."""
+    facts = [line.split("|") for line in (byo / "kb.txt").read_text().split()]
+    child_of = {}
+    for s, r, o in facts:
+        if r == "parent":
+            child_of.setdefault(o, []).append(s)
+    city = {s: o for s, r, o in facts if r == "lives_in"}
+    lines = (byo / "qa.txt").read_text().splitlines()
+    for p, kids in child_of.items():
+        for c in sorted({city[k] for k in kids}):
+            answers = [k for k in kids if city[k] == c]
+            lines.append(f"which child of [{p}] lives in [{c}]\t{'|'.join(answers)}")
+    qa = tmp_path / "qa.txt"
+    qa.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--kg", str(byo / "kb.txt"), "--questions", str(qa), "--encoder", "tiny", "--epochs", "2",
+                 "--intersection", "min", "--out", str(run), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "which child of [person3] lives in [city4]", "--checkpoint", str(run), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert [b["topic"] for b in answer["branches"]] == ["person3", "city4"] and answer["combine"] == "min"
+    assert main(["ask", "which child of [person3] lives in [city4]", "--checkpoint", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "branch 1 from person3" in text and "branch 2 from city4" in text and "answer = min" in text
