@@ -219,3 +219,28 @@ def test_draw_answer_path_keeps_to_the_top_answer(toy):
     nothing = Answer("?", ["mona_lisa"], [], [[("created^-1", 0.5)]], [1.0])
     ax = draw_answer_path(toy, nothing)
     assert not _red_arrows(ax) and "no entity reached" in ax.get_title()
+
+
+def test_plot_intersection_rows_columns_and_errors(toy):
+    import matplotlib.pyplot as plt
+    import torch
+
+    from kgqa.plot_branches import plot_intersection
+
+    a, b = torch.zeros(toy.num_entities), torch.zeros(toy.num_entities)
+    shared, only_a, only_b = (toy.entity_index(e) for e in ("padme_amidala", "nina_sayers", "yoda"))
+    a[[shared, only_a]] = 0.5
+    b[[shared, only_b]] = 0.25
+    ax = plot_intersection(toy, torch.stack([a, b]), branch_labels=["Portman", "Episode II"], gold=["padme_amidala"])
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert rows[0] == toy.label(shared) and set(rows) == {toy.label(i) for i in (shared, only_a, only_b)}
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Portman", "Episode II", "min"]
+    texts = {t.get_text() for t in ax.texts}
+    assert "0.250" in texts and "0.500" in texts  # min(0.5, 0.25) for the shared row
+    plt.close("all")
+    with pytest.raises(ValueError, match="branch_scores must be"):
+        plot_intersection(toy, a)
+    with pytest.raises(ValueError, match="2 branches"):
+        plot_intersection(toy, torch.stack([a, b]), branch_labels=["x"])
+    with pytest.raises(ValueError, match="combine"):
+        plot_intersection(toy, torch.stack([a, b]), combine="max")

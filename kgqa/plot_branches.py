@@ -1,0 +1,94 @@
+"""The figure of an intersection: what each topic entity's branch reaches, and their combination.
+
+Same contract as :mod:`kgqa.plot`: draws into ``ax`` (a new figure when None), returns the Axes,
+never calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+from .kg import KnowledgeGraph
+from .plot import _axes
+from .plot_model import GOLD_COLOR
+from .types import EntityKey
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_intersection"]
+
+
+def plot_intersection(
+    kg: KnowledgeGraph,
+    branch_scores: torch.Tensor,
+    combined: torch.Tensor | None = None,
+    *,
+    branch_labels: Sequence[str] | None = None,
+    combine: str = "min",
+    k: int = 5,
+    gold: Iterable[EntityKey] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Heatmap of entities (rows) by branch (columns), then the combined column.
+
+    Rows: the ``k`` best entities of every branch and of the combination, ordered by the
+    combined score. Each column is scaled to its own maximum (a branch that reaches 300 players
+    gives each a small weight), and every cell is annotated with its raw score.
+
+    Args:
+        kg: the graph the scores index.
+        branch_scores: ``(K, E)`` float answer vector of each branch (``QAOutput.branch_scores[b]``).
+        combined: ``(E,)`` float combined scores; by default the element-wise ``combine`` of the rows.
+        branch_labels: column title of each branch (default "branch 1", ...).
+        combine: ``"min"`` or ``"product"``: how the branches combine (and the last column's title).
+        k: entities taken from each column's top.
+        gold: ids or indices of the gold answers (their labels are drawn in green).
+        ax: Axes to draw into (a new figure sized to the table when None).
+        title: Axes title.
+    """
+    scores = branch_scores.detach().float().cpu()
+    if scores.dim() != 2 or scores.shape[1] != kg.num_entities:
+        raise ValueError(f"branch_scores must be (K, {kg.num_entities}), got {tuple(branch_scores.shape)}")
+    if combine not in ("min", "product"):
+        raise ValueError(f"combine must be 'min' or 'product', got {combine!r}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if combined is None:
+        combined = scores.amin(0) if combine == "min" else scores.prod(0)
+    combined = combined.detach().float().cpu().reshape(-1)
+    labels = list(branch_labels) if branch_labels is not None else [f"branch {i + 1}" for i in range(len(scores))]
+    if len(labels) != len(scores):
+        raise ValueError(f"{len(labels)} branch labels for {len(scores)} branches")
+    columns = torch.cat([scores, combined[None]])  # (K + 1, E)
+    rows: dict[int, None] = {}
+    for col in columns:
+        for i in col.topk(min(k, col.numel())).indices.tolist():
+            if col[i] > 0:
+                rows[i] = None
+    order = sorted(rows, key=lambda i: (-float(combined[i]), -float(columns[:, i].max())))
+    table = columns[:, order].T  # (rows, K + 1)
+    scaled = table / columns.amax(1).clamp(min=1e-12)  # each column relative to its own best
+    ax = _axes(ax, (1.6 * (len(labels) + 1) + 3.0, 0.36 * max(len(order), 2) + 1.4))
+    ax.imshow(scaled.numpy() if len(order) else [[0.0] * (len(labels) + 1)], cmap="Blues", vmin=0, vmax=1,
+              aspect="auto")
+    for r in range(len(order)):
+        for c in range(len(labels) + 1):
+            v, s = float(table[r, c]), float(scaled[r, c])
+            ax.text(c, r, "0" if v == 0 else f"{v:.3f}", ha="center", va="center", fontsize=8,
+                    color="white" if s > 0.6 else "#222222")
+    ax.set_xticks(range(len(labels) + 1), [*labels, combine], fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(len(order)), [kg.label(i) for i in order], fontsize=8)
+    if gold is not None:
+        gold_idx = {kg.entity_index(g) for g in gold}
+        for tick, i in zip(ax.get_yticklabels(), order):
+            if i in gold_idx:
+                tick.set_color(GOLD_COLOR)
+                tick.set_fontweight("bold")
+    ax.set_title(title if title is not None else f"Branches and their {combine}", pad=22)
+    return ax
