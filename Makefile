@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup demo test test-unit test-notebooks lab notebooks bench-follow bench-qa bench-latency clean
+.PHONY: setup demo test test-unit test-notebooks lab notebooks bench-follow bench-qa bench-latency bench-intersection clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,9 @@ bench-qa: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(PY) benchmarks/latency.py
+
+bench-intersection: $(STAMP)
+	$(PY) benchmarks/intersection.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
