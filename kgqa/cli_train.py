@@ -42,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
                                  "encoder": args.encoder, "seed": args.seed, "device": args.device}.items()
                if v is not None}
     tc = tc.with_(**changes, freeze_encoder=not args.finetune)
-    mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection)
+    mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities)
     run_dir = Path(args.out or Path("runs") / data.name)
     print(f"{data!r}\ntraining -> {run_dir}")
     result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume)
@@ -83,6 +83,8 @@ def _ask(args: argparse.Namespace) -> int:
     question, entities = args.question, list(args.entity or [])
     if not question.strip():
         raise SystemExit("kgqa ask: the question is empty")
+    if system.resolves and not entities and not _BRACKET.search(question):
+        return _print_answer(system, system.ask(question, k=args.k), "resolved from the text", args.json)
     how = "given"
     if not entities and _BRACKET.search(question):
         entities = _BRACKET.findall(question)
@@ -93,13 +95,19 @@ def _ask(args: argparse.Namespace) -> int:
         how = "string match"
     if not entities:
         raise SystemExit("kgqa ask: no topic entity: pass --entity ID or mark it as [name] in the question")
-    answer = system.ask(question, entities, k=args.k)
-    if args.json:
+    return _print_answer(system, system.ask(question, entities, k=args.k), how, args.json)
+
+
+def _print_answer(system, answer, how: str, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
         return 0
     kg = system.kg
-    print(f"Q: {question}")
-    print(f"   topic entities ({how}): " + ", ".join(kg.label(e) for e in answer.topics))
+    print(f"Q: {answer.question}")
+    for s in answer.spans:
+        cands = ", ".join(f"{kg.label(e)} {p:.2f}" for e, _, p in s.entities)
+        print(f"   span {s.text!r} p={s.p:.2f} -> {cands}")
+    print(f"   topic entities ({how}): " + (", ".join(kg.label(e) for e in answer.topics) or "(none found)"))
     for line in describe_work(kg, answer):
         print(f"   {line}")
     for eid, name, score in answer.answers:
@@ -143,6 +151,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--intersection", choices=["none", "min", "product"], default="none",
                     help="questions with several entities: one branch per entity, combined by min or product "
                          "(default none: the entities share one walk)")
+    tr.add_argument("--entities", choices=["given", "span", "text"], default="given",
+                    help="where the topic entities come from: given (annotated, default); span (gold mention, "
+                         "learned entity); text (learned from the question alone)")
     tr.add_argument("--encoder", help="minilm (default), a local model folder, or a hub name")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
     tr.add_argument("--seed", type=int, default=0)

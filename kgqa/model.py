@@ -79,6 +79,10 @@ class ModelConfig:
     intersection: Literal["none", "min", "product"] = "none"  # several topics: "none" sums them into
     # x_0 (the baseline); "min"/"product" follow one branch per topic and combine the branch answers
     branch_mentions: bool = True  # with branches: each branch also sees its mention's embedding s_k
+    entities: Literal["given", "span", "text"] = "given"  # where x_0 comes from: "given" topic
+    # entities (the baseline); "span": the gold mention spans are given and a learned resolver picks
+    # the entity (ER); "text": spans and entities both learned from the text alone (E2E). The
+    # resolver variants encode the question as it is (no mention masking).
 
     def __post_init__(self) -> None:
         if self.hops < 1:
@@ -87,6 +91,11 @@ class ModelConfig:
             raise ValueError(f"loss must be 'softmax' or 'bce', got {self.loss!r}")
         if self.intersection not in ("none", "min", "product"):
             raise ValueError(f"intersection must be 'none', 'min' or 'product', got {self.intersection!r}")
+        if self.entities not in ("given", "span", "text"):
+            raise ValueError(f"entities must be 'given', 'span' or 'text', got {self.entities!r}")
+        if self.entities != "given" and self.branched:
+            raise ValueError("intersection with learned entity resolution is not available yet: "
+                             "use intersection='none' with entities='span' or 'text'")
 
     @property
     def branched(self) -> bool:
@@ -154,7 +163,8 @@ class EndToEndQA(nn.Module):
             kb: the reified knowledge graph to follow relations in.
             q: ``(B, H)`` float question vectors.
             x0: ``(B, E)`` float weights of the topic entities (one-hot rows for one entity).
-            topic_mask: ``(B, E)`` bool, entities to exclude from the answer (``mask_topics``).
+            topic_mask: ``(B, E)`` bool, entities to exclude from the answer (``mask_topics``), or
+                float in [0, 1]: the share of each entity's score to remove (a resolved, soft x_0).
             keep_hops: also return every ``x_t`` (memory ``B·T·E`` floats).
         """
         if self.config.branched:
@@ -232,7 +242,7 @@ class EndToEndQA(nn.Module):
             r_t = torch.softmax(head(inp), dim=-1)  # (N, R)
             x = follow(kb, x, r_t, validate=False)  # (N, E); inputs are built here, trusted
             if mask:  # "films that share actors with X" means films other than X, at every hop
-                x = x.masked_fill(topic_mask, 0.0)
+                x = x.masked_fill(topic_mask, 0.0) if topic_mask.dtype == torch.bool else x * (1.0 - topic_mask)
             scores = scores + hop_att[:, t: t + 1] * x
             rels.append(r_t)
             if keep_hops:

@@ -16,15 +16,16 @@ import torch
 
 from .checkpoint import check_kg, load_checkpoint_files
 from .datasets import QAExample
-from .encoders import QuestionEncoder, tiny_encoder
+from .encoders import EncoderCache, EncoderOutput, QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
 from .metrics import Scores, breakdown, gold_mask, summarize
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
 from .qa_files import NO_SPAN, Span, topic_mentions
 from .reified import ReifiedKG
+from .resolve import EntityResolver, ResolverConfig, ResolverOutput, candidate_recall, entity_accuracy, span_accuracy
 from .sets import resolve_entity
 
-__all__ = ["QASystem", "Answer", "Branch", "example_indices", "build_encoder", "encoder_input", "span_vectors",
+__all__ = ["QASystem", "Answer", "Branch", "ResolvedSpan", "example_indices", "build_encoder", "encoder_input", "masked_pool", "span_vectors",
            "pad_questions"]
 
 
@@ -84,6 +85,19 @@ def span_vectors(tokens: torch.Tensor, offsets: torch.Tensor, mask: torch.Tensor
     return torch.einsum("bkl,blh->bkh", w, tokens) / w.sum(-1, keepdim=True).clamp(min=1.0)
 
 
+def masked_pool(enc: EncoderOutput, res: ResolverOutput) -> torch.Tensor:
+    """``(B, H)`` question vectors with the resolved mentions softly masked out: the mean of the
+    token vectors, each weighted by ``1 - Σ_s p(s) [token in s]`` — the probability that it is not
+    part of the topic's mention. The text variants' counterpart of replacing a known mention by
+    :data:`PLACEHOLDER`: the relation heads should read the question's shape, not the entity."""
+    start, end = res.span_chars[..., 0:1], res.span_chars[..., 1:2]  # (B, S, 1)
+    off = enc.offsets[:, None, :, :]  # (B, 1, L, 2)
+    inside = (off[..., 0] >= start) & (off[..., 1] <= end) & enc.mask[:, None, :]  # (B, S, L)
+    covered = torch.einsum("bs,bsl->bl", res.span_probs, inside.to(res.span_probs.dtype)).clamp(max=1.0)
+    w = enc.attention_mask.to(covered.dtype) * (1.0 - covered)  # (B, L)
+    return torch.einsum("bl,blh->bh", w, enc.tokens) / w.sum(1, keepdim=True).clamp(min=1e-6)
+
+
 def pad_questions(parts: Sequence[torch.Tensor]) -> torch.Tensor:
     """Concatenate question tensors of :meth:`QASystem.encode` along the batch, padding the
     ``(B, 1 + K, H)`` branched kind to the largest ``K`` with zeros."""
@@ -91,6 +105,16 @@ def pad_questions(parts: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.cat(list(parts))
     k = max(p.shape[1] for p in parts)
     return torch.cat([torch.nn.functional.pad(p, (0, 0, 0, k - p.shape[1])) for p in parts])
+
+
+@dataclass
+class ResolvedSpan:
+    """A span the resolver found in the question, with its best candidate entities."""
+
+    text: str
+    span: Span  # (start, end) character offsets
+    p: float  # p(span)
+    entities: list[tuple[str, str, float]]  # (entity id, name, p(entity | span)), best first
 
 
 @dataclass
@@ -114,6 +138,7 @@ class Answer:
     hop_attention: list[float]  # weight of each hop (first branch)
     branches: list[Branch] = field(default_factory=list)  # one per topic for an intersection model
     combine: str = "none"  # how the branches were combined: "min", "product"; "none": no branches
+    spans: list[ResolvedSpan] = field(default_factory=list)  # from text alone: the likeliest spans
 
     def to_json(self) -> dict[str, Any]:
         def answers(items: list[tuple[str, str, float]]) -> list[dict[str, Any]]:
@@ -126,6 +151,8 @@ class Answer:
         d["answers"], d["relations"] = answers(self.answers), rels(self.relations)
         d["branches"] = [{"topic": b.topic, "answers": answers(b.answers), "relations": rels(b.relations),
                           "hop_attention": b.hop_attention} for b in self.branches]
+        d["spans"] = [{"text": s.text, "start": s.span[0], "end": s.span[1], "p": s.p,
+                       "entities": [{"id": i, "name": n, "p": p} for i, n, p in s.entities]} for s in self.spans]
         return d
 
 
@@ -133,15 +160,40 @@ class QASystem:
     """Knowledge graph, reified graph, question encoder and model, on one device."""
 
     def __init__(self, kg: KnowledgeGraph, encoder: QuestionEncoder, model: EndToEndQA,
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None, resolver: EntityResolver | None = None) -> None:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.kg = kg
         weights = random_walk_weights(kg.triples) if model.config.loss == "softmax" else None
         self.kb = ReifiedKG.from_kg(kg, fact_weights=weights, device=self.device)
         self.encoder = encoder
         self.model = model.to(self.device)
+        if model.config.entities != "given" and resolver is None:
+            raise ValueError(f"entities={model.config.entities!r} needs an EntityResolver")
+        self.resolver = resolver.to(self.device) if resolver is not None else None
 
     # ------------------------------------------------------------------ tensors
+    @property
+    def resolves(self) -> bool:
+        """True when the topic entities come from the learned resolver (``entities`` "span" or "text")."""
+        return self.model.config.entities != "given"
+
+    @property
+    def masks_mentions(self) -> bool:
+        """Whether topic mentions are masked before encoding (never when the resolver reads them)."""
+        return self.model.config.mask_mentions and not self.resolves
+
+    def run_text(self, enc: EncoderOutput, texts: Sequence[str], spans: Sequence[Sequence[Span]] | None = None,
+                 keep_hops: bool = False) -> tuple[QAOutput, ResolverOutput]:
+        """The model from text alone: the resolver turns the encoder output of ``texts`` into
+        ``x_0`` (with the gold mention ``spans`` when given: the "span" variant), the model walks
+        from it. The topic mask is the resolved ``x_0`` itself (detached): an entity is removed
+        from the answer by the probability that it is the topic."""
+        res = self.resolver(list(texts), enc, given_spans=spans)
+        q = enc.pooled if not self.model.config.mask_mentions else masked_pool(enc, res)
+        out = self.model(self.kb, q.to(self.device), res.x0, topic_mask=res.x0.detach().clamp(0.0, 1.0),
+                         keep_hops=keep_hops)
+        return out, res
+
     @property
     def branched(self) -> bool:
         """True for an intersection model (one branch per topic entity)."""
@@ -172,7 +224,7 @@ class QASystem:
         """The question tensors of ``examples`` (with grad if the encoder trains): ``(B, H)``
         pooled vectors, or for an intersection model ``(B, 1 + K, H)``: the pooled vector, then
         the embedding of each topic's mention (K = most topics in the batch)."""
-        inputs = [encoder_input(e, self.model.config.mask_mentions) for e in examples]
+        inputs = [encoder_input(e, self.masks_mentions) for e in examples]
         out = self.encoder([text for text, _ in inputs])
         if not self.branched:
             return out.pooled
@@ -184,17 +236,34 @@ class QASystem:
 
     # ------------------------------------------------------------------ answering
     @torch.inference_mode()
-    def ask(self, question: str, topics: Sequence[str], k: int = 5) -> Answer:
-        """Answer one question whose topic entities (ids or unambiguous names) are given.
+    def ask(self, question: str, topics: Sequence[str] = (), k: int = 5) -> Answer:
+        """Answer one question whose topic entities (ids or unambiguous names) are given, or, for
+        a model with a resolver and no ``topics``, from the text alone.
 
-        Their mentions are located in the text by name, so the encoder sees the question the
+        Given topics are located in the text by name, so the encoder sees the question the
         way it saw the training questions (mentions masked when the model was trained so)."""
+        if not topics:
+            if not self.resolves:
+                raise ValueError("this model needs the topic entities: pass topics (it has no entity resolver)")
+            return self._ask_text(question, k)
         idx = [resolve_entity(self.kg, t) for t in topics]
         ids = tuple(self.kg.entities[i] for i in idx)
         example = QAExample(question, ids, topic_mentions(question, self.kg, ids), ())
         self.model.eval()
         out = self.run(self.encode([example]), [idx])
         return self._describe(question, list(ids), out, 0, k)
+
+    def _ask_text(self, question: str, k: int) -> Answer:
+        if not question.strip():
+            raise ValueError("the question is empty")
+        self.model.eval()
+        self.resolver.eval()
+        out, res = self.run_text(self.encoder([question]), [question])
+        spans = [ResolvedSpan(text, span, p, cands) for text, span, p, cands in res.best(0, spans=3, entities=3)]
+        topics = [self.kg.entities[int(res.x0[0].argmax())]] if bool(res.x0[0].sum() > 0) else []
+        answer = self._describe(question, topics, out, 0, k)
+        answer.spans = spans
+        return answer
 
     def _describe(self, question: str, topics: list[str], out: QAOutput, b: int, k: int) -> Answer:
         def top(scores: torch.Tensor) -> list[tuple[str, str, float]]:
@@ -220,19 +289,37 @@ class QASystem:
 
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
-    def evaluate(self, examples: Sequence[QAExample], q: torch.Tensor | None = None, *,
+    def evaluate(self, examples: Sequence[QAExample], q: torch.Tensor | EncoderCache | None = None, *,
                  batch_size: int = 256, k: int = 10) -> dict[str, Any]:
-        """Hits@1, Hits@k and F1 over ``examples`` (percent), with breakdowns by question type
-        and hop count. ``q`` may hold precomputed question vectors ``(N, H)``."""
+        """Hits@1, Hits@k and F1 over ``examples`` (percent), with breakdowns by question type,
+        hop count and number of topics. ``q`` may hold precomputed question tensors (from
+        :meth:`encode`), or for a resolver model an :class:`EncoderCache` with tokens of the
+        questions in order. A resolver model also reports ``"er"``: span accuracy, entity
+        accuracy and candidate recall (percent), measured against the annotations it never saw."""
         self.model.eval()
         topics, answers = example_indices(self.kg, examples)
         scores = Scores.empty(k)
+        er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
-            qb = q[sl] if q is not None else self.encode(examples[sl])
-            out = self.run(qb, topics[sl])
+            if self.resolves:
+                self.resolver.eval()
+                batch = examples[sl]
+                texts = [e.question for e in batch]
+                enc = q.get(list(range(start, start + len(batch))), self.device) if q is not None else self.encoder(texts)
+                spans = [e.mentions for e in batch]
+                out, res = self.run_text(enc, texts, spans if self.model.config.entities == "span" else None)
+                for key, value in (("span_accuracy", span_accuracy(res, spans)),
+                                   ("entity_accuracy", entity_accuracy(res, topics[sl], self.kg)),
+                                   ("candidate_recall", candidate_recall(res, topics[sl], spans))):
+                    er[key] += 0.0 if value != value else value * len(batch)  # NaN: no gold span known
+            else:
+                qb = q[sl] if q is not None else self.encode(examples[sl])
+                out = self.run(qb, topics[sl])
             scores.add(out.scores, answers[sl])
         result = summarize(scores)
+        if self.resolves:
+            result["er"] = {key: 100 * v / max(len(examples), 1) for key, v in er.items()}
         result["by_type"] = breakdown(scores, [e.qtype or "-" for e in examples])
         result["by_hops"] = breakdown(scores, [e.hops for e in examples])
         result["by_topics"] = breakdown(scores, ["1 entity" if len(t) <= 1 else f"{len(t)} entities" for t in topics])
@@ -264,12 +351,18 @@ class QASystem:
         model = EndToEndQA(kg.num_relations, config["encoder"]["dim"], model_cfg)
         model_weights = {k[len("model."):]: v for k, v in weights.items() if k.startswith("model.")}
         enc_weights = {k[len("encoder."):]: v for k, v in weights.items() if k.startswith("encoder.")}
+        res_weights = {k[len("resolver."):]: v for k, v in weights.items() if k.startswith("resolver.")}
+        resolver = None
+        if config.get("resolver") is not None:
+            resolver = EntityResolver(kg, config["encoder"]["dim"], ResolverConfig(**config["resolver"]))
         try:
             model.load_state_dict(model_weights)
             if enc_weights:
                 encoder.load_state_dict(enc_weights)
+            if resolver is not None:
+                resolver.load_state_dict(res_weights)
         except RuntimeError as err:
             from .checkpoint import CheckpointError
 
             raise CheckpointError(f"{folder}: weights do not fit the configuration ({str(err).splitlines()[0]})") from None
-        return cls(kg, encoder, model, device=dev)
+        return cls(kg, encoder, model, device=dev, resolver=resolver)

@@ -267,12 +267,17 @@ class EntityResolver(nn.Module):
         scores = self.attend(tokens).squeeze(-1)[:, None, :].expand(outside.shape)  # (B, S, L)
         return torch.einsum("bsl,blh->bsh", masked_softmax(scores, outside, dim=-1), tokens)
 
-    def forward(self, questions: Sequence[str], enc: EncoderOutput) -> ResolverOutput:
+    def forward(self, questions: Sequence[str], enc: EncoderOutput,
+                given_spans: Sequence[Sequence[Span]] | None = None) -> ResolverOutput:
         """Resolve B questions from the encoder's output for exactly those texts.
 
         Args:
             questions: the B question strings (as the encoder saw them: no mention masking).
             enc: their :class:`~kgqa.encoders.EncoderOutput` (tokens, pooled, offsets, word ids).
+            given_spans: per question, the mention spans to use instead of learned span
+                detection (the "ER" variant: only ``p(e | s)`` is learned); ``p(s)`` is then
+                uniform over the given spans that are linkable. A question none of whose given
+                spans is linkable falls back to span detection.
         """
         if isinstance(questions, str):
             raise TypeError("questions must be a list of strings, not a single string; pass [question]")
@@ -288,6 +293,9 @@ class EntityResolver(nn.Module):
         span_logits = self.span_scorer.score(start, end, mean, spans.width)  # (B, S)
         if self.prior is not None:  # features are >= 0 and 0 at padding: the max is the best match
             span_logits = span_logits + self.prior(features.amax(dim=2)).squeeze(-1)
+        if given_spans is not None:
+            span_logits = torch.zeros_like(span_logits)  # fixed: uniform over the given spans
+            span_mask = span_mask & _matching(spans.chars, given_spans, span_mask)
         span_probs = masked_softmax(span_logits, span_mask, dim=-1)  # (B, S)
 
         # candidates are scored for the N linkable spans only, packed: (N, K) rather than (B, S, K)
@@ -309,6 +317,18 @@ class EntityResolver(nn.Module):
         return ResolverOutput(x0=x0, span_logits=span_logits, span_probs=span_probs, span_mask=span_mask,
                               span_chars=spans.chars, span_texts=spans.texts, candidates=entity,
                               entity_logits=entity_logits, entity_probs=entity_probs, kg=self.kg)
+
+
+def _matching(chars: Tensor, given: Sequence[Sequence[Span]], linkable: Tensor) -> Tensor:
+    """``(B, S)`` bool: span ``s`` of question ``b`` is one of ``given[b]``; a question with no
+    linkable given span keeps all its spans (True everywhere)."""
+    want = torch.zeros(linkable.shape, dtype=torch.bool)
+    for b, spans in enumerate(given):
+        for start, end in spans:
+            if start >= 0:
+                want[b] |= (chars[b, :, 0].cpu() == start) & (chars[b, :, 1].cpu() == end)
+    want = want.to(linkable.device)
+    return want | ~(want & linkable).any(dim=1, keepdim=True)
 
 
 # ---------------------------------------------------------------------------- metrics

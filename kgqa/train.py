@@ -20,10 +20,11 @@ from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, save_checkpoint
 from .datasets import QADataset, QAExample
-from .encoders import QuestionEncoder
+from .encoders import EncoderCache, QuestionEncoder
 from .metrics import gold_mask
 from .model import EndToEndQA, ModelConfig, answer_loss
 from .qa import QASystem, build_encoder, example_indices, pad_questions
+from .resolve import EntityResolver, ResolverConfig
 from .runtime import default_device, seed_everything
 
 __all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_share"]
@@ -99,11 +100,13 @@ def encode_questions(system: QASystem, examples: Sequence[QAExample], batch_size
     return pad_questions(parts) if parts else torch.zeros(0, system.encoder.dim)
 
 
-def _config_dict(data: QADataset, model_cfg: ModelConfig, train_cfg: TrainConfig, encoder: QuestionEncoder) -> dict[str, Any]:
+def _config_dict(data: QADataset, model_cfg: ModelConfig, train_cfg: TrainConfig, encoder: QuestionEncoder,
+                 resolver_cfg: ResolverConfig | None) -> dict[str, Any]:
     kg = data.kg
     return {
         "dataset": data.name,
         "model": asdict(model_cfg),
+        "resolver": asdict(resolver_cfg) if resolver_cfg is not None else None,
         "train": asdict(train_cfg),
         "encoder": {"model": train_cfg.encoder, "dim": encoder.dim, "frozen": train_cfg.freeze_encoder},
         "kg": {"fingerprint": kg.fingerprint(), "entities": kg.num_entities, "relations": kg.num_relations,
@@ -120,8 +123,14 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    resolver_config: ResolverConfig | None = None,
 ) -> FitResult:
     """Train on ``data.train``, select on ``data.dev``; checkpoints under ``run_dir`` if given.
+
+    With ``model_config.entities`` "span" or "text", an :class:`~kgqa.resolve.EntityResolver`
+    (``resolver_config``, default :class:`ResolverConfig`) is trained jointly from the same
+    answer loss; the annotated topics are then only used to measure it. With a frozen encoder
+    the questions' token vectors are encoded once and cached (:class:`EncoderCache`).
 
     With ``resume`` and a ``run_dir`` holding a ``last/`` checkpoint of the same configuration
     and knowledge graph, training continues from it; a different configuration is refused with a
@@ -139,13 +148,19 @@ def fit(
         model_config = model_config.with_(mask_topics=topic_answer_share(train) < 0.01)
     encoder = build_encoder(tc.encoder, freeze=tc.freeze_encoder, device=device)
     model = EndToEndQA(kg.num_relations, encoder.dim, model_config)
-    system = QASystem(kg, encoder, model, device=device)
-    params = [{"params": list(model.parameters()), "lr": tc.lr}]
+    resolver = None
+    if model_config.entities != "given":
+        resolver_config = resolver_config or ResolverConfig()
+        resolver = EntityResolver(kg, encoder.dim, resolver_config)
+    else:
+        resolver_config = None
+    system = QASystem(kg, encoder, model, device=device, resolver=resolver)
+    params = [{"params": list(model.parameters()) + (list(resolver.parameters()) if resolver else []), "lr": tc.lr}]
     if not tc.freeze_encoder:
         params.append({"params": list(encoder.parameters()), "lr": tc.encoder_lr})
     trainable = [p for group in params for p in group["params"]]
     opt = torch.optim.AdamW(params, weight_decay=tc.weight_decay)
-    config = _config_dict(data, model_config, tc, encoder)
+    config = _config_dict(data, model_config, tc, encoder, resolver_config)
 
     history: list[dict[str, float]] = []
     best_dev, best_epoch, first_epoch, stale = -1.0, 0, 0, 0
@@ -153,13 +168,15 @@ def fit(
     if run is not None and resume and ((run / "last").exists() or (run / ".last.old").exists()):
         saved, weights, state, folder = load_checkpoint_files(run, "last", with_state=True)
         check_kg(saved, kg, folder)
-        for key in ("model", "encoder"):
+        for key in ("model", "encoder", "resolver"):
             if saved.get(key) != config[key]:
                 raise CheckpointError(f"{folder}: saved with a different {key} configuration "
                                       f"({saved.get(key)} vs {config[key]}); use a new run folder or resume=False")
         model.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("model.")})
         if not tc.freeze_encoder:
             encoder.load_state_dict({k[8:]: v for k, v in weights.items() if k.startswith("encoder.")})
+        if resolver is not None:
+            resolver.load_state_dict({k[9:]: v for k, v in weights.items() if k.startswith("resolver.")})
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         history = saved.get("history", [])
@@ -169,7 +186,10 @@ def fit(
     train_topics, train_answers = example_indices(kg, train)
     batch_size = tc.steps_batch(len(train))
     q_train = q_dev = None
-    if tc.freeze_encoder:
+    if tc.freeze_encoder and resolver is not None:  # the resolver reads token vectors: cache them
+        q_train = EncoderCache.build(encoder, [e.question for e in train], tokens=True, progress=progress)
+        q_dev = EncoderCache.build(encoder, [e.question for e in dev], tokens=True, progress=progress)
+    elif tc.freeze_encoder:
         q_train = encode_questions(system, train, progress=progress)
         q_dev = encode_questions(system, dev, progress=progress)
     for epoch in range(first_epoch, tc.epochs):
@@ -178,17 +198,23 @@ def fit(
         t0 = time.perf_counter()
         model.train()
         encoder.train(not tc.freeze_encoder)
+        if resolver is not None:
+            resolver.train()
         order = torch.randperm(len(train))
         total, steps = 0.0, 0
         bar = tqdm(range(0, len(train), batch_size), desc=f"epoch {epoch + 1}/{tc.epochs}",
                    disable=not progress, leave=False)
         for s in bar:
             idx = order[s: s + batch_size].tolist()
-            if q_train is not None:
-                q = q_train[idx]
+            if resolver is not None:
+                batch = [train[i] for i in idx]
+                texts = [e.question for e in batch]
+                enc = q_train.get(idx, device) if q_train is not None else encoder(texts)
+                spans = [e.mentions for e in batch] if model_config.entities == "span" else None
+                out, _ = system.run_text(enc, texts, spans)
             else:
-                q = system.encode([train[i] for i in idx])
-            out = system.run(q, [train_topics[i] for i in idx])
+                q = q_train[idx] if q_train is not None else system.encode([train[i] for i in idx])
+                out = system.run(q, [train_topics[i] for i in idx])
             gold = gold_mask([train_answers[i] for i in idx], kg.num_entities).to(device)
             loss = answer_loss(out.scores, gold, model_config.loss)
             opt.zero_grad(set_to_none=True)
@@ -211,6 +237,8 @@ def fit(
         weights = {f"model.{k}": v for k, v in model.state_dict().items()}
         if not tc.freeze_encoder:
             weights.update({f"encoder.{k}": v for k, v in encoder.state_dict().items()})
+        if resolver is not None:
+            weights.update({f"resolver.{k}": v for k, v in resolver.state_dict().items()})
         if run is not None:
             meta = {**config, "epoch": epoch + 1, "history": history, "best_dev": best_dev, "best_epoch": best_epoch}
             if improved:
@@ -231,4 +259,6 @@ def fit(
         model.load_state_dict({k[6:]: v for k, v in best_state.items() if k.startswith("model.")})
         if not tc.freeze_encoder:
             encoder.load_state_dict({k[8:]: v for k, v in best_state.items() if k.startswith("encoder.")})
+        if resolver is not None:
+            resolver.load_state_dict({k[9:]: v for k, v in best_state.items() if k.startswith("resolver.")})
     return FitResult(system, history, best_epoch, best_dev, run, time.perf_counter() - start_time)
