@@ -58,7 +58,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['variant']} | {r['hits@1']:.2f} | {_fmt(r['span_accuracy'])} | "
-                     f"{_fmt(r['entity_accuracy'])} | {_fmt(r['candidate_recall'])} | {r['train_seconds'] / 60:.1f} min |")
+                     f"{_fmt(r['entity_accuracy'])} | {_fmt(r['candidate_recall'])} | "
+                     f"{r['train_seconds'] / 60:.1f} min |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,8 +25,8 @@ from .reified import ReifiedKG
 from .resolve import EntityResolver, ResolverConfig, ResolverOutput, candidate_recall, entity_accuracy, span_accuracy
 from .sets import resolve_entity
 
-__all__ = ["QASystem", "Answer", "Branch", "ResolvedSpan", "example_indices", "build_encoder", "encoder_input", "masked_pool", "span_vectors",
-           "pad_questions"]
+__all__ = ["QASystem", "Answer", "Branch", "ResolvedSpan", "example_indices", "build_encoder", "encoder_input",
+           "masked_pool", "span_vectors", "pad_questions"]
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
@@ -306,7 +306,8 @@ class QASystem:
                 self.resolver.eval()
                 batch = examples[sl]
                 texts = [e.question for e in batch]
-                enc = q.get(list(range(start, start + len(batch))), self.device) if q is not None else self.encoder(texts)
+                rows = list(range(start, start + len(batch)))
+                enc = q.get(rows, self.device) if q is not None else self.encoder(texts)
                 spans = [e.mentions for e in batch]
                 out, res = self.run_text(enc, texts, spans if self.model.config.entities == "span" else None)
                 for key, value in (("span_accuracy", span_accuracy(res, spans)),
@@ -364,5 +365,6 @@ class QASystem:
         except RuntimeError as err:
             from .checkpoint import CheckpointError
 
-            raise CheckpointError(f"{folder}: weights do not fit the configuration ({str(err).splitlines()[0]})") from None
+            first = str(err).splitlines()[0]
+            raise CheckpointError(f"{folder}: weights do not fit the configuration ({first})") from None
         return cls(kg, encoder, model, device=dev, resolver=resolver)
