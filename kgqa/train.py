@@ -228,6 +228,8 @@ def fit(
         metrics = system.evaluate(dev, q_dev) if dev else {"hits@1": float("nan")}
         row = {"epoch": epoch + 1, "loss": total / max(steps, 1), "dev_hits@1": metrics["hits@1"],
                "seconds": time.perf_counter() - t0}
+        if "er" in metrics:  # measured against the annotations, which training never reads
+            row.update({f"dev_{k}": v for k, v in metrics["er"].items()})
         history.append(row)
         # a tie keeps the later model (it fits the training set better) but does not reset patience
         improved = metrics["hits@1"] >= best_dev or not dev

@@ -38,6 +38,7 @@ def test_text_model_trains_saves_and_reports_er_metrics(trained, toy_data):
     config = json.loads((run / "best" / "config.json").read_text())
     assert config["model"]["entities"] == "text"
     assert config["resolver"]["candidates"] == ResolverConfig.quick().candidates
+    assert {"dev_entity_accuracy", "dev_span_accuracy"} <= set(result.history[-1])
     m = result.system.evaluate(toy_data.test)
     assert set(m["er"]) == {"span_accuracy", "entity_accuracy", "candidate_recall"}
     assert all(0 <= v <= 100 for v in m["er"].values()) and m["er"]["candidate_recall"] > 90
