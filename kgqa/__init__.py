@@ -86,6 +86,7 @@ _LAZY = {
     "fit": "train", "TrainConfig": "train",
     "QuestionEncoder": "encoders",
     "load_dataset": "datasets", "QADataset": "datasets", "QAExample": "datasets",
+    "CandidateIndex": "candidates", "EntityResolver": "resolve", "ResolverConfig": "resolve",
 }
 __all__ += list(_LAZY)
 
