@@ -30,9 +30,9 @@ from kgqa.train import TrainConfig, fit
 OUT = Path(__file__).resolve().parent / "results"
 
 
-def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path) -> dict:
+def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path, fresh: bool) -> dict:
     data = load_dataset(name)
-    result = fit(data, ModelConfig(entities=variant), tc, run_dir=runs / f"{name}-{variant}", resume=False,
+    result = fit(data, ModelConfig(entities=variant), tc, run_dir=runs / f"{name}-{variant}", resume=not fresh,
                  progress=False, resolver_config=rc,
                  on_epoch=lambda row: print(f"  {name}/{variant} epoch {row['epoch']}: dev {row['dev_hits@1']:.2f} "
                                             f"({row['seconds']:.1f} s)", flush=True))
@@ -42,7 +42,7 @@ def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path
     return {"dataset": name, "variant": variant, "train": len(data.train), "test": test["n"],
             "hits@1": test["hits@1"], "span_accuracy": er.get("span_accuracy"),
             "entity_accuracy": er.get("entity_accuracy"), "candidate_recall": er.get("candidate_recall"),
-            "best_epoch": result.best_epoch, "train_seconds": result.seconds,
+            "best_epoch": result.best_epoch, "train_seconds": sum(row["seconds"] for row in result.history),
             "eval_seconds": time.perf_counter() - t0, "by_type": test["by_type"]}
 
 
@@ -72,6 +72,9 @@ def main() -> None:
     ap.add_argument("--max-train", type=int, help="train on a seeded random subset")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench-er", help="where checkpoints go")
+    ap.add_argument("--fresh", action="store_true",
+                    help="train anew even where the run folder holds a run of the same configuration "
+                         "(by default an interrupted or finished run is resumed, then evaluated)")
     args = ap.parse_args()
     tc = TrainConfig(seed=args.seed)
     if args.epochs:
@@ -84,7 +87,7 @@ def main() -> None:
     for name in args.datasets.split(","):
         for variant in args.variants.split(","):
             print(f"== {name} / {variant}", flush=True)
-            rows.append(run(name, variant, tc, rc, Path(args.runs)))
+            rows.append(run(name, variant, tc, rc, Path(args.runs), args.fresh))
             r = rows[-1]
             print(f"   test Hits@1 {r['hits@1']:.2f}  ER {_fmt(r['entity_accuracy'])}  span {_fmt(r['span_accuracy'])}",
                   flush=True)

@@ -42,6 +42,8 @@ from .types import EntityId
 
 __all__ = ["FEATURE_NAMES", "CandidateIndex", "Candidates", "char_ngrams", "normalize"]
 
+QUERY_CHUNK = 256  # mentions per sparse product in CandidateIndex.query (bounds its memory)
+
 FEATURE_NAMES: tuple[str, ...] = ("exact", "normalized_exact", "ngram_cosine", "token_jaccard",
                                   "name_coverage", "length_ratio", "log_degree")
 """Names of the last axis of :attr:`Candidates.features`, in order."""
@@ -269,6 +271,10 @@ class CandidateIndex:
         mentions = _check_mentions(mentions)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"k (candidates per mention) must be a positive integer, got {k!r}")
+        if len(mentions) > QUERY_CHUNK:  # a short span ("the") shares an n-gram with most surfaces:
+            # its row of the product is nearly dense, so bound the rows computed at once
+            parts = [self.query(mentions[i:i + QUERY_CHUNK], k) for i in range(0, len(mentions), QUERY_CHUNK)]
+            return Candidates(torch.cat([p.entity for p in parts]), torch.cat([p.features for p in parts]))
         s_count = len(mentions)
         entity = torch.full((s_count, k), -1, dtype=torch.int64)
         features = torch.zeros(s_count, k, len(FEATURE_NAMES), dtype=torch.float32)
