@@ -31,7 +31,7 @@ def main(paths: list[str]) -> None:
         path = Path(p)
         nb = nbformat.read(path, as_version=4)
         print(f"running {path} ...", flush=True)
-        NotebookClient(nb, timeout=1800, kernel_name="python3",
+        NotebookClient(nb, timeout=3600, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         strip(nb)
         nbformat.write(nb, path)
