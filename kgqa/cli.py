@@ -87,6 +87,7 @@ def _demo_pipeline(kg: KnowledgeGraph, questions: Sequence[str]) -> int:
 
 
 def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError
     from .cli_train import describe_work
     from .datasets import load_toy
     from .model import ModelConfig
@@ -102,9 +103,16 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
           f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
           f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
     start = time.perf_counter()
-    result = fit(data, ModelConfig(intersection="min"), TrainConfig(), run_dir=run, progress=False,
-                 on_epoch=lambda row: print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, "
-                                            f"validation Hits@1 {row['dev_hits@1']:5.1f}", flush=True))
+    def train(resume: bool):
+        return fit(data, ModelConfig(intersection="min"), TrainConfig(), run_dir=run, progress=False, resume=resume,
+                   on_epoch=lambda row: print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, "
+                                              f"validation Hits@1 {row['dev_hits@1']:5.1f}", flush=True))
+
+    try:
+        result = train(resume=True)
+    except CheckpointError as err:  # a demo run of an earlier version of the model
+        print(f"   ({err}; training afresh)")
+        result = train(resume=False)
     system = result.system
     test = system.evaluate(data.test)
     print(f"Trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); Hits@1 on "
