@@ -28,7 +28,8 @@ from safetensors.torch import load_file, save_file
 from .errors import KGQAError
 from .kg import KnowledgeGraph
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint_files", "resolve_checkpoint", "check_kg", "FORMAT"]
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint_files", "resolve_checkpoint", "check_kg", "FORMAT",
+           "weights_of"]
 
 FORMAT = 1  # version of the checkpoint layout
 
@@ -68,6 +69,13 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def weights_of(weights: dict[str, torch.Tensor], part: str) -> dict[str, torch.Tensor]:
+    """The tensors of one part of a checkpoint (``"model"``, ``"encoder"``, ``"resolver"``), with
+    the ``part.`` prefix they are saved under removed: a state dict for that module."""
+    prefix = f"{part}."
+    return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
 
 
 def resolve_checkpoint(path: str | os.PathLike, which: str = "best") -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .checkpoint import check_kg, load_checkpoint_files
+from .checkpoint import check_kg, load_checkpoint_files, weights_of
 from .datasets import QAExample
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
@@ -26,7 +26,7 @@ from .resolve import EntityResolver, ResolverConfig, ResolverOutput, candidate_r
 from .sets import resolve_entity
 
 __all__ = ["QASystem", "Answer", "Branch", "ResolvedSpan", "example_indices", "build_encoder", "encoder_input",
-           "masked_pool", "span_vectors", "pad_questions"]
+           "masked_pool", "pieces_inside", "span_vectors", "pad_questions"]
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
@@ -70,6 +70,16 @@ def encoder_input(example: QAExample, mask_mentions: bool) -> tuple[str, list[Sp
     return text, spans
 
 
+def pieces_inside(offsets: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+    """``(B, K, L)`` bool: word piece ``l`` (a real piece of ``mask (B, L)``, with character
+    ``offsets (B, L, 2)``) lies inside character span ``k`` of ``spans (B, K, 2)``; a span with
+    ``start < 0`` contains nothing."""
+    start, end = spans[..., 0:1], spans[..., 1:2]  # (B, K, 1)
+    piece_start, piece_end = offsets[:, None, :, 0], offsets[:, None, :, 1]  # (B, 1, L)
+    return ((piece_start >= start) & (piece_end <= end) & (start >= 0)
+            & mask[:, None, :] & (piece_end > piece_start))
+
+
 def span_vectors(tokens: torch.Tensor, offsets: torch.Tensor, mask: torch.Tensor,
                  spans: torch.Tensor) -> torch.Tensor:
     """``(B, K, H)`` mean contextual embedding of the word pieces inside each character span.
@@ -78,10 +88,7 @@ def span_vectors(tokens: torch.Tensor, offsets: torch.Tensor, mask: torch.Tensor
     :class:`~kgqa.encoders.EncoderOutput`; ``spans (B, K, 2)`` int64 ``[start, end)``, ``(-1, -1)``
     for none. A span that covers no piece (unknown, or cut off by truncation) gives zeros.
     """
-    start, end = spans[..., 0:1], spans[..., 1:2]  # (B, K, 1)
-    inside = (offsets[:, None, :, 0] >= start) & (offsets[:, None, :, 1] <= end) & (start >= 0)  # (B, K, L)
-    inside = inside & mask[:, None, :] & (offsets[:, None, :, 1] > offsets[:, None, :, 0])
-    w = inside.to(tokens.dtype)
+    w = pieces_inside(offsets, mask, spans).to(tokens.dtype)  # (B, K, L)
     return torch.einsum("bkl,blh->bkh", w, tokens) / w.sum(-1, keepdim=True).clamp(min=1.0)
 
 
@@ -90,9 +97,7 @@ def masked_pool(enc: EncoderOutput, res: ResolverOutput) -> torch.Tensor:
     token vectors, each weighted by ``1 - Σ_s p(s) [token in s]`` — the probability that it is not
     part of the topic's mention. The text variants' counterpart of replacing a known mention by
     :data:`PLACEHOLDER`: the relation heads should read the question's shape, not the entity."""
-    start, end = res.span_chars[..., 0:1], res.span_chars[..., 1:2]  # (B, S, 1)
-    off = enc.offsets[:, None, :, :]  # (B, 1, L, 2)
-    inside = (off[..., 0] >= start) & (off[..., 1] <= end) & enc.mask[:, None, :]  # (B, S, L)
+    inside = pieces_inside(enc.offsets, enc.mask, res.span_chars)  # (B, S, L)
     covered = torch.einsum("bs,bsl->bl", res.span_probs, inside.to(res.span_probs.dtype)).clamp(max=1.0)
     w = enc.attention_mask.to(covered.dtype) * (1.0 - covered)  # (B, L)
     return torch.einsum("bl,blh->bh", w, enc.tokens) / w.sum(1, keepdim=True).clamp(min=1e-6)
@@ -297,13 +302,14 @@ class QASystem:
         questions in order. A resolver model also reports ``"er"``: span accuracy, entity
         accuracy and candidate recall (percent), measured against the annotations it never saw."""
         self.model.eval()
+        if self.resolves:
+            self.resolver.eval()
         topics, answers = example_indices(self.kg, examples)
         scores = Scores.empty(k)
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
             if self.resolves:
-                self.resolver.eval()
                 batch = examples[sl]
                 texts = [e.question for e in batch]
                 rows = list(range(start, start + len(batch)))
@@ -350,9 +356,7 @@ class QASystem:
                                   f"the checkpoint expects {config['encoder']['dim']}")
         model_cfg = ModelConfig(**config["model"])
         model = EndToEndQA(kg.num_relations, config["encoder"]["dim"], model_cfg)
-        model_weights = {k[len("model."):]: v for k, v in weights.items() if k.startswith("model.")}
-        enc_weights = {k[len("encoder."):]: v for k, v in weights.items() if k.startswith("encoder.")}
-        res_weights = {k[len("resolver."):]: v for k, v in weights.items() if k.startswith("resolver.")}
+        model_weights, enc_weights = weights_of(weights, "model"), weights_of(weights, "encoder")
         resolver = None
         if config.get("resolver") is not None:
             resolver = EntityResolver(kg, config["encoder"]["dim"], ResolverConfig(**config["resolver"]))
@@ -361,7 +365,7 @@ class QASystem:
             if enc_weights:
                 encoder.load_state_dict(enc_weights)
             if resolver is not None:
-                resolver.load_state_dict(res_weights)
+                resolver.load_state_dict(weights_of(weights, "resolver"))
         except RuntimeError as err:
             from .checkpoint import CheckpointError
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, save_checkpoint
+from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, save_checkpoint, weights_of
 from .datasets import QADataset, QAExample
 from .encoders import EncoderCache, QuestionEncoder
 from .metrics import gold_mask
@@ -155,6 +155,11 @@ def fit(
     else:
         resolver_config = None
     system = QASystem(kg, encoder, model, device=device, resolver=resolver)
+    parts = {"model": model}  # what is trained, hence saved: checkpoint prefix -> module
+    if not tc.freeze_encoder:
+        parts["encoder"] = encoder
+    if resolver is not None:
+        parts["resolver"] = resolver
     params = [{"params": list(model.parameters()) + (list(resolver.parameters()) if resolver else []), "lr": tc.lr}]
     if not tc.freeze_encoder:
         params.append({"params": list(encoder.parameters()), "lr": tc.encoder_lr})
@@ -172,11 +177,8 @@ def fit(
             if saved.get(key) != config[key]:
                 raise CheckpointError(f"{folder}: saved with a different {key} configuration "
                                       f"({saved.get(key)} vs {config[key]}); use a new run folder or resume=False")
-        model.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("model.")})
-        if not tc.freeze_encoder:
-            encoder.load_state_dict({k[8:]: v for k, v in weights.items() if k.startswith("encoder.")})
-        if resolver is not None:
-            resolver.load_state_dict({k[9:]: v for k, v in weights.items() if k.startswith("resolver.")})
+        for name, module in parts.items():
+            module.load_state_dict(weights_of(weights, name))
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         history = saved.get("history", [])
@@ -236,11 +238,7 @@ def fit(
         stale = 0 if metrics["hits@1"] > best_dev else stale + 1
         if improved:
             best_dev, best_epoch = metrics["hits@1"], epoch + 1
-        weights = {f"model.{k}": v for k, v in model.state_dict().items()}
-        if not tc.freeze_encoder:
-            weights.update({f"encoder.{k}": v for k, v in encoder.state_dict().items()})
-        if resolver is not None:
-            weights.update({f"resolver.{k}": v for k, v in resolver.state_dict().items()})
+        weights = {f"{name}.{k}": v for name, module in parts.items() for k, v in module.state_dict().items()}
         if run is not None:
             meta = {**config, "epoch": epoch + 1, "history": history, "best_dev": best_dev, "best_epoch": best_epoch}
             if improved:
@@ -258,9 +256,6 @@ def fit(
     if run is not None and (run / "best").exists():
         system = QASystem.from_checkpoint(run / "best", kg=kg, device=device)
     elif run is None and best_epoch:
-        model.load_state_dict({k[6:]: v for k, v in best_state.items() if k.startswith("model.")})
-        if not tc.freeze_encoder:
-            encoder.load_state_dict({k[8:]: v for k, v in best_state.items() if k.startswith("encoder.")})
-        if resolver is not None:
-            resolver.load_state_dict({k[9:]: v for k, v in best_state.items() if k.startswith("resolver.")})
+        for name, module in parts.items():
+            module.load_state_dict(weights_of(best_state, name))
     return FitResult(system, history, best_epoch, best_dev, run, time.perf_counter() - start_time)
