@@ -104,9 +104,12 @@ def _print_answer(system, answer, how: str, as_json: bool) -> int:
         return 0
     kg = system.kg
     print(f"Q: {answer.question}")
+    slots = bool(answer.entity_count)  # several entities from text: one line per mention slot
     for s in answer.spans:
         cands = ", ".join(f"{kg.label(e)} {p:.2f}" for e, _, p in s.entities)
-        print(f"   span {s.text!r} p={s.p:.2f} -> {cands}")
+        print(f"   {'mention' if slots else 'span'} {s.text!r} p={s.p:.2f} -> {cands}")
+    if slots:
+        print("   entities in the question: " + ", ".join(f"{n} {p:.2f}" for n, p in enumerate(answer.entity_count, 1)))
     print(f"   topic entities ({how}): " + (", ".join(kg.label(e) for e in answer.topics) or "(none found)"))
     for line in describe_work(kg, answer):
         print(f"   {line}")

@@ -60,6 +60,7 @@ from .reified import ReifiedKG, follow
 __all__ = ["ModelConfig", "QAOutput", "EndToEndQA", "answer_loss", "random_walk_weights"]
 
 EPS = 1e-10
+READING_FLOOR = 1e-6  # a reading of a question whose answer mass is below this is not scaled up
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,6 @@ class ModelConfig:
             raise ValueError(f"intersection must be 'none', 'min' or 'product', got {self.intersection!r}")
         if self.entities not in ("given", "span", "text"):
             raise ValueError(f"entities must be 'given', 'span' or 'text', got {self.entities!r}")
-        if self.entities != "given" and self.branched:
-            raise ValueError("intersection with learned entity resolution is not available yet: "
-                             "use intersection='none' with entities='span' or 'text'")
 
     @property
     def branched(self) -> bool:
@@ -202,30 +200,89 @@ class EndToEndQA(nn.Module):
         if topics.dim() != 2 or topics.shape[0] != q.shape[0]:
             raise ValueError(f"topics must be (B, K) with B = {q.shape[0]}, got {tuple(topics.shape)}")
         B, K = topics.shape
-        E = kb.num_entities
         valid = topics >= 0  # (B, K)
+        x0 = q.new_zeros(B, K, kb.num_entities)
+        x0.scatter_(2, topics.clamp(min=0)[..., None], valid[..., None].to(q.dtype))  # (B, K, E) one-hot rows
+        # every topic counts: the one combination of all of a question's branches gets weight 1
+        combos = [tuple(range(n)) for n in range(1, K + 1)]
+        n = valid.sum(dim=1)  # (B,)
+        weights = (n[:, None] == torch.arange(1, K + 1, device=q.device)).to(q.dtype)  # (B, K), 0 for no topic
+        return self._branches(kb, q[:, 0], q[:, 1: 1 + K], x0, valid, combos, weights, topic_mask, keep_hops,
+                              normalize=False)
+
+    def forward_slots(
+        self,
+        kb: ReifiedKG,
+        q: torch.Tensor,
+        mentions: torch.Tensor,
+        x0: torch.Tensor,
+        valid: torch.Tensor,
+        combos: list[tuple[int, ...]],
+        combo_weights: torch.Tensor,
+        *,
+        topic_mask: torch.Tensor | None = None,
+        keep_hops: bool = False,
+    ) -> QAOutput:
+        """Answer a batch whose entities were found in the text (:mod:`kgqa.mentions`): one branch
+        per mention slot, mixed over the readings of the question::
+
+            ŷ_c = min_{k ∈ c} ŷ^(k)                  (or Π_{k ∈ c} ŷ^(k) with "product")
+            ŷ   = Σ_c w_c · ŷ_c / Σ_e ŷ_c            each reading normalised
+
+        Each reading is normalised to a distribution before mixing. Without it the mixture is
+        biased against intersecting: a minimum is never larger than either branch, so the single
+        reading "Natalie Portman" (1/5 on each of her five characters) would always out-score the
+        reading "Natalie Portman AND Star Wars Episode II" (1/20 on the one right answer) and
+        ``P(2)`` would never grow. Normalised, the pair puts all its mass on the answer and wins.
+
+        Args:
+            kb: the reified knowledge graph.
+            q: ``(B, H)`` float question vectors; mentions: ``(B, M, H)`` each slot's mention vector.
+            x0: ``(B, M, E)`` float start set of each slot; valid: ``(B, M)`` bool, the slot exists.
+            combos: the C combinations of slots; combo_weights: ``(B, C)`` their weights ``w_c``.
+            topic_mask: ``(B, E)`` float in [0, 1], the share of each entity's score to remove.
+            keep_hops: also return every ``x_t`` of the first branch.
+        """
+        if not self.config.branched:
+            raise ValueError("this model sums its topics into x0: call forward")
+        B, M = valid.shape
+        if x0.shape[:2] != (B, M) or mentions.shape[:2] != (B, M) or combo_weights.shape != (B, len(combos)):
+            raise ValueError(f"x0 (B, M, E), mentions (B, M, H) and combo_weights (B, C) must agree: got "
+                             f"{tuple(x0.shape)}, {tuple(mentions.shape)}, {tuple(combo_weights.shape)} for "
+                             f"valid {tuple(valid.shape)} and {len(combos)} combinations")
+        return self._branches(kb, q, mentions, x0, valid, combos, combo_weights, topic_mask, keep_hops,
+                              normalize=True)
+
+    def _branches(self, kb: ReifiedKG, q: torch.Tensor, mentions: torch.Tensor, x0: torch.Tensor, valid: torch.Tensor,
+                  combos: list[tuple[int, ...]], weights: torch.Tensor, topic_mask: torch.Tensor | None,
+                  keep_hops: bool, normalize: bool) -> QAOutput:
+        """Walk every valid branch ``(b, k)`` from ``x0[b, k]`` with trunk input ``[q_b; m_bk]``,
+        then ``ŷ = Σ_c w_c · combine_{k ∈ c} ŷ^(k)`` (each combination normalised if ``normalize``)."""
+        B, K, E = x0.shape
         b_idx, k_idx = valid.nonzero(as_tuple=True)  # (N,) the branches, question by question
-        feats = q[b_idx, 0]  # (N, H)
+        feats = q[b_idx]  # (N, H)
         if self.config.branch_mentions:
-            feats = torch.cat([feats, q[b_idx, 1 + k_idx]], dim=-1)  # (N, 2H)
-        x0 = torch.zeros(len(b_idx), E, device=q.device, dtype=q.dtype)
-        x0[torch.arange(len(b_idx), device=q.device), topics[b_idx, k_idx]] = 1.0  # (N, E)
+            feats = torch.cat([feats, mentions[b_idx, k_idx]], dim=-1)  # (N, 2H)
         mask = topic_mask[b_idx] if topic_mask is not None else None
-        out = self._walk(kb, self.trunk(feats), x0, mask, keep_hops)
+        out = self._walk(kb, self.trunk(feats), x0[b_idx, k_idx], mask, keep_hops)
         flat = b_idx * K + k_idx  # (N,) row of each branch in the (B*K) grid
-        fill = float("inf") if self.config.intersection == "min" else 1.0
-        grid = out.scores.new_full((B * K, E), fill).index_put((flat,), out.scores).view(B, K, E)
-        combined = grid.amin(dim=1) if self.config.intersection == "min" else grid.prod(dim=1)  # (B, E)
-        combined = combined.masked_fill(~valid.any(dim=1, keepdim=True), 0.0)  # no topic: no answer
 
         def per_branch(x: torch.Tensor) -> torch.Tensor:  # (N, ...) -> (B, K, ...), zeros off `valid`
             return x.new_zeros((B * K, *x.shape[1:])).index_put((flat,), x).view(B, K, *x.shape[1:])
 
+        grid = per_branch(out.scores)  # (B, K, E)
+        combined = grid.new_zeros(B, E)
+        for c, combo in enumerate(combos):  # a handful of combinations, each over the whole batch
+            part = grid[:, combo[0]]
+            for k in combo[1:]:
+                part = torch.minimum(part, grid[:, k]) if self.config.intersection == "min" else part * grid[:, k]
+            if normalize:
+                part = part / part.sum(dim=1, keepdim=True).clamp(min=READING_FLOOR)
+            combined = combined + weights[:, c: c + 1] * part
         branch_rel, branch_att = per_branch(out.relations), per_branch(out.hop_attention)
         kept = per_branch(out.hop_entities)[:, 0] if keep_hops else None
         return QAOutput(scores=combined, relations=branch_rel[:, 0], hop_attention=branch_att[:, 0],
-                        hop_entities=kept, branch_valid=valid,
-                        branch_scores=grid.masked_fill(~valid[..., None], 0.0),
+                        hop_entities=kept, branch_valid=valid, branch_scores=grid,
                         branch_relations=branch_rel, branch_hop_attention=branch_att)
 
     def _walk(self, kb: ReifiedKG, h: torch.Tensor, x0: torch.Tensor, topic_mask: torch.Tensor | None,

@@ -18,6 +18,7 @@ from .checkpoint import check_kg, load_checkpoint_files, weights_of
 from .datasets import QAExample
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
+from .mentions import reading_accuracy
 from .metrics import Scores, breakdown, gold_mask, summarize
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
 from .qa_files import NO_SPAN, Span, topic_mentions
@@ -92,13 +93,16 @@ def span_vectors(tokens: torch.Tensor, offsets: torch.Tensor, mask: torch.Tensor
     return torch.einsum("bkl,blh->bkh", w, tokens) / w.sum(-1, keepdim=True).clamp(min=1.0)
 
 
-def masked_pool(enc: EncoderOutput, res: ResolverOutput) -> torch.Tensor:
+def masked_pool(enc: EncoderOutput, res: ResolverOutput, span_weights: torch.Tensor | None = None) -> torch.Tensor:
     """``(B, H)`` question vectors with the resolved mentions softly masked out: the mean of the
     token vectors, each weighted by ``1 - Σ_s p(s) [token in s]`` — the probability that it is not
-    part of the topic's mention. The text variants' counterpart of replacing a known mention by
-    :data:`PLACEHOLDER`: the relation heads should read the question's shape, not the entity."""
+    part of a topic's mention. The text variants' counterpart of replacing a known mention by
+    :data:`PLACEHOLDER`: the relation heads should read the question's shape, not the entity.
+    ``span_weights (B, S)`` replaces ``p(s)`` (with several entities: the probability that span
+    ``s`` is one of them)."""
+    weights = res.span_probs if span_weights is None else span_weights
     inside = pieces_inside(enc.offsets, enc.mask, res.span_chars)  # (B, S, L)
-    covered = torch.einsum("bs,bsl->bl", res.span_probs, inside.to(res.span_probs.dtype)).clamp(max=1.0)
+    covered = torch.einsum("bs,bsl->bl", weights, inside.to(weights.dtype)).clamp(max=1.0)
     w = enc.attention_mask.to(covered.dtype) * (1.0 - covered)  # (B, L)
     return torch.einsum("bl,blh->bh", w, enc.tokens) / w.sum(1, keepdim=True).clamp(min=1e-6)
 
@@ -144,6 +148,8 @@ class Answer:
     branches: list[Branch] = field(default_factory=list)  # one per topic for an intersection model
     combine: str = "none"  # how the branches were combined: "min", "product"; "none": no branches
     spans: list[ResolvedSpan] = field(default_factory=list)  # from text alone: the likeliest spans
+    # (an intersection model: one per mention slot, p = probability that it is one of the entities)
+    entity_count: list[float] = field(default_factory=list)  # from text, several entities: P(n = 1, 2, ...)
 
     def to_json(self) -> dict[str, Any]:
         def answers(items: list[tuple[str, str, float]]) -> list[dict[str, Any]]:
@@ -174,6 +180,9 @@ class QASystem:
         self.model = model.to(self.device)
         if model.config.entities != "given" and resolver is None:
             raise ValueError(f"entities={model.config.entities!r} needs an EntityResolver")
+        if model.config.entities != "given" and model.config.branched and resolver.config.max_entities < 2:
+            raise ValueError("an intersection model that resolves its entities needs a resolver that finds "
+                             "several: ResolverConfig(max_entities=2) or more")
         self.resolver = resolver.to(self.device) if resolver is not None else None
 
     # ------------------------------------------------------------------ tensors
@@ -194,6 +203,15 @@ class QASystem:
         from it. The topic mask is the resolved ``x_0`` itself (detached): an entity is removed
         from the answer by the probability that it is the topic."""
         res = self.resolver(list(texts), enc, given_spans=spans)
+        if self.branched:  # one branch per mention slot, mixed over the readings (kgqa.mentions)
+            slots = res.slots
+            chosen = slots.chosen  # (B, M)
+            span_weights = torch.einsum("bm,bms->bs", chosen, slots.span_weight)  # (B, S)
+            q = enc.pooled if not self.model.config.mask_mentions else masked_pool(enc, res, span_weights)
+            topics = torch.einsum("bm,bme->be", chosen, slots.x0).detach().clamp(0.0, 1.0)  # (B, E)
+            out = self.model.forward_slots(self.kb, q.to(self.device), slots.vectors, slots.x0, slots.valid,
+                                           slots.combos, slots.combo_weights, topic_mask=topics, keep_hops=keep_hops)
+            return out, res
         q = enc.pooled if not self.model.config.mask_mentions else masked_pool(enc, res)
         out = self.model(self.kb, q.to(self.device), res.x0, topic_mask=res.x0.detach().clamp(0.0, 1.0),
                          keep_hops=keep_hops)
@@ -264,13 +282,36 @@ class QASystem:
         self.model.eval()
         self.resolver.eval()
         out, res = self.run_text(self.encoder([question]), [question])
-        spans = [ResolvedSpan(text, span, p, cands) for text, span, p, cands in res.best(0, spans=3, entities=3)]
-        topics = [self.kg.entities[int(res.x0[0].argmax())]] if bool(res.x0[0].sum() > 0) else []
-        answer = self._describe(question, topics, out, 0, k)
+        if res.slots is None:
+            spans = [ResolvedSpan(text, span, p, cands) for text, span, p, cands in res.best(0, spans=3, entities=3)]
+            topics = [self.kg.entities[int(res.x0[0].argmax())]] if bool(res.x0[0].sum() > 0) else []
+            answer = self._describe(question, topics, out, 0, k)
+        else:  # the likeliest reading: its slots are the branches shown
+            slots, best = res.slots, res.slots.best(0)
+            topics = [self.kg.entities[int(slots.x0[0, m].argmax())] for m in best]
+            answer = self._describe(question, topics, out, 0, k, branch_ids=best)
+            spans = self._slot_spans(res)
+            answer.entity_count = [float(p) for p in slots.count_probs[0].tolist()]
         answer.spans = spans
         return answer
 
-    def _describe(self, question: str, topics: list[str], out: QAOutput, b: int, k: int) -> Answer:
+    def _slot_spans(self, res: ResolverOutput, b: int = 0) -> list[ResolvedSpan]:
+        """One :class:`ResolvedSpan` per mention slot of question ``b``: the slot's likeliest span,
+        the probability that the slot is one of the question's entities, and the slot's best
+        entities with their weight in its start set ``x0_k``."""
+        slots, chosen, out = res.slots, res.slots.chosen[b].tolist(), []
+        for m in range(slots.valid.shape[1]):
+            if not slots.valid[b, m]:
+                continue
+            s = int(slots.span_weight[b, m].argmax())
+            w, idx = slots.x0[b, m].topk(min(3, slots.x0.shape[-1]))
+            ents = [(self.kg.entities[i], self.kg.names[i], float(v)) for v, i in zip(w.tolist(), idx.tolist()) if v > 0]
+            start, end = res.span_chars[b, s].tolist()
+            out.append(ResolvedSpan(res.span_texts[b][s], (start, end), chosen[m], ents))
+        return out
+
+    def _describe(self, question: str, topics: list[str], out: QAOutput, b: int, k: int,
+                  branch_ids: Sequence[int] | None = None) -> Answer:
         def top(scores: torch.Tensor) -> list[tuple[str, str, float]]:
             val, idx = scores.topk(min(k, scores.numel()))
             return [(self.kg.entities[i], self.kg.names[i], float(v))
@@ -285,8 +326,9 @@ class QASystem:
 
         branches = []
         if out.branch_valid is not None:
-            for j in range(int(out.branch_valid[b].sum())):
-                branches.append(Branch(topics[j], top(out.branch_scores[b, j]), relations(out.branch_relations[b, j]),
+            ids = range(int(out.branch_valid[b].sum())) if branch_ids is None else branch_ids
+            for topic, j in zip(topics, ids):
+                branches.append(Branch(topic, top(out.branch_scores[b, j]), relations(out.branch_relations[b, j]),
                                        [float(a) for a in out.branch_hop_attention[b, j].tolist()]))
         return Answer(question, topics, top(out.scores[b]), relations(out.relations[b]),
                       [float(a) for a in out.hop_attention[b].tolist()], branches,
@@ -300,13 +342,17 @@ class QASystem:
         hop count and number of topics. ``q`` may hold precomputed question tensors (from
         :meth:`encode`), or for a resolver model an :class:`EncoderCache` with tokens of the
         questions in order. A resolver model also reports ``"er"``: span accuracy, entity
-        accuracy and candidate recall (percent), measured against the annotations it never saw."""
+        accuracy and candidate recall (percent), measured against the annotations it never saw;
+        an intersection model that resolves several entities adds the share of questions whose
+        likeliest reading names exactly the gold entities, and the share with the right number."""
         self.model.eval()
         if self.resolves:
             self.resolver.eval()
         topics, answers = example_indices(self.kg, examples)
         scores = Scores.empty(k)
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
+        if self.resolves and self.branched:  # several entities: is the likeliest reading the gold one?
+            er.update(entity_set_accuracy=0.0, count_accuracy=0.0)
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
             if self.resolves:
@@ -316,9 +362,12 @@ class QASystem:
                 enc = q.get(rows, self.device) if q is not None else self.encoder(texts)
                 spans = [e.mentions for e in batch]
                 out, res = self.run_text(enc, texts, spans if self.model.config.entities == "span" else None)
-                for key, value in (("span_accuracy", span_accuracy(res, spans)),
-                                   ("entity_accuracy", entity_accuracy(res, topics[sl], self.kg)),
-                                   ("candidate_recall", candidate_recall(res, topics[sl], spans))):
+                metrics = [("span_accuracy", span_accuracy(res, spans)),
+                           ("entity_accuracy", entity_accuracy(res, topics[sl], self.kg)),
+                           ("candidate_recall", candidate_recall(res, topics[sl], spans))]
+                if res.slots is not None:
+                    metrics += zip(("entity_set_accuracy", "count_accuracy"), reading_accuracy(res.slots, topics[sl]))
+                for key, value in metrics:
                     er[key] += 0.0 if value != value else value * len(batch)  # NaN: no gold span known
             else:
                 qb = q[sl] if q is not None else self.encode(examples[sl])

@@ -128,8 +128,8 @@ def fit(
     """Train on ``data.train``, select on ``data.dev``; checkpoints under ``run_dir`` if given.
 
     With ``model_config.entities`` "span" or "text", an :class:`~kgqa.resolve.EntityResolver`
-    (``resolver_config``, default :class:`ResolverConfig`) is trained jointly from the same
-    answer loss; the annotated topics are then only used to measure it. With a frozen encoder
+    (``resolver_config``, default :class:`ResolverConfig`, finding up to two entities for an
+    intersection model) is trained jointly from the same answer loss; the annotated topics are then only used to measure it. With a frozen encoder
     the questions' token vectors are encoded once and cached (:class:`EncoderCache`).
 
     With ``resume`` and a ``run_dir`` holding a ``last/`` checkpoint of the same configuration
@@ -150,7 +150,7 @@ def fit(
     model = EndToEndQA(kg.num_relations, encoder.dim, model_config)
     resolver = None
     if model_config.entities != "given":
-        resolver_config = resolver_config or ResolverConfig()
+        resolver_config = resolver_config or ResolverConfig(max_entities=2 if model_config.branched else 1)
         resolver = EntityResolver(kg, encoder.dim, resolver_config)
     else:
         resolver_config = None

@@ -78,8 +78,6 @@ def test_a_given_entity_model_needs_topics(toy_data):
         system.ask("Who directed Big?")
     with pytest.raises(ValueError, match="needs an EntityResolver"):
         QASystem(toy_data.kg, tiny_encoder(0), EndToEndQA(toy_data.kg.num_relations, 32, ModelConfig(entities="text")))
-    with pytest.raises(ValueError, match="not available yet"):
-        ModelConfig(entities="text", intersection="min")
     with pytest.raises(ValueError, match="entities must be"):
         ModelConfig(entities="gold")
 
