@@ -116,7 +116,19 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     system = result.system
     test = system.evaluate(data.test)
     print(f"Trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); Hits@1 on "
-          f"{test['n']} held-out test paraphrases: {test['hits@1']:.1f}%.\n")
+          f"{test['n']} held-out test paraphrases: {test['hits@1']:.1f}%.")
+    start = time.perf_counter()
+    text_run = run / "from-text"
+    print(f"A second model reads the entities from the text itself (spans, entities and their number "
+          f"learned from the same answers; checkpoints: {text_run}/) ...")
+    try:
+        reader = _fit_quiet(data, ModelConfig(intersection="min", entities="text"), text_run, resume=True)
+    except CheckpointError as err:
+        print(f"   ({err}; training afresh)")
+        reader = _fit_quiet(data, ModelConfig(intersection="min", entities="text"), text_run, resume=False)
+    test = reader.system.evaluate(data.test)
+    print(f"Trained in {time.perf_counter() - start:.0f} s; Hits@1 on the test paraphrases from text alone: "
+          f"{test['hits@1']:.1f}%.\n")
     annotated = {q.question: q.topics for q in toy_questions()}
     linker = StringLinker(kg)
     for question in questions:
@@ -143,9 +155,20 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
                   ", ".join(f"{n} ({s:.2f})" for _, n, s in ans.answers[1:]))
         else:
             print("   answer : (no entity reached)")
+        read = reader.system.ask(question, k=1)
+        found = ", ".join(f"{s.text!r} {s.p:.2f}" for s in read.spans if s.p >= 0.05) or "(none)"
+        print(f"   from the text alone: mentions {found} -> " + (", ".join(kg.label(t) for t in read.topics) or "(none)")
+              + "; answer " + (f"{read.answers[0][1]} ({read.answers[0][2]:.2f})" if read.answers else "(none)"))
         print()
-    print(f"Ask your own: kgqa ask \"Who directed Big?\" --checkpoint {run} --entity big")
+    print(f"Ask your own: kgqa ask \"Who directed Big?\" --checkpoint {run} --entity big\n"
+          f"         or: kgqa ask \"Who directed Big?\" --checkpoint {text_run}")
     return 0
+
+
+def _fit_quiet(data, model_config, run: Path, resume: bool):
+    from .train import TrainConfig, fit
+
+    return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=resume)
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The figure of an intersection: what each topic entity's branch reaches, and their combination.
+"""The figures of an intersection: what each topic entity's branch reaches, and their combination;
+and, for a model that finds its entities in the text, where in the question its mention slots are.
 
 Same contract as :mod:`kgqa.plot`: draws into ``ax`` (a new figure when None), returns the Axes,
 never calls ``plt.show()``.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
+
+import re
 
 import torch
 
@@ -19,7 +22,9 @@ from .types import EntityKey
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["plot_intersection"]
+    from .resolve import ResolverOutput
+
+__all__ = ["plot_intersection", "plot_mention_slots"]
 
 
 def plot_intersection(
@@ -91,4 +96,53 @@ def plot_intersection(
                 tick.set_color(GOLD_COLOR)
                 tick.set_fontweight("bold")
     ax.set_title(title if title is not None else f"Branches and their {combine}", pad=22)
+    return ax
+
+
+def plot_mention_slots(question: str, res: ResolverOutput, b: int = 0, *, ax: Axes | None = None,
+                       title: str | None = None) -> Axes:
+    """Heatmap of the question's words (columns) by mention slot (rows), for a resolver that finds
+    several entities (``ResolverConfig(max_entities >= 2)``).
+
+    Cell ``(k, w)`` is ``P(slot k is an entity) · Σ_s π_k(s) [word w in s]``: how much the
+    question's readings count word ``w`` as part of slot ``k``'s mention. Row labels give the
+    slot's likeliest span and that probability; the title gives ``P(n)``.
+
+    Args:
+        question: the text of question ``b`` (as the resolver saw it).
+        res: the resolver's output for a batch containing it.
+        b: the question's row in the batch.
+        ax: Axes to draw into (a new figure sized to the question when None).
+        title: Axes title (default: the entity-count distribution).
+    """
+    slots = res.slots
+    if slots is None:
+        raise ValueError("this resolver finds one entity per question: it has no mention slots "
+                         "(ResolverConfig(max_entities=2) finds several)")
+    words = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", question)]
+    if not words:
+        raise ValueError("the question has no words")
+    chosen = slots.chosen[b].detach().float().cpu()  # (M,)
+    weight = slots.span_weight[b].detach().float().cpu()  # (M, S)
+    chars = res.span_chars[b].cpu()  # (S, 2)
+    starts = torch.tensor([a for a, _, _ in words])[None, :]  # (1, W)
+    ends = torch.tensor([e for _, e, _ in words])[None, :]
+    inside = ((chars[:, 0:1] < ends) & (starts < chars[:, 1:2])).float()  # (S, W): the span touches the word
+    rows = [m for m in range(slots.valid.shape[1]) if slots.valid[b, m]]
+    table = torch.stack([chosen[m] * (weight[m] @ inside) for m in rows]) if rows else torch.zeros(1, len(words))
+    ax = _axes(ax, (max(6.0, 0.75 * len(words) + 2.5), 0.5 * max(len(rows), 1) + 1.6))
+    ax.imshow(table.clamp(0, 1).numpy(), cmap="Oranges", vmin=0, vmax=1, aspect="auto")
+    for r in range(len(rows)):
+        for c in range(len(words)):
+            v = float(table[r, c])
+            if v >= 0.005:
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8, color="white" if v > 0.6 else "#222222")
+    ax.set_xticks(range(len(words)), [w for _, _, w in words], fontsize=9, rotation=30, ha="right")
+    labels = []
+    for m in rows:
+        s = int(weight[m].argmax())
+        labels.append(f"slot {m + 1}: {res.span_texts[b][s]!r}  p={float(chosen[m]):.2f}")
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    counts = ", ".join(f"P({n})={float(p):.2f}" for n, p in enumerate(slots.count_probs[b].tolist(), start=1))
+    ax.set_title(title if title is not None else f"Mention slots — entities in the question: {counts}")
     return ax

@@ -213,3 +213,29 @@ def test_reading_accuracy_by_hand():
     # question 0 reads {4, 3}: right set; question 1 reads {3} while the gold has two entities
     assert reading_accuracy(slots, [[3, 4], [3, 0]]) == (0.5, 0.5)
     assert reading_accuracy(slots, [[4], []]) == (0.0, 0.0)
+
+
+def test_plot_mention_slots_draws_one_row_per_slot(toy):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kgqa.plot_branches import plot_mention_slots
+
+    enc = tiny_encoder(0)
+    q = "Who did Natalie Portman play in Star Wars Episode II?"
+    res = EntityResolver(toy, enc.dim, ResolverConfig.quick().with_(max_entities=2))(
+        [q], enc([q]), given_spans=[[(8, 23), (32, 52)]])
+    ax = plot_mention_slots(q, res)
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(rows) == 2 and "'Natalie Portman'" in rows[0] and "'Star Wars Episode II?'" not in rows[1]
+    assert "'Star Wars Episode II'" in rows[1]
+    assert [t.get_text() for t in ax.get_xticklabels()] == q.split()
+    cells = ax.get_images()[0].get_array()
+    assert cells.shape == (2, 10) and cells[0, 2] == 1.0 and cells[0, 3] == 1.0 and cells[0, :2].sum() == 0
+    assert "P(1)=0.00, P(2)=1.00" in ax.get_title()
+    plt.close("all")
+    single = EntityResolver(toy, enc.dim, ResolverConfig.quick())([q], enc([q]))
+    with pytest.raises(ValueError, match="no mention slots"):
+        plot_mention_slots(q, single)
