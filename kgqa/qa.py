@@ -330,9 +330,11 @@ class QASystem:
             for topic, j in zip(topics, ids):
                 branches.append(Branch(topic, top(out.branch_scores[b, j]), relations(out.branch_relations[b, j]),
                                        [float(a) for a in out.branch_hop_attention[b, j].tolist()]))
-        return Answer(question, topics, top(out.scores[b]), relations(out.relations[b]),
-                      [float(a) for a in out.hop_attention[b].tolist()], branches,
-                      self.model.config.intersection)
+        rel, att = out.relations[b], out.hop_attention[b]
+        if branch_ids:  # the first branch of the reading shown, not necessarily slot 1
+            rel, att = out.branch_relations[b, branch_ids[0]], out.branch_hop_attention[b, branch_ids[0]]
+        return Answer(question, topics, top(out.scores[b]), relations(rel), [float(a) for a in att.tolist()],
+                      branches, self.model.config.intersection)
 
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()

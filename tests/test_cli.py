@@ -40,6 +40,10 @@ def test_model_demo_trains_and_answers_the_seed_questions(capsys, tmp_path):
     top = blocks[2].split("answer : ")[1].split(" (")[0]
     assert top in writers
     assert (tmp_path / "demo" / "best" / "config.json").is_file()
+    # the second model reads the entities from the text alone
+    assert all("from the text alone: mentions" in b for b in blocks)
+    assert "'Mona Lisa'" in blocks[0] and "-> Mona Lisa; answer Paris" in blocks[0]
+    assert (tmp_path / "demo" / "from-text" / "best" / "config.json").is_file()
 
 
 def test_stats_on_a_file_and_errors(tmp_path, capsys):
