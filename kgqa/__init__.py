@@ -81,7 +81,7 @@ __all__ = [
 
 # Heavier parts (transformers) are imported on first use.
 _LAZY = {
-    "QASystem": "qa", "Answer": "qa",
+    "QASystem": "qa", "Answer": "answers",
     "EndToEndQA": "model", "ModelConfig": "model",
     "fit": "train", "TrainConfig": "train",
     "QuestionEncoder": "encoders",

@@ -91,7 +91,7 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     from .cli_train import describe_work
     from .datasets import load_toy
     from .model import ModelConfig
-    from .qa import Branch
+    from .answers import Branch
     from .pipeline import StringLinker
     from .toy import toy_questions
     from .train import TrainConfig, fit

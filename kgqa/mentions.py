@@ -44,7 +44,7 @@ import torch
 
 from .types import Tensor
 
-__all__ = ["MentionSlots", "greedy_slots", "given_slots", "combination_weights", "build_slots", "reading_accuracy"]
+__all__ = ["MentionSlots", "greedy_slots", "given_slots", "combination_weights", "build_slots"]
 
 
 @dataclass
@@ -144,20 +144,3 @@ def build_slots(member: Tensor, span_probs: Tensor, span_vectors: Tensor, candid
     combos, weights, counts = combination_weights(share, valid, count_probs)
     return MentionSlots(member=member, share=share, span_weight=span_weight, valid=valid, x0=x0, vectors=vectors,
                         count_probs=counts, combos=combos, combo_weights=weights)
-
-
-def reading_accuracy(slots: MentionSlots, gold_topics: list[list[int]]) -> tuple[float, float]:
-    """``(entity set accuracy, count accuracy)`` over the questions with a gold topic: the share
-    whose likeliest reading names exactly the gold topic entities (each slot read as its best
-    entity), and the share whose likeliest reading has as many entities as the gold. NaN, NaN for
-    no such question."""
-    sets = counts = n = 0
-    for b, golds in enumerate(gold_topics):
-        if not golds:
-            continue
-        n += 1
-        best = slots.best(b)
-        found = {int(slots.x0[b, k].argmax()) for k in best}
-        sets += found == set(golds) and len(best) == len(golds)
-        counts += len(best) == len(golds)
-    return (sets / n, counts / n) if n else (float("nan"), float("nan"))

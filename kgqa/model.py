@@ -45,6 +45,11 @@ are answered one of two ways (``ModelConfig.intersection``):
 
   An entity scores only if *every* branch reaches it. A question with one topic is one branch,
   and passes through unchanged.
+
+With the entities found in the text (``entities="text"`` and a resolver that finds several,
+:mod:`kgqa.mentions`) the branches start from *mention slots*, and which slots are entities — and
+how many — is latent: :meth:`EndToEndQA.forward_slots` mixes the branch combinations of every
+reading of the question, ``ŷ = Σ_c w_c · normalise(min_{k ∈ c} ŷ^(k))``.
 """
 
 from __future__ import annotations
@@ -230,10 +235,11 @@ class EndToEndQA(nn.Module):
             ŷ   = Σ_c w_c · ŷ_c / Σ_e ŷ_c            each reading normalised
 
         Each reading is normalised to a distribution before mixing. Without it the mixture is
-        biased against intersecting: a minimum is never larger than either branch, so the single
-        reading "Natalie Portman" (1/5 on each of her five characters) would always out-score the
-        reading "Natalie Portman AND Star Wars Episode II" (1/20 on the one right answer) and
-        ``P(2)`` would never grow. Normalised, the pair puts all its mass on the answer and wins.
+        biased against intersecting: a minimum is never larger than either branch, so on the toy
+        world the single reading "Natalie Portman" (1/3 on each of her three roles) out-scores the
+        reading "Natalie Portman AND Star Wars Episode II" (1/5 on the one right answer, one of the
+        film's five characters) and ``P(2)`` would never grow. Normalised, the pair puts all its
+        mass on the answer and wins.
 
         Args:
             kb: the reified knowledge graph.

@@ -3,7 +3,7 @@ scores, the path it followed, and its training curves.
 
 Same contract as :mod:`kgqa.plot`: every function draws into ``ax`` (a new figure when it is
 None), returns the Axes and never calls ``plt.show()``. Inputs are either an
-:class:`~kgqa.qa.Answer` (what :meth:`QASystem.ask <kgqa.qa.QASystem.ask>` returns) or the raw
+:class:`~kgqa.answers.Answer` (what :meth:`QASystem.ask <kgqa.qa.QASystem.ask>` returns) or the raw
 tensors of a :class:`~kgqa.model.QAOutput`, so a figure can be drawn from a saved answer as well
 as from a live model.
 """
@@ -18,7 +18,7 @@ import torch
 
 from .kg import KnowledgeGraph
 from .plot import _axes, draw_kg, neighbourhood
-from .qa import Answer
+from .answers import Answer
 from .traverse import Hop, trace_path
 from .types import EntityKey
 
@@ -88,7 +88,7 @@ def plot_relation_attention(
     the other relations follow, ordered by the hop where they peak.
 
     Args:
-        answer_or_relations: an :class:`~kgqa.qa.Answer` (it records the top 3 relations of each
+        answer_or_relations: an :class:`~kgqa.answers.Answer` (it records the top 3 relations of each
             hop; other cells are left blank) or a ``(T, R)`` float tensor of relation weights
             (``QAOutput.relations[b]``; ``(1, T, R)`` is accepted).
         relation_names: the R relation names (``kg.relations``); needed with a tensor.
@@ -149,7 +149,7 @@ def plot_hop_attention(
     """Bar chart of the hop attention ``a`` (one bar per hop, the most attended one in red).
 
     Args:
-        weights: an :class:`~kgqa.qa.Answer`, or ``(T,)`` hop weights (a sequence, or a ``(T,)``
+        weights: an :class:`~kgqa.answers.Answer`, or ``(T,)`` hop weights (a sequence, or a ``(T,)``
             / ``(1, T)`` tensor such as ``QAOutput.hop_attention``).
         ax: Axes to draw into (a new 3.5x3 inch figure when None).
         title: Axes title.
@@ -186,7 +186,7 @@ def plot_entity_scores(
 
     Args:
         kg: the graph the scores index (labels come from :meth:`KnowledgeGraph.label`).
-        scores_or_answer: an :class:`~kgqa.qa.Answer` (its ranked answers) or ``(E,)`` float
+        scores_or_answer: an :class:`~kgqa.answers.Answer` (its ranked answers) or ``(E,)`` float
             answer scores (``QAOutput.scores[b]``; ``(1, E)`` is accepted).
         k: how many entities to show at most.
         gold: ids or indices of the gold answers.

@@ -8,25 +8,25 @@ runs the model in batches and reports answers by name with the per-hop relation 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .answers import Answer, Branch, ResolvedSpan
 from .checkpoint import check_kg, load_checkpoint_files, weights_of
 from .datasets import QAExample
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
-from .mentions import reading_accuracy
 from .metrics import Scores, breakdown, gold_mask, summarize
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
 from .qa_files import NO_SPAN, Span, topic_mentions
 from .reified import ReifiedKG
-from .resolve import EntityResolver, ResolverConfig, ResolverOutput, candidate_recall, entity_accuracy, span_accuracy
+from .resolve import EntityResolver, ResolverConfig, ResolverOutput
+from .resolve_metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
 from .sets import resolve_entity
 
-__all__ = ["QASystem", "Answer", "Branch", "ResolvedSpan", "example_indices", "build_encoder", "encoder_input",
+__all__ = ["QASystem", "example_indices", "build_encoder", "encoder_input",
            "masked_pool", "pieces_inside", "span_vectors", "pad_questions"]
 
 
@@ -116,57 +116,6 @@ def pad_questions(parts: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat([torch.nn.functional.pad(p, (0, 0, 0, k - p.shape[1])) for p in parts])
 
 
-@dataclass
-class ResolvedSpan:
-    """A span the resolver found in the question, with its best candidate entities."""
-
-    text: str
-    span: Span  # (start, end) character offsets
-    p: float  # p(span)
-    entities: list[tuple[str, str, float]]  # (entity id, name, p(entity | span)), best first
-
-
-@dataclass
-class Branch:
-    """What one topic entity's branch of an intersection model did."""
-
-    topic: str  # the entity id the branch starts from
-    answers: list[tuple[str, str, float]]  # (entity id, name, score) the branch alone reaches, best first
-    relations: list[list[tuple[str, float]]]  # per hop: (relation, weight), best first
-    hop_attention: list[float]
-
-
-@dataclass
-class Answer:
-    """The model's answer to one question, with what it looked at."""
-
-    question: str
-    topics: list[str]  # topic entity ids
-    answers: list[tuple[str, str, float]]  # (entity id, name, score), best first
-    relations: list[list[tuple[str, float]]]  # per hop: (relation, weight), best first (first branch)
-    hop_attention: list[float]  # weight of each hop (first branch)
-    branches: list[Branch] = field(default_factory=list)  # one per topic for an intersection model
-    combine: str = "none"  # how the branches were combined: "min", "product"; "none": no branches
-    spans: list[ResolvedSpan] = field(default_factory=list)  # from text alone: the likeliest spans
-    # (an intersection model: one per mention slot, p = probability that it is one of the entities)
-    entity_count: list[float] = field(default_factory=list)  # from text, several entities: P(n = 1, 2, ...)
-
-    def to_json(self) -> dict[str, Any]:
-        def answers(items: list[tuple[str, str, float]]) -> list[dict[str, Any]]:
-            return [{"id": i, "name": n, "score": s} for i, n, s in items]
-
-        def rels(hops: list[list[tuple[str, float]]]) -> list[list[dict[str, Any]]]:
-            return [[{"relation": r, "weight": w} for r, w in hop] for hop in hops]
-
-        d = asdict(self)
-        d["answers"], d["relations"] = answers(self.answers), rels(self.relations)
-        d["branches"] = [{"topic": b.topic, "answers": answers(b.answers), "relations": rels(b.relations),
-                          "hop_attention": b.hop_attention} for b in self.branches]
-        d["spans"] = [{"text": s.text, "start": s.span[0], "end": s.span[1], "p": s.p,
-                       "entities": [{"id": i, "name": n, "p": p} for i, n, p in s.entities]} for s in self.spans]
-        return d
-
-
 class QASystem:
     """Knowledge graph, reified graph, question encoder and model, on one device."""
 
@@ -201,7 +150,9 @@ class QASystem:
         """The model from text alone: the resolver turns the encoder output of ``texts`` into
         ``x_0`` (with the gold mention ``spans`` when given: the "span" variant), the model walks
         from it. The topic mask is the resolved ``x_0`` itself (detached): an entity is removed
-        from the answer by the probability that it is the topic."""
+        from the answer by the probability that it is the topic. An intersection model walks one
+        branch per mention slot and mixes the readings (:meth:`EndToEndQA.forward_slots`); its
+        topic mask weighs each slot's start set by the probability that the slot is an entity."""
         res = self.resolver(list(texts), enc, given_spans=spans)
         if self.branched:  # one branch per mention slot, mixed over the readings (kgqa.mentions)
             slots = res.slots

@@ -11,11 +11,12 @@ import torch
 
 from kgqa.datasets import load_toy
 from kgqa.encoders import tiny_encoder
-from kgqa.mentions import build_slots, combination_weights, given_slots, greedy_slots, reading_accuracy
+from kgqa.mentions import build_slots, combination_weights, given_slots, greedy_slots
 from kgqa.model import EndToEndQA, ModelConfig
 from kgqa.qa import QASystem
 from kgqa.reified import ReifiedKG
 from kgqa.resolve import EntityResolver, ResolverConfig
+from kgqa.resolve_metrics import reading_accuracy
 from kgqa.train import TrainConfig, fit
 
 # one question, five spans: [0, 15) "Natalie Portman", [8, 15) "Portman", [8, 20) "Portman play",

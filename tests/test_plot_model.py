@@ -26,7 +26,7 @@ from kgqa.plot_model import (  # noqa: E402
     plot_training_curves,
     trace_answer,
 )
-from kgqa.qa import Answer  # noqa: E402
+from kgqa.answers import Answer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -12,15 +12,8 @@ import torch
 from kgqa.candidates import CandidateIndex
 from kgqa.encoders import tiny_encoder
 from kgqa.kg import KnowledgeGraph
-from kgqa.resolve import (
-    EntityResolver,
-    ResolverConfig,
-    ResolverOutput,
-    candidate_recall,
-    entity_accuracy,
-    relation_profile,
-    span_accuracy,
-)
+from kgqa.resolve import EntityResolver, ResolverConfig, ResolverOutput, relation_profile
+from kgqa.resolve_metrics import candidate_recall, entity_accuracy, span_accuracy
 from kgqa.spans import enumerate_spans, masked_softmax, span_embeddings
 from kgqa.toy import toy_kg
 
