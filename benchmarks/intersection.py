@@ -31,17 +31,22 @@ import torch
 
 from kgqa.datasets import load_dataset
 from kgqa.model import ModelConfig
+from kgqa.resolve import ResolverConfig
 from kgqa.train import TrainConfig, fit
 
 OPTIONS = {"wc-all": {"dedupe": True}, "wc-c": {"dedupe": True}}
 OUT = Path(__file__).resolve().parent / "results"
 
 
-def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path) -> dict:
+def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, count_scale: float | None = None) -> dict:
     data = load_dataset(name, **OPTIONS.get(name, {}))
     tag = f"{name}/{combine}/{entities}"
     folder = runs / (f"{name}-{combine}" + ("" if entities == "given" else f"-{entities}"))
+    resolver = None
+    if count_scale is not None and entities != "given":
+        resolver = ResolverConfig(max_entities=2 if combine != "none" else 1, count_scale=count_scale)
     result = fit(data, ModelConfig(intersection=combine, entities=entities), tc, run_dir=folder, resume=False,
+                 resolver_config=resolver,
                  progress=False, on_epoch=lambda row: print(f"  {tag} epoch {row['epoch']}: dev "
                                                            f"{row['dev_hits@1']:.2f} ({row['seconds']:.1f} s)",
                                                            flush=True))
@@ -53,7 +58,7 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path) -> 
     def multi_mean(key: str) -> float | None:
         return sum(v[key] * v["n"] for v in multi) / n_multi if n_multi else None
 
-    return {"dataset": name, "combine": combine, "entities": entities, "train": len(data.train), "test": test["n"],
+    return {"dataset": name, "combine": combine, "entities": entities, "count_scale": count_scale, "train": len(data.train), "test": test["n"],
             "hits@1": test["hits@1"], "single_n": groups.get("1 entity", {}).get("n", 0),
             "single_hits@1": groups.get("1 entity", {}).get("hits@1"),
             "multi_n": n_multi, "multi_hits@1": multi_mean("hits@1"), "multi_f1": multi_mean("f1"),
@@ -74,6 +79,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
     for r in rows:
         entities = r.get("entities", "given")
         b = base.get((r["dataset"], entities))
+        if r.get("count_scale") is not None and entities != "given":
+            entities += f" (count_scale {r['count_scale']})"
         er = r.get("er") or {}
         reading = f"{er['entity_set_accuracy']:.2f}" if "entity_set_accuracy" in er else "–"
 
@@ -100,6 +107,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="toy,wc-all,metaqa-multi")
     ap.add_argument("--combine", default="none,min,product", help="comma-separated: none, min, product")
     ap.add_argument("--entities", default="given", help="comma-separated: given, span, text")
+    ap.add_argument("--count-scale", type=float, help="ResolverConfig.count_scale of the text models (default 0.1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--tag", default="", help="suffix of the result files")
@@ -114,7 +122,7 @@ def main() -> None:
         for entities in args.entities.split(","):
             for combine in args.combine.split(","):
                 print(f"== {name} / {combine} / {entities}", flush=True)
-                rows.append(run(name, combine, entities, tc, Path(args.runs)))
+                rows.append(run(name, combine, entities, tc, Path(args.runs), args.count_scale))
                 r = rows[-1]
                 print(f"   test Hits@1 {r['hits@1']:.2f}  single {_fmt(r['single_hits@1'])}  "
                       f"multi {_fmt(r['multi_hits@1'])}  multi F1 {_fmt(r['multi_f1'])}", flush=True)
