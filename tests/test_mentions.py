@@ -240,3 +240,20 @@ def test_plot_mention_slots_draws_one_row_per_slot(toy):
     single = EntityResolver(toy, enc.dim, ResolverConfig.quick())([q], enc([q]))
     with pytest.raises(ValueError, match="no mention slots"):
         plot_mention_slots(q, single)
+
+
+def test_cli_trains_and_asks_an_intersection_model_from_text(tmp_path, capsys):
+    import json
+
+    from kgqa.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "toy", "--encoder", "tiny", "--epochs", "1", "--entities", "text",
+                 "--intersection", "min", "--out", str(run), "--device", "cpu"]) == 0
+    config = json.loads((run / "best" / "config.json").read_text())
+    assert config["resolver"]["max_entities"] == 2 and config["model"]["intersection"] == "min"
+    capsys.readouterr()
+    assert main(["ask", "Who did Natalie Portman play in Star Wars Episode II?", "--checkpoint", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "mention '" in out and "entities in the question: 1 " in out
+    assert "topic entities (resolved from the text)" in out
