@@ -58,7 +58,8 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
     def multi_mean(key: str) -> float | None:
         return sum(v[key] * v["n"] for v in multi) / n_multi if n_multi else None
 
-    return {"dataset": name, "combine": combine, "entities": entities, "count_scale": count_scale, "train": len(data.train), "test": test["n"],
+    return {"dataset": name, "combine": combine, "entities": entities, "count_scale": count_scale,
+            "train": min(len(data.train), tc.max_train or len(data.train)), "test": test["n"],
             "hits@1": test["hits@1"], "single_n": groups.get("1 entity", {}).get("n", 0),
             "single_hits@1": groups.get("1 entity", {}).get("hits@1"),
             "multi_n": n_multi, "multi_hits@1": multi_mean("hits@1"), "multi_f1": multi_mean("f1"),
@@ -89,7 +90,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
                 return "–"
             return f"{r[key] - b[key]:+.2f}"
 
-        lines.append(f"| {r['dataset']} | {r['combine']} | {entities} | {r['hits@1']:.2f} | {_fmt(r['single_hits@1'])} "
+        lines.append(f"| {r['dataset']} ({r['train']:,} train) | {r['combine']} | {entities} | {r['hits@1']:.2f} | {_fmt(r['single_hits@1'])} "
                      f"({r['single_n']}) | {_fmt(r['multi_hits@1'])} ({r['multi_n']}) | {delta('multi_hits@1')} | "
                      f"{delta('single_hits@1')} | {_fmt(r.get('multi_f1'))} | {reading} | "
                      f"{r['train_seconds'] / 60:.1f} min |")
@@ -110,12 +111,15 @@ def main() -> None:
     ap.add_argument("--count-scale", type=float, help="ResolverConfig.count_scale of the text models (default 0.1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
+    ap.add_argument("--max-train", type=int, help="train on N questions drawn at random (seeded)")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench-intersection", help="where checkpoints go")
     args = ap.parse_args()
     tc = TrainConfig(seed=args.seed)
     if args.epochs:
         tc = tc.with_(epochs=args.epochs)
+    if args.max_train:
+        tc = tc.with_(max_train=args.max_train)
     rows = []
     start = time.perf_counter()
     for name in args.datasets.split(","):
