@@ -25,9 +25,10 @@ scorer keeps learning "Natalie Portman" over "Portman".
 normalised over the combinations of that size::
 
     w_c = P(|c|) · Π_{k ∈ c} Q_k / Σ_{c' : |c'| = |c|} Π_{k ∈ c'} Q_k                        (B, C)
-    ŷ   = Σ_c w_c · min_{k ∈ c} ŷ^(k)               ŷ^(k): slot k's branch answer           (B, E)
+    ŷ   = Σ_c w_c · normalise(min_{k ∈ c} ŷ^(k))    ŷ^(k): slot k's branch answer           (B, E)
 
 A size for which a question has too few slots gets no weight (its ``P(n)`` goes to the others).
+Each reading is normalised to a distribution before mixing (``EndToEndQA.forward_slots`` says why).
 The answer loss trains the span scorer (through ``Q`` and ``π``), the entity scorer (through
 ``x0_k``), the count head (through ``P(n)``) and each branch, from the answers alone.
 
