@@ -87,14 +87,12 @@ def _demo_pipeline(kg: KnowledgeGraph, questions: Sequence[str]) -> int:
 
 
 def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError
     from .cli_train import describe_work
     from .datasets import load_toy
     from .model import ModelConfig
     from .answers import Branch
     from .pipeline import StringLinker
     from .toy import toy_questions
-    from .train import TrainConfig, fit
     from .traverse import trace_path
 
     data = load_toy()
@@ -103,16 +101,12 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
           f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
           f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
     start = time.perf_counter()
-    def train(resume: bool):
-        return fit(data, ModelConfig(intersection="min"), TrainConfig(), run_dir=run, progress=False, resume=resume,
-                   on_epoch=lambda row: print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, "
-                                              f"validation Hits@1 {row['dev_hits@1']:5.1f}", flush=True))
 
-    try:
-        result = train(resume=True)
-    except CheckpointError as err:  # a demo run of an earlier version of the model
-        print(f"   ({err}; training afresh)")
-        result = train(resume=False)
+    def epochs(row: dict[str, float]) -> None:
+        print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, validation Hits@1 {row['dev_hits@1']:5.1f}",
+              flush=True)
+
+    result = _fit_resumed(data, ModelConfig(intersection="min"), run, on_epoch=epochs)
     system = result.system
     test = system.evaluate(data.test)
     print(f"Trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); Hits@1 on "
@@ -121,11 +115,7 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     text_run = run / "from-text"
     print(f"A second model reads the entities from the text itself (spans, entities and their number "
           f"learned from the same answers; checkpoints: {text_run}/) ...")
-    try:
-        reader = _fit_quiet(data, ModelConfig(intersection="min", entities="text"), text_run, resume=True)
-    except CheckpointError as err:
-        print(f"   ({err}; training afresh)")
-        reader = _fit_quiet(data, ModelConfig(intersection="min", entities="text"), text_run, resume=False)
+    reader = _fit_resumed(data, ModelConfig(intersection="min", entities="text"), text_run)
     test = reader.system.evaluate(data.test)
     print(f"Trained in {time.perf_counter() - start:.0f} s; Hits@1 on the test paraphrases from text alone: "
           f"{test['hits@1']:.1f}%.\n")
@@ -165,10 +155,17 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     return 0
 
 
-def _fit_quiet(data, model_config, run: Path, resume: bool):
+def _fit_resumed(data, model_config, run: Path, on_epoch=None):
+    """Train a demo model in ``run``, resuming its checkpoint; a checkpoint of an earlier version of
+    the model is reported and trained afresh."""
+    from .checkpoint import CheckpointError
     from .train import TrainConfig, fit
 
-    return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=resume)
+    try:
+        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=True, on_epoch=on_epoch)
+    except CheckpointError as err:
+        print(f"   ({err}; training afresh)")
+        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=False, on_epoch=on_epoch)
 
 
 def _stats(args: argparse.Namespace) -> int:
