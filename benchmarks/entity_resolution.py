@@ -14,20 +14,15 @@ split. Needs ``KGQA_DATA`` for the real datasets.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
 from pathlib import Path
-
-import torch
 
 from kgqa.datasets import load_dataset
 from kgqa.model import ModelConfig
 from kgqa.resolve import ResolverConfig
 from kgqa.train import TrainConfig, fit
+from report import run_meta, write_results
 
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path, fresh: bool) -> dict:
@@ -91,15 +86,10 @@ def main() -> None:
             r = rows[-1]
             print(f"   test Hits@1 {r['hits@1']:.2f}  ER {_fmt(r['entity_accuracy'])}  span {_fmt(r['span_accuracy'])}",
                   flush=True)
-    meta = {"command": "python " + " ".join(sys.argv), "encoder": tc.encoder, "seed": args.seed,
-            "resolver": f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}",
-            "torch": torch.__version__, "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-            "seconds": time.perf_counter() - start}
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = "entity_resolution" + (f"-{args.tag}" if args.tag else "")
-    (OUT / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    (OUT / f"{stem}.md").write_text(markdown(rows, meta))
-    print(markdown(rows, meta))
+    meta = run_meta(encoder=tc.encoder, seed=args.seed,
+                    resolver=f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}",
+                    seconds=time.perf_counter() - start)
+    write_results("entity_resolution", args.tag, meta, rows, markdown)
 
 
 if __name__ == "__main__":

@@ -21,21 +21,16 @@ no test question is also a training question; its multi-entity test questions ar
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
 from pathlib import Path
-
-import torch
 
 from kgqa.datasets import load_dataset
 from kgqa.model import ModelConfig
 from kgqa.resolve import ResolverConfig
 from kgqa.train import TrainConfig, fit
+from report import run_meta, write_results
 
 OPTIONS = {"wc-all": {"dedupe": True}, "wc-c": {"dedupe": True}}
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, count_scale: float | None = None) -> dict:
@@ -130,14 +125,8 @@ def main() -> None:
                 r = rows[-1]
                 print(f"   test Hits@1 {r['hits@1']:.2f}  single {_fmt(r['single_hits@1'])}  "
                       f"multi {_fmt(r['multi_hits@1'])}  multi F1 {_fmt(r['multi_f1'])}", flush=True)
-    meta = {"command": "python " + " ".join(sys.argv), "encoder": tc.encoder, "seed": args.seed,
-            "torch": torch.__version__, "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-            "seconds": time.perf_counter() - start}
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = "intersection" + (f"-{args.tag}" if args.tag else "")
-    (OUT / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    (OUT / f"{stem}.md").write_text(markdown(rows, meta))
-    print(markdown(rows, meta))
+    meta = run_meta(encoder=tc.encoder, seed=args.seed, seconds=time.perf_counter() - start)
+    write_results("intersection", args.tag, meta, rows, markdown)
 
 
 if __name__ == "__main__":

@@ -12,22 +12,17 @@ encoder, seed and the command line. Needs ``KGQA_DATA``.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
 import time
 from pathlib import Path
-
-import torch
 
 from kgqa.datasets import load_dataset
 from kgqa.model import ModelConfig
 from kgqa.train import TrainConfig, fit
+from report import run_meta, write_results
 
 # Hits@1 ceilings on qa_test.txt of MetaQA with kb_partial.txt (see the data README)
 CEILINGS = {"metaqa-1hop": 97.2, "metaqa-2hop": 96.0, "metaqa-3hop": 97.1}
 DEFAULT = "metaqa-1hop,metaqa-2hop,metaqa-3hop,pq-2h,pq-3h,wc-p1,wc-p2"
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def run(name: str, mc: ModelConfig, tc: TrainConfig, runs: Path) -> dict:
@@ -90,15 +85,10 @@ def main() -> None:
         print(f"== {name}", flush=True)
         rows.append(run(name, mc, tc, Path(args.runs)))
         print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
-    meta = {"command": "python " + " ".join(sys.argv), "encoder": tc.encoder, "frozen": tc.freeze_encoder,
-            "loss": args.loss, "hops": args.hops, "mask_mentions": not args.no_mask, "seed": args.seed, "torch": torch.__version__,
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-            "setting": "MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10"}
-    OUT.mkdir(parents=True, exist_ok=True)
-    stem = "qa_accuracy" + (f"-{args.tag}" if args.tag else "")
-    (OUT / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    (OUT / f"{stem}.md").write_text(markdown(rows, meta))
-    print(markdown(rows, meta))
+    meta = run_meta(encoder=tc.encoder, frozen=tc.freeze_encoder, loss=args.loss, hops=args.hops,
+                    mask_mentions=not args.no_mask, seed=args.seed,
+                    setting="MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10")
+    write_results("qa_accuracy", args.tag, meta, rows, markdown)
 
 
 if __name__ == "__main__":
