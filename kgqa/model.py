@@ -295,9 +295,11 @@ class EndToEndQA(nn.Module):
               keep_hops: bool) -> QAOutput:
         """The hops from trunk states ``h (N, D)`` and start sets ``x0 (N, E)``."""
         mask = bool(self.config.mask_topics) and topic_mask is not None
+        if mask and topic_mask.dtype == torch.bool:  # a few topics per row: zero them by index, not
+            topic_mask = topic_mask.nonzero(as_tuple=True)  # a pass over a (N, E) mask every hop
         rels: list[torch.Tensor] = []
         x = x0
-        scores = torch.zeros_like(x0)
+        scores: torch.Tensor | None = None
         hop_att = torch.softmax(self.hop_head(h), dim=-1)  # (N, T)
         kept = []
         for t, head in enumerate(self.relation_heads):
@@ -305,8 +307,15 @@ class EndToEndQA(nn.Module):
             r_t = torch.softmax(head(inp), dim=-1)  # (N, R)
             x = follow(kb, x, r_t, validate=False)  # (N, E); inputs are built here, trusted
             if mask:  # "films that share actors with X" means films other than X, at every hop
-                x = x.masked_fill(topic_mask, 0.0) if topic_mask.dtype == torch.bool else x * (1.0 - topic_mask)
-            scores = scores + hop_att[:, t: t + 1] * x
+                if isinstance(topic_mask, tuple):  # (in place when no gradient needs the old x)
+                    zero = x.new_zeros(())
+                    x = x.index_put(topic_mask, zero) if x.requires_grad else x.index_put_(topic_mask, zero)
+                else:  # soft: the share of each entity's score to remove
+                    if topic_mask.stride() != x.stride():  # follow returns an entity-major view; an
+                        topic_mask = _like_layout(topic_mask, x)  # element-wise op across layouts is slow
+                    x = x * (1.0 - topic_mask)
+            a_t = hop_att[:, t: t + 1]  # (N, 1); the products keep x's layout
+            scores = a_t * x if scores is None else torch.addcmul(scores, a_t, x)
             rels.append(r_t)
             if keep_hops:
                 kept.append(x)
@@ -316,6 +325,11 @@ class EndToEndQA(nn.Module):
             hop_attention=hop_att,
             hop_entities=torch.stack(kept, dim=1) if keep_hops else None,
         )
+
+
+def _like_layout(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``t`` copied into the memory layout of ``like`` (same shape): row- or entity-major."""
+    return t.t().contiguous().t() if like.t().is_contiguous() else t.contiguous()
 
 
 def random_walk_weights(triples: torch.Tensor) -> torch.Tensor:
