@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +30,7 @@ from .qa_files import NO_SPAN, QAExample, adjacency, find_mention, parse_bracket
 from .runtime import data_dir
 
 __all__ = ["QAExample", "QADataset", "SplitStats", "split_examples", "load_toy", "load_metaqa",
-           "load_pathquestion", "load_worldcup", "load_user", "load_questions", "DatasetSpec", "DATASETS",
+           "load_pathquestion", "load_worldcup", "load_user", "load_questions", "DatasetSpec", "DATASETS", "metaqa_path",
            "load_dataset"]
 
 SPLITS = ("train", "dev", "test")
@@ -236,8 +236,9 @@ def load_metaqa(root: str | os.PathLike, hops: int, *, holdout: float = 0.1, see
     for split in ("dev", "test"):
         qpath = _require(root, f"metaqa/{hops}-hop/qa_{split}.txt", "metaqa")
         qtypes = _qtypes(base / f"{hops}-hop/qa_{split}_qtype.txt", qpath)
-        parts[split] = parse_bracketed(qpath, kg, names=False, exactly_one=True, unknown_answers="keep",
-                                       hops=hops, qtypes=qtypes)
+        exs = parse_bracketed(qpath, kg, names=False, exactly_one=True, unknown_answers="keep",
+                              hops=hops, qtypes=qtypes)
+        parts[split] = [replace(e, paths=(metaqa_path(e.qtype, where=e.source),)) if e.qtype else e for e in exs]
     train, dev, _ = split_examples(parts["dev"], (1 - holdout, holdout, 0.0), seed)
     notes = (f"MetaQA {hops}-hop (dev-trained): train = qa_dev.txt minus a held-out {holdout:.0%} "
              f"(seed {seed}) used as dev for model selection; test = qa_test.txt. Published results "
@@ -247,6 +248,28 @@ def load_metaqa(root: str | os.PathLike, hops: int, *, holdout: float = 0.1, see
         notes += (f" KG kb_partial.txt holds about 96% of kb.txt, so some gold answers are unreachable: "
                   f"the Hits@1 ceiling on qa_test.txt is {ceiling}; report Hits@1 and its share of it.")
     return QADataset(f"metaqa-{hops}hop", kg, train, dev, parts["test"], notes)
+
+
+# the MetaQA relation that links a film to each other entity type of its question types
+METAQA_RELATIONS = {"actor": "starred_actors", "director": "directed_by", "writer": "written_by",
+                    "year": "release_year", "genre": "has_genre", "language": "in_language", "tags": "has_tags",
+                    "tag": "has_tags", "imdbrating": "has_imdb_rating", "imdbvotes": "has_imdb_votes"}
+
+
+def metaqa_path(qtype: str, *, where: str = "") -> tuple[str, ...]:
+    """The gold relation path of a MetaQA question type: ``"actor_to_movie_to_director"`` is
+    ``("starred_actors^-1", "directed_by")``. Every step goes from or to a film. ``where``
+    (``"file:line"``) names the question in the error an unknown type raises."""
+    kinds = qtype.split("_to_")
+    path = []
+    for a, b in zip(kinds, kinds[1:]):
+        if "movie" not in (a, b) or (a, b) == ("movie", "movie") or (a if b == "movie" else b) not in METAQA_RELATIONS:
+            file, _, line = where.rpartition(":")
+            raise QAFormatError(f"unknown MetaQA question type {qtype!r}: each step must link a film "
+                                f"and one of {sorted(METAQA_RELATIONS)}", path=file or None,
+                                line=int(line) if line.isdigit() else None)
+        path.append(METAQA_RELATIONS[b] if a == "movie" else METAQA_RELATIONS[a] + "^-1")
+    return tuple(path)
 
 
 def _qtypes(path: Path, questions: Path) -> list[str] | None:

@@ -28,6 +28,7 @@ __all__ = [
     "Hop",
     "trace_path",
     "Program",
+    "path_ceiling",
 ]
 
 
@@ -141,3 +142,29 @@ class Program:
     def answer_ids(self, kg: KnowledgeGraph) -> list[str]:
         """The answer as sorted entity ids."""
         return sorted(kg.entities[i] for i in self.execute(kg))
+
+
+def path_ceiling(kg: KnowledgeGraph, examples: Sequence, *, exclude_topics: bool) -> dict[str, float] | None:
+    """What following the gold program exactly can score, in percent of ``examples``.
+
+    ``"reachable"``: a gold answer is among the entities the program reaches (the usual Hits@1
+    ceiling). ``"set_oracle"``: the expected Hits@1 of an oracle that ranks every reached entity
+    first and breaks the ties among them at random, ``mean |reached ∩ gold| / |reached|``. The
+    gap between the two is what the data cannot tell apart: MetaQA films that share a title share
+    one entity, so "who directed Hamlet" reaches the directors of every *Hamlet*. With
+    ``exclude_topics`` the topic entities are never answers (MetaQA). ``None`` when some example
+    has no gold program.
+    """
+    reach = oracle = 0.0
+    for ex in examples:
+        program = ex.program
+        if program is None:
+            return None
+        got = program.execute(kg)
+        if exclude_topics:
+            got -= {kg.entity_index(t) for t in ex.topics}
+        gold = {kg.entity_index(a) for a in ex.answers if kg.has_entity(a)}
+        reach += bool(got & gold)
+        oracle += len(got & gold) / len(got) if got else 0.0
+    n = max(len(examples), 1)
+    return {"reachable": 100 * reach / n, "set_oracle": 100 * oracle / n}

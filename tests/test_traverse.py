@@ -8,7 +8,7 @@ import pytest
 
 from kgqa.errors import KGFormatError, UnknownRelationError
 from kgqa.kg import KnowledgeGraph
-from kgqa.traverse import Program, follow_path, follow_set, intersect_sets, trace_path
+from kgqa.traverse import Program, follow_path, follow_set, intersect_sets, path_ceiling, trace_path
 
 
 def brute_follow(triples, start: set[str], path) -> set[str]:
@@ -65,3 +65,25 @@ def test_program_text_form_and_errors(toy):
         Program.parse(["natalie_portman"], "played;appears_in^-1", where="q.tsv:3")
     with pytest.raises(UnknownRelationError, match="did you mean 'played'"):
         Program.parse(["natalie_portman"], "playd").execute(toy)
+
+
+
+def test_path_ceiling_hand_counted(tiny):
+    """Reachable vs the set oracle's expected Hits@1, counted by hand."""
+    from kgqa.qa_files import QAExample
+
+    def ex(topic, path, answers):
+        return QAExample(f"q {topic}", (topic,), ((0, 1),), tuple(answers), paths=(tuple(path),))
+
+    exs = [ex("louvre", ["exhibited_at^-1"], ["mona_lisa"]),  # reaches {mona_lisa}: a hit
+           ex("paris", ["located_in^-1", "located_in"], ["paris"]),  # reaches {paris}, the topic
+           ex("mona_lisa", ["exhibited_at"], ["moma"])]  # reaches {louvre}: a miss
+    assert path_ceiling(tiny, exs, exclude_topics=False) == {"reachable": 200 / 3, "set_oracle": 200 / 3}
+    assert path_ceiling(tiny, exs, exclude_topics=True) == {"reachable": 100 / 3, "set_oracle": 100 / 3}
+    # two films called Hamlet share one entity: "who directed Hamlet" reaches both directors
+    films = KnowledgeGraph.from_triples([("hamlet", "directed_by", "olivier"), ("hamlet", "directed_by", "branagh"),
+                                         ("henry_v", "directed_by", "branagh")], add_inverses=True)
+    tie = [ex("hamlet", ["directed_by"], ["branagh"]),  # 1 gold of 2 reached: 1/2
+           ex("branagh", ["directed_by^-1"], ["hamlet", "henry_v"])]  # both reached are gold: 1
+    assert path_ceiling(films, tie, exclude_topics=True) == {"reachable": 100.0, "set_oracle": 75.0}
+    assert path_ceiling(tiny, [QAExample("q", ("paris",), ((0, 1),), ("france",))], exclude_topics=False) is None
