@@ -22,7 +22,7 @@ in-place row scalings: no ``(B, T)`` intermediate, no Python loop over facts or 
 unfactorised ``(T, B)`` message matrix and ``index_add_`` scatters measured slower on 2 cores).
 
 **Sparse frontier.** When ``x`` has few non-zeros only the out-facts of its active entities are
-touched: facts are also kept sorted by subject with offsets ``(E + 1,)``, and the ranges of all
+touched (:mod:`kgqa.sparse_frontier`): facts are also kept sorted by subject with offsets ``(E + 1,)``, and the ranges of all
 active ``(b, e)`` are expanded at once with ``repeat_interleave``:
 
     y[b, o] = Σ_{(b, e): x[b,e] ≠ 0}  Σ_{t: s_t = e, o_t = o}  w_t · x[b, e] · r[b, k_t]       (3)
@@ -41,7 +41,6 @@ found by a blockwise min/max scan that gives up (→ dense) as soon as too many 
 
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 from collections.abc import Sequence
@@ -52,6 +51,7 @@ import torch
 from .errors import ShapeError
 from .kg import KnowledgeGraph
 from .sets import check_weights
+from .sparse_frontier import entries, sparse_follow, touched
 from .types import Tensor
 
 __all__ = ["ReifiedKG", "follow", "follow_path", "Frontier", "AUTO_SPARSE_RATIO"]
@@ -64,7 +64,6 @@ AUTO_SPARSE_RATIO = 1 / 32
 
 _LOOP_RELATIONS = 256  # up to this many relations, scale/sum per relation with a loop of slices
 _NATIVE_SPMM_MIN_COLS = 8  # from this batch size on, use torch's native CSR kernel (see _spmm)
-_SCAN_BLOCK = 1024  # values per block when looking for the non-zeros of a dense x
 SCRATCH_LIMIT = 256 * 2**20  # bytes: larger per-call buffers are allocated afresh, not kept
 
 
@@ -357,77 +356,6 @@ def _dense_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
     return _DenseFollow.apply(xT, rT, c_vals, s_vals, kb).t()
 
 
-def _expand(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor,
-            fact_weights: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    """Eq. (3): one message per out-fact of each active ``(b, e, v)``; returns ``(rows, objs, vals)``."""
-    start = kb._s_crow.index_select(0, e).to(torch.int64)  # (n,)
-    deg = kb._s_crow.index_select(0, e + 1).to(torch.int64) - start  # (n,)
-    m = int(deg.sum())
-    src = torch.repeat_interleave(torch.arange(e.numel(), device=e.device), deg, output_size=m)  # (M,)
-    first = torch.cumsum(deg, 0) - deg  # exclusive prefix sum, (n,)
-    pos = start.index_select(0, src) + torch.arange(m, device=e.device) - first.index_select(0, src)  # (M,)
-    pair = kb._s_col.index_select(0, pos)
-    rel = kb._pair_rel.index_select(0, pair).to(torch.int64)
-    objs = kb._pair_obj.index_select(0, pair).to(torch.int64)
-    rows = b.index_select(0, src)
-    vals = v.index_select(0, src) * r[rows, rel]  # (M,)
-    if fact_weights is not None:
-        vals = vals * fact_weights.to(vals.dtype).index_select(0, kb._s_order.index_select(0, pos))
-    elif kb._s_vals is not None:
-        vals = vals * kb._s_vals.to(vals.dtype).index_select(0, pos)
-    return rows, objs, vals
-
-
-def _entries(x: Tensor, max_blocks: float = math.inf) -> tuple[Tensor, Tensor] | None:
-    """``(b, e)`` indices of the non-zeros of a dense ``(B, E)`` x; ``None`` if more than
-    ``max_blocks`` storage blocks hold any. A one-pass min/max over blocks of ``_SCAN_BLOCK``
-    values finds the blocks with non-zeros (or NaN); only those are searched — ``nonzero`` over all
-    of x costs ~8× a reduction."""
-    B, E = x.shape
-    entity_major = x.t().is_contiguous()  # what one_hot and follow return
-    flat = (x.t() if entity_major else x.contiguous()).reshape(-1)
-    nb = flat.numel() // _SCAN_BLOCK
-    head = flat[: nb * _SCAN_BLOCK].view(nb, _SCAN_BLOCK)
-    hi, lo = head.amax(dim=1), head.amin(dim=1)  # (two reductions beat one aminmax ~10×)
-    blocks = ((hi > 0) | (lo < 0) | hi.isnan()).nonzero().flatten()  # (k,)
-    if blocks.numel() > max_blocks:
-        return None
-    row, col = head.index_select(0, blocks).nonzero().unbind(1)
-    idx = torch.cat([blocks[row] * _SCAN_BLOCK + col, flat[nb * _SCAN_BLOCK:].nonzero().flatten() + nb * _SCAN_BLOCK])
-    return (idx % B, idx // B) if entity_major else (idx // E, idx % E)
-
-
-def _sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None,
-                   entries: tuple[Tensor, Tensor] | None = None) -> Tensor:
-    """Sparse frontier, eq. (3). Dense ``x`` → dense ``(B, E)`` (entity-major); sparse COO ``x`` →
-    sparse COO. ``entries``: the ``(b, e)`` non-zeros of a dense x, when already found."""
-    B, E = x.shape
-    if x.is_sparse:
-        xc = x.coalesce()
-        b, e = xc.indices()
-        v = xc.values()
-    else:
-        b, e = entries if entries is not None else _entries(x)  # type: ignore[misc]
-        v = x[b, e]
-    rows, objs, vals = _expand(kb, b, e, v, r, fact_weights)
-    if not x.is_sparse:  # entity-major (E, B) result, like the dense frontier's
-        out = torch.zeros(E * B, dtype=vals.dtype, device=vals.device).index_add_(0, objs * B + rows, vals)
-        return out.view(E, B).t()
-    key = rows * E + objs  # (M,)
-    if not (vals.requires_grad and torch.is_grad_enabled()):
-        keep = vals != 0  # zero messages only matter for gradients
-        key, vals = key[keep], vals[keep]
-    uniq, inv = torch.unique(key, sorted=True, return_inverse=True)
-    out_vals = vals.new_zeros(uniq.numel()).index_add_(0, inv, vals)
-    return torch.sparse_coo_tensor(torch.stack([uniq // E, uniq % E]), out_vals, (B, E),
-                                   is_coalesced=True, check_invariants=False)
-
-
-def _touched(kb: ReifiedKG, e: Tensor) -> int:
-    """Facts leaving the entities ``e`` (with repetition): the sparse frontier's work."""
-    return int((kb._s_crow.index_select(0, e + 1) - kb._s_crow.index_select(0, e)).sum())
-
-
 def _check_r(kb: ReifiedKG, name: str, r: Tensor, B: int) -> None:
     R = kb.num_relations
     check_weights(name, r, (None, R), f"(B, R) = ({B}, {R}) or (1, {R})", device=kb.device)
@@ -474,16 +402,16 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
     if B == 0 or kb.num_triples == 0:  # nothing to follow; keep the graph connected for autograd
         zero = (x.to_dense() if x.is_sparse else x) * 0
         return zero + (r.sum() * 0 if r.numel() else 0)
-    entries = None
+    active = None
     if frontier == "auto":
         budget = AUTO_SPARSE_RATIO * kb.num_triples * B  # facts the sparse frontier may touch
         if x.is_sparse:
-            frontier = "sparse" if _touched(kb, x._indices()[1]) <= budget else "dense"
+            frontier = "sparse" if touched(kb, x._indices()[1]) <= budget else "dense"
         else:  # at least one non-zero per active block, of mean out-degree T / E
-            entries = _entries(x, max_blocks=budget * kb.num_entities / kb.num_triples)
-            frontier = "sparse" if entries is not None and _touched(kb, entries[1]) <= budget else "dense"
+            active = entries(x, max_blocks=budget * kb.num_entities / kb.num_triples)
+            frontier = "sparse" if active is not None and touched(kb, active[1]) <= budget else "dense"
     if frontier == "sparse":
-        return _sparse_follow(kb, x, r, fact_weights, entries)
+        return sparse_follow(kb, x, r, fact_weights, active)
     return _dense_follow(kb, x.to_dense() if x.is_sparse else x, r, fact_weights)
 
 
