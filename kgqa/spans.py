@@ -2,8 +2,9 @@
 
 Learned entity resolution (Rigel-E2E, Oliya et al. 2021) scores every span of up to L words of
 the question as a possible entity mention. A span is a run of whole *words* — the words of the
-tokenizer's pre-tokenisation (``EncoderOutput.word_ids``), so a span never splits a word into
-word pieces — and is described by the word pieces it covers:
+tokenizer's pre-tokenisation (``EncoderOutput.word_ids``), except that words joined by an
+underscore count as one (``tom_hanks``), so a span never splits a word into word pieces — and is
+described by the word pieces it covers:
 
     span s = (i, j)   piece positions i <= j (inclusive) of its first and last word pieces
     g_s    = [t_i ; t_j ; mean(t_i .. t_j) ; w(width_s)]        (3H + D_w)   (Lee et al. 2017)
@@ -82,6 +83,19 @@ def _words(word_ids: list[int], offsets: list[list[int]], mask: list[bool]) -> l
     return [tuple(w) for w in words]  # type: ignore[misc]
 
 
+def _join_underscores(words: list[tuple[int, int, int, int]], text: str) -> list[tuple[int, int, int, int]]:
+    """Merge words that touch across an underscore into one: the pre-tokeniser makes 7 words of
+    ``archduke_johann_of_austria`` (PathQuestion and WorldCup2014 write entity ids in the text),
+    which would put half of PathQuestion's 3-hop mentions beyond a 6-word span."""
+    out: list[tuple[int, int, int, int]] = []
+    for w in words:
+        if out and out[-1][3] == w[2] and "_" in (text[w[2] - 1: w[2] + 1] if w[2] > 0 else ""):
+            out[-1] = (out[-1][0], w[1], out[-1][2], w[3])
+        else:
+            out.append(w)
+    return out
+
+
 def enumerate_spans(enc: EncoderOutput, questions: Sequence[str], max_words: int) -> SpanBatch:
     """All spans of 1..``max_words`` whole words of each question, as padded tensors.
 
@@ -99,8 +113,8 @@ def enumerate_spans(enc: EncoderOutput, questions: Sequence[str], max_words: int
     if len(questions) != len(enc):
         raise ValueError(f"{len(questions)} questions for an encoder output of {len(enc)} rows")
     rows: list[list[tuple[int, int, int, int, int]]] = []  # per question: (piece i, piece j, char a, char b, width)
-    for word_ids, offsets, mask in zip(enc.word_ids.tolist(), enc.offsets.tolist(), enc.mask.tolist()):
-        words = _words(word_ids, offsets, mask)
+    for text, word_ids, offsets, mask in zip(questions, enc.word_ids.tolist(), enc.offsets.tolist(), enc.mask.tolist()):
+        words = _join_underscores(_words(word_ids, offsets, mask), text)
         rows.append([(words[i][0], words[j][1], words[i][2], words[j][3], j - i + 1)
                      for i in range(len(words)) for j in range(i, min(i + max_words, len(words)))])
     B, S = len(rows), max((len(r) for r in rows), default=0)
