@@ -25,9 +25,10 @@ from report import run_meta, write_results
 
 
 
-def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path, fresh: bool) -> dict:
+def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path, fresh: bool,
+        loss: str = ModelConfig.loss) -> dict:
     data = load_dataset(name)
-    result = fit(data, ModelConfig(entities=variant), tc, run_dir=runs / f"{name}-{variant}", resume=not fresh,
+    result = fit(data, ModelConfig(entities=variant, loss=loss), tc, run_dir=runs / f"{name}-{variant}", resume=not fresh,
                  progress=False, resolver_config=rc,
                  on_epoch=lambda row: print(f"  {name}/{variant} epoch {row['epoch']}: dev {row['dev_hits@1']:.2f} "
                                             f"({row['seconds']:.1f} s)", flush=True))
@@ -47,7 +48,7 @@ def _fmt(x: float | None) -> str:
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# Learned entity resolution vs. given entities", "", f"Command: `{meta['command']}`  ",
-             f"Encoder {meta['encoder']} (frozen), resolver {meta['resolver']}, seed {meta['seed']}, "
+             f"Encoder {meta['encoder']} (frozen), loss {meta['loss']}, resolver {meta['resolver']}, seed {meta['seed']}, "
              f"torch {meta['torch']}, {meta['machine']}", "",
              "| dataset | variant | test Hits@1 | span accuracy | ER accuracy | candidate recall@K | train time |",
              "|---|---|---|---|---|---|---|"]
@@ -62,6 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="toy,metaqa-1hop")
     ap.add_argument("--variants", default="given,span,text", help="comma-separated: given, span, text")
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=["softmax", "bce"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--max-train", type=int, help="train on a seeded random subset")
@@ -82,11 +84,11 @@ def main() -> None:
     for name in args.datasets.split(","):
         for variant in args.variants.split(","):
             print(f"== {name} / {variant}", flush=True)
-            rows.append(run(name, variant, tc, rc, Path(args.runs), args.fresh))
+            rows.append(run(name, variant, tc, rc, Path(args.runs), args.fresh, args.loss))
             r = rows[-1]
             print(f"   test Hits@1 {r['hits@1']:.2f}  ER {_fmt(r['entity_accuracy'])}  span {_fmt(r['span_accuracy'])}",
                   flush=True)
-    meta = run_meta(encoder=tc.encoder, seed=args.seed,
+    meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=args.seed,
                     resolver=f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}",
                     seconds=time.perf_counter() - start)
     write_results("entity_resolution", args.tag, meta, rows, markdown)

@@ -33,14 +33,15 @@ from report import run_meta, write_results
 OPTIONS = {"wc-all": {"dedupe": True}, "wc-c": {"dedupe": True}}
 
 
-def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, count_scale: float | None = None) -> dict:
+def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, count_scale: float | None = None,
+        loss: str = ModelConfig.loss) -> dict:
     data = load_dataset(name, **OPTIONS.get(name, {}))
     tag = f"{name}/{combine}/{entities}"
     folder = runs / (f"{name}-{combine}" + ("" if entities == "given" else f"-{entities}"))
     resolver = None
     if count_scale is not None and entities != "given":
         resolver = ResolverConfig(max_entities=2 if combine != "none" else 1, count_scale=count_scale)
-    result = fit(data, ModelConfig(intersection=combine, entities=entities), tc, run_dir=folder, resume=False,
+    result = fit(data, ModelConfig(intersection=combine, entities=entities, loss=loss), tc, run_dir=folder, resume=False,
                  resolver_config=resolver,
                  progress=False, on_epoch=lambda row: print(f"  {tag} epoch {row['epoch']}: dev "
                                                            f"{row['dev_hits@1']:.2f} ({row['seconds']:.1f} s)",
@@ -68,7 +69,7 @@ def _fmt(x: float | None) -> str:
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# Intersection vs. the sum baseline", "", f"Command: `{meta['command']}`  ",
-             f"Encoder {meta['encoder']} (frozen), seed {meta['seed']}, torch {meta['torch']}, {meta['machine']}", "",
+             f"Encoder {meta['encoder']} (frozen), loss {meta['loss']}, seed {meta['seed']}, torch {meta['torch']}, {meta['machine']}", "",
              "| dataset | combine | entities | test Hits@1 | single-entity (n) | multi-entity (n) | multi Δ vs none | "
              "single Δ vs none | multi F1 | reading right | train time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     base = {(r["dataset"], r.get("entities", "given")): r for r in rows if r["combine"] == "none"}
@@ -104,6 +105,7 @@ def main() -> None:
     ap.add_argument("--combine", default="none,min,product", help="comma-separated: none, min, product")
     ap.add_argument("--entities", default="given", help="comma-separated: given, span, text")
     ap.add_argument("--count-scale", type=float, help="ResolverConfig.count_scale of the text models (default 0.1)")
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=["softmax", "bce"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--max-train", type=int, help="train on N questions drawn at random (seeded)")
@@ -121,11 +123,11 @@ def main() -> None:
         for entities in args.entities.split(","):
             for combine in args.combine.split(","):
                 print(f"== {name} / {combine} / {entities}", flush=True)
-                rows.append(run(name, combine, entities, tc, Path(args.runs), args.count_scale))
+                rows.append(run(name, combine, entities, tc, Path(args.runs), args.count_scale, args.loss))
                 r = rows[-1]
                 print(f"   test Hits@1 {r['hits@1']:.2f}  single {_fmt(r['single_hits@1'])}  "
                       f"multi {_fmt(r['multi_hits@1'])}  multi F1 {_fmt(r['multi_f1'])}", flush=True)
-    meta = run_meta(encoder=tc.encoder, seed=args.seed, seconds=time.perf_counter() - start)
+    meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=args.seed, seconds=time.perf_counter() - start)
     write_results("intersection", args.tag, meta, rows, markdown)
 
 

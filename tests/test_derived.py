@@ -11,6 +11,7 @@ import pytest
 from kgqa.datasets import DATASETS, QAExample, load_dataset
 from kgqa.derived import TEMPLATES, generate_multi, multi_stats, split_multi
 from kgqa.kg import KnowledgeGraph
+from kgqa.qa_files import adjacency, run_gold_paths
 from kgqa.traverse import Program
 
 Triples = list[tuple[str, str, str]]
@@ -215,7 +216,11 @@ def test_real_metaqa_multi(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> 
         for ex in multi:
             t = TEMPLATES[ex.qtype]
             assert phrasing_of(ex) in (t.phrasings if pool else t.held_out)
-    stats = ds.stats()
-    # the gold paths reach every answer; they are not "exact" where a topic film is also reached
-    assert all(s.paths_reach_all == 1.0 and s.mention_found == 1.0 for s in stats.values())
+    assert all(s.mention_found == 1.0 for s in ds.stats().values())
+    # the gold paths of the derived questions reach every answer (not always "exact": a topic film
+    # may be reached too); the mixed-in 1-hop questions carry their paths as well, and some of their
+    # answers are missing from kb_partial, so they are left out here
+    adj = adjacency(ds.kg)
+    derived = [ex for exs in ds.splits.values() for ex in exs if ex.source.startswith("metaqa-multi:")]
+    assert all(set(ex.answers) <= run_gold_paths(adj, ex) for ex in derived)
     assert "seed 0" in ds.notes and "held-out" in ds.notes and "actor_director" in ds.notes
