@@ -18,9 +18,15 @@ For each dataset (MetaQA 1-hop, PathQuestion 2-hop, WorldCup2014 P1 and C; test 
   all splits where the test split is smaller), after a warm-up.
 - baseline, same run: ``difflib.get_close_matches(gold mention, all entity names, n=8)`` on 50
   questions — a single mention per question, so the ratio understates our advantage.
+- what the resolver can see (``--coverage``, MetaQA 1/2/3-hop and PathQuestion 3-hop by default):
+  the share of gold mentions that are one of its spans of up to L words (:mod:`kgqa.spans`, on the
+  packaged MiniLM's pre-tokenisation) for L = 6 and 8, the spans per question, and the end-to-end
+  recall@8 at the default ``ResolverConfig.max_words``: the gold topic is among the 8 candidates
+  of its gold mention *and* that mention is a span — what ``kgqa eval`` reports as candidate recall.
 
 Writes ``benchmarks/results/candidates.json`` and ``.md`` (``--quick``: ``candidates_quick.*``).
-Targets: MetaQA recall@8 ≥ 99.5%; p50 ≤ 5 ms per question for its 43k entities.
+Targets: MetaQA recall@8 ≥ 99.5% (end to end, through the resolver's spans); p50 ≤ 5 ms per
+question for its 43k entities.
 """
 
 from __future__ import annotations
@@ -41,11 +47,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from kgqa.candidates import CandidateIndex
 from kgqa.datasets import load_dataset
+from kgqa.qa import build_encoder
 from kgqa.qa_files import QAExample
+from kgqa.resolve import ResolverConfig
+from kgqa.spans import enumerate_spans
 
 OUT = Path(__file__).resolve().parent / "results"
 DATASETS = ("metaqa-1hop", "pq-2h", "wc-p1", "wc-c")
 KS = (1, 8, 32)
+COVERAGE = ("metaqa-1hop", "metaqa-2hop", "metaqa-3hop", "pq-3h")
+WIDTHS = (6, 8)
 
 
 def spans(question: str, longest: int = 4) -> list[str]:
@@ -85,6 +96,41 @@ def recall(index: CandidateIndex, pairs: list[tuple[str, str]], batch: int = 256
             for k in KS:
                 hits[k] += g in row[:k]
     return {k: hits[k] / max(len(pairs), 1) for k in KS}
+
+
+def coverage(name: str, encoder, batch: int = 512) -> dict:
+    """For the test split of ``name``: per L in :data:`WIDTHS`, the share of gold mentions that are
+    spans of <= L words and the mean number of spans per question; and the end-to-end recall@8 at
+    the default L (the gold mention is a span and its gold topic among the span's 8 candidates)."""
+    data = load_dataset(name)
+    index = CandidateIndex.build(data.kg)
+    default = ResolverConfig().max_words
+    found = dict.fromkeys(WIDTHS, 0)
+    n_spans = dict.fromkeys(WIDTHS, 0)
+    seen: list[tuple[str, str]] = []  # (mention, topic) of the gold mentions that are default-L spans
+    n = 0
+    for i in range(0, len(data.test), batch):
+        exs = data.test[i:i + batch]
+        texts = [ex.question for ex in exs]
+        enc = encoder(texts)
+        for L in WIDTHS:
+            sb = enumerate_spans(enc, texts, L)
+            for b, ex in enumerate(exs):
+                chars = {tuple(c) for c in sb.chars[b, : len(sb.texts[b])].tolist()}
+                n_spans[L] += int(sb.valid[b].sum())
+                for t, m in zip(ex.topics, ex.mentions):
+                    if m[0] < 0:
+                        continue
+                    n += L == WIDTHS[0]
+                    if tuple(m) in chars:
+                        found[L] += 1
+                        if L == default:
+                            seen.append((ex.question[m[0]:m[1]], t))
+    hit8 = recall(index, seen)[8] * len(seen)
+    return {"dataset": name, "mentions": n, "default_L": default,
+            "covered": {str(L): found[L] / max(n, 1) for L in WIDTHS},
+            "spans_per_question": {str(L): n_spans[L] / max(len(data.test), 1) for L in WIDTHS},
+            "recall@8_end_to_end": hit8 / max(n, 1)}
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -143,6 +189,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="100 questions, 10 for the baseline")
+    ap.add_argument("--coverage", nargs="*", default=list(COVERAGE),
+                    help="datasets whose gold mentions are matched against the resolver's spans")
     args = ap.parse_args()
     if args.quick:
         args.questions, args.baseline = 100, 10
@@ -151,12 +199,16 @@ def main() -> None:
     for name in args.datasets:
         rows.append(run_dataset(name, args.questions, args.baseline, args.seed))
         print(f"{name}: done", file=sys.stderr)
+    covered = []
+    if args.coverage:
+        encoder = build_encoder("minilm")
+        covered = [coverage(name, encoder) for name in args.coverage]
     meta = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
             "python": platform.python_version(), "seed": args.seed,
             "command": "python " + " ".join(sys.argv)}
     stem = "candidates_quick" if args.quick else "candidates"
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    (OUT / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": rows, "coverage": covered}, indent=2) + "\n")
     md = [f"# Candidate generation (`kgqa.candidates`){' — quick run' if args.quick else ''}", "",
           f"Command: `{meta['command']}`  ",
           (f"torch {meta['torch']}, {meta['threads']} thread(s), {meta['machine']}, Python {meta['python']}; "
@@ -177,11 +229,23 @@ def main() -> None:
                   f"{r['query_ms_p50']:.2f} / {r['query_ms_p95']:.2f} (n={r['latency_questions']}) | "
                   f"{r['difflib_ms_p50']:.1f} / {r['difflib_ms_p95']:.1f} (n={r['difflib_mentions']}) | "
                   f"{r['difflib_recall@8']:.0%} | {r['speedup_p50']:.0f}× |")
+    if covered:
+        L = covered[0]["default_L"]
+        md += ["", "## What the resolver can see: gold mentions among its spans (test splits)", "",
+               "| dataset | mentions | " + " | ".join(f"spans of ≤ {w} words: mentions covered, spans / question"
+                                                  for w in WIDTHS) + f" | recall@8 end to end (L = {L}) |",
+               "|---|---:|" + "---|" * len(WIDTHS) + "---:|"]
+        for c in covered:
+            md.append(f"| {c['dataset']} | {c['mentions']:,} | " + " | ".join(
+                f"{c['covered'][str(w)]:.2%}, {c['spans_per_question'][str(w)]:.1f}" for w in WIDTHS)
+                + f" | {c['recall@8_end_to_end']:.2%} |")
     mq = next((r for r in rows if r["dataset"] == "metaqa-1hop"), None)
+    mc = next((c for c in covered if c["dataset"] == "metaqa-1hop"), None)
     if mq is not None:
-        ok_r = mq["recall"]["as written"]["@8"] >= 0.995
+        r8 = mc["recall@8_end_to_end"] if mc is not None else mq["recall"]["as written"]["@8"]
         ok_t = mq["query_ms_p50"] <= 5
-        md += ["", (f"Targets (MetaQA 1-hop): recall@8 ≥ 99.5%: {'PASS' if ok_r else 'FAIL'}; "
+        md += ["", (f"Targets (MetaQA 1-hop): recall@8 ≥ 99.5% ({'end to end' if mc else 'from the gold mention'}: "
+                    f"{r8:.2%}): {'PASS' if r8 >= 0.995 else 'FAIL'}; "
                     f"p50 ≤ 5 ms per question: {'PASS' if ok_t else 'FAIL'}.")]
     md += ["", ("The speed-up compares one of our questions (all its spans, one batched call) with difflib on "
                 "a single mention. Latency is wall time on a shared 2-core machine; compare ratios, not absolutes.")]

@@ -28,14 +28,15 @@ from report import run_meta, write_results
 def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path, fresh: bool,
         loss: str = ModelConfig.loss) -> dict:
     data = load_dataset(name)
-    result = fit(data, ModelConfig(entities=variant, loss=loss), tc, run_dir=runs / f"{name}-{variant}", resume=not fresh,
+    config = ModelConfig(entities=variant, loss=loss)
+    result = fit(data, config, tc, run_dir=runs / f"{name}-{variant}", resume=not fresh,
                  progress=False, resolver_config=rc,
                  on_epoch=lambda row: print(f"  {name}/{variant} epoch {row['epoch']}: dev {row['dev_hits@1']:.2f} "
                                             f"({row['seconds']:.1f} s)", flush=True))
     t0 = time.perf_counter()
     test = result.system.evaluate(data.test)
     er = test.get("er", {})
-    return {"dataset": name, "variant": variant, "train": len(data.train), "test": test["n"],
+    return {"dataset": name, "variant": variant, "loss": config.objective, "train": len(data.train), "test": test["n"],
             "hits@1": test["hits@1"], "span_accuracy": er.get("span_accuracy"),
             "entity_accuracy": er.get("entity_accuracy"), "candidate_recall": er.get("candidate_recall"),
             "best_epoch": result.best_epoch, "train_seconds": sum(row["seconds"] for row in result.history),
@@ -63,7 +64,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="toy,metaqa-1hop")
     ap.add_argument("--variants", default="given,span,text", help="comma-separated: given, span, text")
-    ap.add_argument("--loss", default=ModelConfig.loss, choices=["softmax", "bce"])
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--max-train", type=int, help="train on a seeded random subset")

@@ -41,7 +41,8 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
     resolver = None
     if count_scale is not None and entities != "given":
         resolver = ResolverConfig(max_entities=2 if combine != "none" else 1, count_scale=count_scale)
-    result = fit(data, ModelConfig(intersection=combine, entities=entities, loss=loss), tc, run_dir=folder, resume=False,
+    config = ModelConfig(intersection=combine, entities=entities, loss=loss)
+    result = fit(data, config, tc, run_dir=folder, resume=False,
                  resolver_config=resolver,
                  progress=False, on_epoch=lambda row: print(f"  {tag} epoch {row['epoch']}: dev "
                                                            f"{row['dev_hits@1']:.2f} ({row['seconds']:.1f} s)",
@@ -54,7 +55,7 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
     def multi_mean(key: str) -> float | None:
         return sum(v[key] * v["n"] for v in multi) / n_multi if n_multi else None
 
-    return {"dataset": name, "combine": combine, "entities": entities, "count_scale": count_scale,
+    return {"dataset": name, "combine": combine, "entities": entities, "loss": config.objective, "count_scale": count_scale,
             "train": min(len(data.train), tc.max_train or len(data.train)), "test": test["n"],
             "hits@1": test["hits@1"], "single_n": groups.get("1 entity", {}).get("n", 0),
             "single_hits@1": groups.get("1 entity", {}).get("hits@1"),
@@ -105,7 +106,7 @@ def main() -> None:
     ap.add_argument("--combine", default="none,min,product", help="comma-separated: none, min, product")
     ap.add_argument("--entities", default="given", help="comma-separated: given, span, text")
     ap.add_argument("--count-scale", type=float, help="ResolverConfig.count_scale of the text models (default 0.1)")
-    ap.add_argument("--loss", default=ModelConfig.loss, choices=["softmax", "bce"])
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--max-train", type=int, help="train on N questions drawn at random (seeded)")

@@ -2,7 +2,7 @@
 
     python benchmarks/qa_accuracy.py                       # every dataset below
     python benchmarks/qa_accuracy.py --datasets metaqa-1hop,pq-2h
-    python benchmarks/qa_accuracy.py --loss bce --tag bce   # the other loss, for comparison
+    python benchmarks/qa_accuracy.py --loss softmax --tag softmax   # the other loss, for comparison
 
 Writes ``benchmarks/results/qa_accuracy[-TAG].json`` and ``.md``: Hits@1 on the test split,
 the share of the dataset's Hits@1 ceiling where one is known, per question type, wall time,
@@ -40,7 +40,7 @@ def run(name: str, mc: ModelConfig, tc: TrainConfig, runs: Path) -> dict:
     row = {"dataset": name, "train": len(data.train), "dev": len(data.dev), "test": len(data.test),
            "hits@1": test["hits@1"], "hits@10": test["hits@10"], "f1": test["f1"],
            "ceiling": ceiling and ceiling["reachable"], "set_oracle": ceiling and ceiling["set_oracle"],
-           "loss": result.system.model.config.loss, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
+           "loss": result.system.model.config.objective, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
            "train_seconds": result.seconds, "load_seconds": load_s,
            "eval_questions_per_s": len(data.test) / eval_s, "by_type": test["by_type"]}
     if row["ceiling"]:
@@ -75,7 +75,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default=DEFAULT)
-    ap.add_argument("--loss", default=ModelConfig.loss, choices=["softmax", "bce"])
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
     ap.add_argument("--patience", type=int, default=TrainConfig.patience)
     ap.add_argument("--hops", type=int, default=3)
     ap.add_argument("--epochs", type=int)
@@ -93,7 +93,7 @@ def main() -> None:
         print(f"== {name}", flush=True)
         rows.append(run(name, mc, tc, Path(args.runs)))
         print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
-    meta = run_meta(encoder=tc.encoder, frozen=tc.freeze_encoder, loss=args.loss, hops=args.hops, patience=tc.patience,
+    meta = run_meta(encoder=tc.encoder, frozen=tc.freeze_encoder, loss=mc.objective, hops=args.hops, patience=tc.patience,
                     mask_mentions=not args.no_mask, seed=args.seed,
                     setting="MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10")
     write_results("qa_accuracy", args.tag, meta, rows, markdown)

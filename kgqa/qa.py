@@ -123,7 +123,7 @@ class QASystem:
                  device: torch.device | str | None = None, resolver: EntityResolver | None = None) -> None:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.kg = kg
-        weights = random_walk_weights(kg.triples) if model.config.loss == "softmax" else None
+        weights = random_walk_weights(kg.triples) if model.config.objective == "softmax" else None
         self.kb = ReifiedKG.from_kg(kg, fact_weights=weights, device=self.device)
         self.encoder = encoder
         self.model = model.to(self.device)

@@ -218,7 +218,7 @@ def fit(
                 q = q_train[idx] if q_train is not None else system.encode([train[i] for i in idx])
                 out = system.run(q, [train_topics[i] for i in idx])
             gold = gold_mask([train_answers[i] for i in idx], kg.num_entities).to(device)
-            loss = answer_loss(out.scores, gold, model_config.loss)
+            loss = answer_loss(out.scores, gold, model_config.objective)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             loss = loss.detach()

@@ -94,3 +94,13 @@ def test_config_validation():
         ModelConfig(loss="mse")
     with pytest.raises(ValueError, match=r"q must be \(B, 8\)"):
         EndToEndQA(3, 8)(None, torch.zeros(2, 5), torch.zeros(2, 4))
+
+
+def test_auto_loss_is_bce_for_given_entities_and_softmax_for_a_resolver():
+    assert ModelConfig().loss == "auto" and ModelConfig().objective == "bce"
+    assert ModelConfig(intersection="min").objective == "bce"
+    for entities in ("span", "text"):
+        assert ModelConfig(entities=entities).objective == "softmax"
+        assert ModelConfig().with_(entities=entities).objective == "softmax"  # resolved late, not frozen
+    assert ModelConfig(loss="softmax").objective == "softmax"
+    assert ModelConfig(loss="bce", entities="text").objective == "bce"  # an explicit choice wins
