@@ -14,6 +14,7 @@ split. Needs ``KGQA_DATA`` for the real datasets.
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path
             "hits@1": test["hits@1"], "span_accuracy": er.get("span_accuracy"),
             "entity_accuracy": er.get("entity_accuracy"), "candidate_recall": er.get("candidate_recall"),
             "best_epoch": result.best_epoch, "train_seconds": sum(row["seconds"] for row in result.history),
-            "eval_seconds": time.perf_counter() - t0, "by_type": test["by_type"]}
+            "eval_seconds": time.perf_counter() - t0, "by_type": test["by_type"],
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}  # so far in this process
 
 
 def _fmt(x: float | None) -> str:
@@ -51,12 +53,12 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# Learned entity resolution vs. given entities", "", f"Command: `{meta['command']}`  ",
              f"Encoder {meta['encoder']} (frozen), loss {meta['loss']}, resolver {meta['resolver']}, seed {meta['seed']}, "
              f"torch {meta['torch']}, {meta['machine']}", "",
-             "| dataset | variant | test Hits@1 | span accuracy | ER accuracy | candidate recall@K | train time |",
-             "|---|---|---|---|---|---|---|"]
+             "| dataset | variant | test Hits@1 | span accuracy | ER accuracy | candidate recall@K | train time | peak RSS (process, so far) |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['variant']} | {r['hits@1']:.2f} | {_fmt(r['span_accuracy'])} | "
                      f"{_fmt(r['entity_accuracy'])} | {_fmt(r['candidate_recall'])} | "
-                     f"{r['train_seconds'] / 60:.1f} min |")
+                     f"{r['train_seconds'] / 60:.1f} min | {r['peak_rss_gib']:.1f} GiB |")
     return "\n".join(lines) + "\n"
 
 
