@@ -21,6 +21,7 @@ no test question is also a training question; its multi-entity test questions ar
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
             "single_hits@1": groups.get("1 entity", {}).get("hits@1"),
             "multi_n": n_multi, "multi_hits@1": multi_mean("hits@1"), "multi_f1": multi_mean("f1"),
             "er": test.get("er"), "best_epoch": result.best_epoch, "train_seconds": result.seconds,
-            "by_type": test["by_type"]}
+            "by_type": test["by_type"],
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}  # so far in this process
 
 
 def _fmt(x: float | None) -> str:
@@ -72,7 +74,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# Intersection vs. the sum baseline", "", f"Command: `{meta['command']}`  ",
              f"Encoder {meta['encoder']} (frozen), loss {meta['loss']}, seed {meta['seed']}, torch {meta['torch']}, {meta['machine']}", "",
              "| dataset | combine | entities | test Hits@1 | single-entity (n) | multi-entity (n) | multi Δ vs none | "
-             "single Δ vs none | multi F1 | reading right | train time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "single Δ vs none | multi F1 | reading right | train time | peak RSS (process, so far) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     base = {(r["dataset"], r.get("entities", "given")): r for r in rows if r["combine"] == "none"}
     for r in rows:
         entities = r.get("entities", "given")
@@ -90,7 +93,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
         lines.append(f"| {r['dataset']} ({r['train']:,} train) | {r['combine']} | {entities} | {r['hits@1']:.2f} | {_fmt(r['single_hits@1'])} "
                      f"({r['single_n']}) | {_fmt(r['multi_hits@1'])} ({r['multi_n']}) | {delta('multi_hits@1')} | "
                      f"{delta('single_hits@1')} | {_fmt(r.get('multi_f1'))} | {reading} | "
-                     f"{r['train_seconds'] / 60:.1f} min |")
+                     f"{r['train_seconds'] / 60:.1f} min | {r['peak_rss_gib']:.1f} GiB |")
     lines += ["", "Δ: against the `none` row with the same entities. Multi F1: answer-set F1 on the multi-entity "
               "questions. Reading right: share of test questions whose likeliest reading names exactly the gold "
               "entities (models that find their entities in the text).", "", "Per question type (test Hits@1):", ""]
