@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="toy,metaqa-1hop")
     ap.add_argument("--variants", default="given,span,text", help="comma-separated: given, span, text")
     ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
+    ap.add_argument("--max-words", type=int, default=ResolverConfig.max_words, help="ResolverConfig.max_words")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--max-train", type=int, help="train on a seeded random subset")
@@ -81,7 +82,7 @@ def main() -> None:
         tc = tc.with_(epochs=args.epochs)
     if args.max_train:
         tc = tc.with_(max_train=args.max_train)
-    rc = ResolverConfig()
+    rc = ResolverConfig(max_words=args.max_words)
     rows = []
     start = time.perf_counter()
     for name in args.datasets.split(","):

@@ -35,13 +35,15 @@ OPTIONS = {"wc-all": {"dedupe": True}, "wc-c": {"dedupe": True}}
 
 
 def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, count_scale: float | None = None,
-        loss: str = ModelConfig.loss) -> dict:
+        loss: str = ModelConfig.loss, max_words: int | None = None) -> dict:
     data = load_dataset(name, **OPTIONS.get(name, {}))
     tag = f"{name}/{combine}/{entities}"
     folder = runs / (f"{name}-{combine}" + ("" if entities == "given" else f"-{entities}"))
     resolver = None
-    if count_scale is not None and entities != "given":
-        resolver = ResolverConfig(max_entities=2 if combine != "none" else 1, count_scale=count_scale)
+    if entities != "given":  # the defaults, but for what the command line sets
+        resolver = ResolverConfig(max_entities=2 if combine != "none" else 1)
+        resolver = resolver.with_(**{k: v for k, v in (("count_scale", count_scale), ("max_words", max_words))
+                                     if v is not None})
     config = ModelConfig(intersection=combine, entities=entities, loss=loss)
     result = fit(data, config, tc, run_dir=folder, resume=False,
                  resolver_config=resolver,
@@ -57,6 +59,7 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
         return sum(v[key] * v["n"] for v in multi) / n_multi if n_multi else None
 
     return {"dataset": name, "combine": combine, "entities": entities, "loss": config.objective, "count_scale": count_scale,
+            "max_words": resolver.max_words if resolver is not None else None,
             "train": min(len(data.train), tc.max_train or len(data.train)), "test": test["n"],
             "hits@1": test["hits@1"], "single_n": groups.get("1 entity", {}).get("n", 0),
             "single_hits@1": groups.get("1 entity", {}).get("hits@1"),
@@ -109,6 +112,7 @@ def main() -> None:
     ap.add_argument("--combine", default="none,min,product", help="comma-separated: none, min, product")
     ap.add_argument("--entities", default="given", help="comma-separated: given, span, text")
     ap.add_argument("--count-scale", type=float, help="ResolverConfig.count_scale of the text models (default 0.1)")
+    ap.add_argument("--max-words", type=int, help=f"ResolverConfig.max_words of the text models (default {ResolverConfig.max_words})")
     ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
@@ -127,7 +131,7 @@ def main() -> None:
         for entities in args.entities.split(","):
             for combine in args.combine.split(","):
                 print(f"== {name} / {combine} / {entities}", flush=True)
-                rows.append(run(name, combine, entities, tc, Path(args.runs), args.count_scale, args.loss))
+                rows.append(run(name, combine, entities, tc, Path(args.runs), args.count_scale, args.loss, args.max_words))
                 r = rows[-1]
                 print(f"   test Hits@1 {r['hits@1']:.2f}  single {_fmt(r['single_hits@1'])}  "
                       f"multi {_fmt(r['multi_hits@1'])}  multi F1 {_fmt(r['multi_f1'])}", flush=True)
