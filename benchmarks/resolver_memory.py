@@ -1,0 +1,67 @@
+"""Resident memory of training a model that reads its entities from the text, epoch by epoch.
+
+    python benchmarks/resolver_memory.py [--dataset metaqa-1hop] [--max-train 2000] [--epochs 3]
+
+Trains ``ModelConfig(entities="text")`` (frozen encoder, default resolver) on a seeded subset and
+records the process's resident set size after loading, and after each epoch (training plus the
+validation pass). A resolver queries the candidate index once per new span text, so memory that
+grows with the questions seen — not with the epochs — points at the candidate lookups. Writes
+``benchmarks/results/resolver_memory[-TAG].json`` and ``.md``. Needs ``KGQA_DATA``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+
+from kgqa.datasets import load_dataset
+from kgqa.model import ModelConfig
+from kgqa.train import TrainConfig, fit
+from report import run_meta, write_results
+
+
+def rss_gib() -> float:
+    """The process's resident set size now (Linux: ``/proc/self/statm``), in GiB."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="metaqa-1hop")
+    ap.add_argument("--max-train", type=int, default=2000)
+    ap.add_argument("--max-eval", type=int, default=500)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    data = load_dataset(args.dataset)
+    rows = [{"stage": "dataset loaded", "rss_gib": rss_gib()}]
+
+    def on_epoch(row: dict) -> None:
+        rows.append({"stage": f"epoch {row['epoch']}", "rss_gib": rss_gib(),
+                     "seconds": row["seconds"]})
+        print(f"  epoch {row['epoch']}: {rows[-1]['rss_gib']:.2f} GiB", flush=True)
+
+    tc = TrainConfig(seed=args.seed, max_train=args.max_train, max_eval=args.max_eval, epochs=args.epochs,
+                     patience=args.epochs)
+    fit(data, ModelConfig(entities="text"), tc, progress=False, on_epoch=on_epoch)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    meta = run_meta(dataset=args.dataset, max_train=args.max_train, max_eval=args.max_eval, seed=args.seed,
+                    peak_rss_gib=peak)
+
+    def markdown(rows: list[dict], meta: dict) -> str:
+        lines = ["# Memory of training a text-reading model", "", f"Command: `{meta['command']}`  ",
+                 f"{meta['dataset']}, {meta['max_train']:,} training and {meta['max_eval']:,} validation questions, "
+                 f"seed {meta['seed']}, torch {meta['torch']}, {meta['machine']}", "",
+                 "| after | resident memory |", "|---|---|"]
+        lines += [f"| {r['stage']} | {r['rss_gib']:.2f} GiB |" for r in rows]
+        lines += ["", f"Peak resident memory of the process: {meta['peak_rss_gib']:.2f} GiB."]
+        return "\n".join(lines) + "\n"
+
+    write_results("resolver_memory", args.tag, meta, rows, markdown)
+
+
+if __name__ == "__main__":
+    main()
