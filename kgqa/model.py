@@ -25,9 +25,10 @@ Two losses (``ModelConfig.loss``), measured against each other with ``benchmarks
 
 - ``"bce"``: ``x_t`` is left as path counts, ``ŷ`` is clamped to ``[0, 1]`` and compared with the
   multi-hot answer vector by binary cross-entropy, as in ReifKB. The default when the topic
-  entities are given. Test Hits@1, seed 0, current code: PathQuestion 3-hop 97.88 against 95.58
-  with ``"softmax"``, MetaQA 3-hop 98.47 against 98.26, 1-hop 95.11 against 95.18, and training
-  stops earlier (MetaQA 3-hop: 4.9 min on an idle machine).
+  entities are given. Test Hits@1, seed 0: PathQuestion 3-hop 97.88 against 95.58 with
+  ``"softmax"``, MetaQA 1-hop 95.11 against 95.18 (all with the same code), MetaQA 3-hop 98.47
+  against 98.26 (softmax measured with earlier code); training stops earlier (MetaQA 3-hop:
+  4.9 min on an idle machine).
 - ``"softmax"``: facts are weighted as a random walk — a fact ``(s, r, o)`` gets
   ``1 / |{o' : (s, r, o')}|`` (:func:`random_walk_weights`) — so ``x_t`` stays a probability
   distribution over entities *except for the mass sent along relations that lead nowhere*, and
