@@ -121,8 +121,8 @@ class CandidateIndex:
 
     Build with :meth:`build`. Rows ("surfaces") are the distinct normalised surfaces of each
     entity; ``row_entity (N,)`` maps a row to its entity. The n-gram matrix :attr:`matrix`
-    ``(N, V)`` has L2-normalised rows; it is stored transposed, ``matrix_t (V, N)`` sparse CSR
-    float32 (an inverted index: gram → surfaces), the layout the product with mentions needs.
+    ``(N, V)`` has L2-normalised rows; it is stored transposed, ``matrix_t (V, N)`` SciPy sparse
+    CSR float32 (an inverted index: gram → surfaces), the layout the product with mentions needs.
     """
 
     def __init__(self, kg: KnowledgeGraph, *, n: int = 3, weighting: Literal["tfidf", "count"] = "tfidf",
@@ -191,15 +191,16 @@ class CandidateIndex:
         order = torch.argsort(col_t, stable=True)  # by gram, then row: CSR of the transpose
         crow = torch.zeros(n_grams + 1, dtype=torch.int64)
         crow[1:] = torch.cumsum(torch.bincount(col_t, minlength=n_grams), 0)
-        self.matrix_t = torch.sparse_csr_tensor(crow, row_t[order], val[order].float(), (n_grams, n_rows),
-                                                device=self.device, check_invariants=True)  # (V, N)
-        self._matrix_t_csr = scipy.sparse.csr_matrix(  # the same on the CPU, for the products of queries
+        self.matrix_t = scipy.sparse.csr_matrix(  # (V, N), on the CPU, where the queries' products run
             (val[order].float().numpy(), row_t[order].numpy(), crow.numpy()), shape=(n_grams, n_rows))
 
     @property
     def matrix(self) -> torch.Tensor:
-        """``(N, V)`` sparse CSR float32 n-gram vectors of the surfaces, L2-normalised rows."""
-        return self.matrix_t.t().to_sparse_csr()
+        """``(N, V)`` torch sparse CSR float32 n-gram vectors of the surfaces, L2-normalised rows."""
+        m = self.matrix_t.T.tocsr()
+        return torch.sparse_csr_tensor(torch.from_numpy(m.indptr).long(), torch.from_numpy(m.indices).long(),
+                                       torch.from_numpy(m.data), m.shape, device=self.device,
+                                       check_invariants=True)
 
     def __repr__(self) -> str:
         return (f"CandidateIndex({self.kg.num_entities:,} entities, {len(self.row_text):,} surfaces, "
@@ -230,10 +231,10 @@ class CandidateIndex:
         The product runs in SciPy: torch's CPU CSR × CSR product kept about 50 kB per mention
         that it never freed (torch 2.13), which grew a resolver's training run past 19 GB."""
         q = self._mention_vectors(norms)  # (S, V)
-        if q.nnz == 0 or self._matrix_t_csr.shape[0] == 0:
+        if q.nnz == 0 or self.matrix_t.shape[0] == 0:
             empty = torch.zeros(0, dtype=torch.int64, device=self.device)
             return torch.zeros(len(norms) + 1, dtype=torch.int64, device=self.device), empty, empty.float()
-        prod = (q @ self._matrix_t_csr).tocsr()  # (S, N)
+        prod = (q @ self.matrix_t).tocsr()  # (S, N)
 
         def tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a)).to(device=self.device, dtype=dtype)
