@@ -14,15 +14,14 @@ split. Needs ``KGQA_DATA`` for the real datasets.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from pathlib import Path
 
 from kgqa.datasets import load_dataset
-from kgqa.model import ModelConfig
+from kgqa.model import LOSSES, ModelConfig
 from kgqa.resolve import ResolverConfig
 from kgqa.train import TrainConfig, fit
-from report import run_meta, write_results
+from report import peak_rss_gib, run_meta, write_results
 
 
 
@@ -42,7 +41,7 @@ def run(name: str, variant: str, tc: TrainConfig, rc: ResolverConfig, runs: Path
             "entity_accuracy": er.get("entity_accuracy"), "candidate_recall": er.get("candidate_recall"),
             "best_epoch": result.best_epoch, "train_seconds": sum(row["seconds"] for row in result.history),
             "eval_seconds": time.perf_counter() - t0, "by_type": test["by_type"],
-            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}  # so far in this process
+            "peak_rss_gib": peak_rss_gib()}  # so far in this process
 
 
 def _fmt(x: float | None) -> str:
@@ -66,7 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="toy,metaqa-1hop")
     ap.add_argument("--variants", default="given,span,text", help="comma-separated: given, span, text")
-    ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
     ap.add_argument("--max-words", type=int, default=ResolverConfig.max_words, help="ResolverConfig.max_words")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)

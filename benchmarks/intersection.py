@@ -21,15 +21,14 @@ no test question is also a training question; its multi-entity test questions ar
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from pathlib import Path
 
 from kgqa.datasets import load_dataset
-from kgqa.model import ModelConfig
+from kgqa.model import LOSSES, ModelConfig
 from kgqa.resolve import ResolverConfig
 from kgqa.train import TrainConfig, fit
-from report import run_meta, write_results
+from report import peak_rss_gib, run_meta, write_results
 
 OPTIONS = {"wc-all": {"dedupe": True}, "wc-c": {"dedupe": True}}
 
@@ -41,9 +40,8 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
     folder = runs / (f"{name}-{combine}" + ("" if entities == "given" else f"-{entities}"))
     resolver = None
     if entities != "given":  # the defaults, but for what the command line sets
-        resolver = ResolverConfig(max_entities=2 if combine != "none" else 1)
-        resolver = resolver.with_(**{k: v for k, v in (("count_scale", count_scale), ("max_words", max_words))
-                                     if v is not None})
+        overrides = {k: v for k, v in (("count_scale", count_scale), ("max_words", max_words)) if v is not None}
+        resolver = ResolverConfig(max_entities=2 if combine != "none" else 1, **overrides)
     config = ModelConfig(intersection=combine, entities=entities, loss=loss)
     result = fit(data, config, tc, run_dir=folder, resume=False,
                  resolver_config=resolver,
@@ -66,7 +64,7 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
             "multi_n": n_multi, "multi_hits@1": multi_mean("hits@1"), "multi_f1": multi_mean("f1"),
             "er": test.get("er"), "best_epoch": result.best_epoch, "train_seconds": result.seconds,
             "by_type": test["by_type"],
-            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}  # so far in this process
+            "peak_rss_gib": peak_rss_gib()}  # so far in this process
 
 
 def _fmt(x: float | None) -> str:
@@ -113,7 +111,7 @@ def main() -> None:
     ap.add_argument("--entities", default="given", help="comma-separated: given, span, text")
     ap.add_argument("--count-scale", type=float, help="ResolverConfig.count_scale of the text models (default 0.1)")
     ap.add_argument("--max-words", type=int, help=f"ResolverConfig.max_words of the text models (default {ResolverConfig.max_words})")
-    ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--max-train", type=int, help="train on N questions drawn at random (seeded)")

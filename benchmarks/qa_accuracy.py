@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from kgqa.datasets import load_dataset
-from kgqa.model import ModelConfig
+from kgqa.model import LOSSES, ModelConfig
 from kgqa.train import TrainConfig, fit
 from kgqa.traverse import path_ceiling
 from report import run_meta, write_results
@@ -75,7 +75,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default=DEFAULT)
-    ap.add_argument("--loss", default=ModelConfig.loss, choices=["auto", "softmax", "bce"])
+    ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
     ap.add_argument("--patience", type=int, default=TrainConfig.patience)
     ap.add_argument("--hops", type=int, default=3)
     ap.add_argument("--epochs", type=int)

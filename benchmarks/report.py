@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import resource
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,11 @@ def run_meta(**fields: Any) -> dict[str, Any]:
     """The command line, then ``fields``, then the torch version and the machine."""
     return {"command": "python " + " ".join(sys.argv), **fields, "torch": torch.__version__,
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads"}
+
+
+def peak_rss_gib() -> float:
+    """The most resident memory this process has held so far, in GiB (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def write_results(name: str, tag: str, meta: dict[str, Any], rows: list[dict],

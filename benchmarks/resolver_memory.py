@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 
 from kgqa.datasets import load_dataset
 from kgqa.model import ModelConfig
 from kgqa.train import TrainConfig, fit
-from report import run_meta, write_results
+from report import peak_rss_gib, run_meta, write_results
 
 
 def rss_gib() -> float:
@@ -47,9 +46,8 @@ def main() -> None:
     tc = TrainConfig(seed=args.seed, max_train=args.max_train, max_eval=args.max_eval, epochs=args.epochs,
                      patience=args.epochs)
     fit(data, ModelConfig(entities="text"), tc, progress=False, on_epoch=on_epoch)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     meta = run_meta(dataset=args.dataset, max_train=args.max_train, max_eval=args.max_eval, seed=args.seed,
-                    peak_rss_gib=peak)
+                    peak_rss_gib=peak_rss_gib())
 
     def markdown(rows: list[dict], meta: dict) -> str:
         lines = ["# Memory of training a text-reading model", "", f"Command: `{meta['command']}`  ",

@@ -150,6 +150,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--lr", type=float)
     tr.add_argument("--hops", type=int, default=3, help="maximum hops T (default 3)")
+    # the choices are kgqa.model.LOSSES, not imported here so that --help stays fast
     tr.add_argument("--loss", choices=["auto", "softmax", "bce"], default="auto",
                     help="answer loss (auto: bce with given entities, softmax with --entities span/text)")
     tr.add_argument("--intersection", choices=["none", "min", "product"], default="none",

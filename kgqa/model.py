@@ -73,7 +73,9 @@ from torch import nn
 
 from .reified import ReifiedKG, follow
 
-__all__ = ["ModelConfig", "QAOutput", "EndToEndQA", "answer_loss", "random_walk_weights"]
+__all__ = ["ModelConfig", "QAOutput", "EndToEndQA", "answer_loss", "random_walk_weights", "LOSSES"]
+
+LOSSES = ("auto", "softmax", "bce")  # the values of ModelConfig.loss
 
 EPS = 1e-10
 READING_FLOOR = 1e-6  # a reading of a question whose answer mass is below this is not scaled up
@@ -105,7 +107,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.hops < 1:
             raise ValueError(f"hops must be at least 1, got {self.hops}")
-        if self.loss not in ("auto", "softmax", "bce"):
+        if self.loss not in LOSSES:
             raise ValueError(f"loss must be 'auto', 'softmax' or 'bce', got {self.loss!r}")
         if self.intersection not in ("none", "min", "product"):
             raise ValueError(f"intersection must be 'none', 'min' or 'product', got {self.intersection!r}")
