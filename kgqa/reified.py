@@ -17,9 +17,12 @@ factorises through the ``P ≤ T`` distinct pairs (MetaQA: 110k pairs for 257k f
 
 with ``A (E, P) = M_subjᵀ G`` (``G (T, P)`` maps a fact to its pair, so ``A[s, p]`` sums the
 weights of the facts ``s -k-> o``) and ``K (P, R)``, ``O (P, E)`` the 0/1 relation and object of
-each pair. It runs in the transposed ``(·, B)`` layout as two CSR × dense products and ``R``
-in-place row scalings: no ``(B, T)`` intermediate, no Python loop over facts or batch rows (an
-unfactorised ``(T, B)`` message matrix and ``index_add_`` scatters measured slower on 2 cores).
+each pair. Pairs are numbered in ``(object, relation)`` order and facts in ``(object, relation,
+subject)`` order, so the facts that reach one object are contiguous. On the CPU (float32/float64)
+:mod:`kgqa.fused` computes (2) in one compiled pass that builds each row of ``y`` from the rows of
+``x`` it needs, with no ``(P, B)`` intermediate; elsewhere it runs in the transposed ``(·, B)``
+layout as two torch CSR × dense products and a row scaling (``DENSE_KERNEL`` chooses). No Python
+loop over facts or batch rows either way.
 
 **Sparse frontier.** When ``x`` has few non-zeros only the out-facts of its active entities are
 touched (:mod:`kgqa.sparse_frontier`): facts are also kept sorted by subject with offsets ``(E + 1,)``, and the ranges of all
@@ -34,7 +37,8 @@ zeros are structural, e.g. entities that no positive-weight path reaches; pass
 for non-zeros and the result is sparse COO too, so a chain of hops stays sparse.
 
 **``frontier="auto"``** takes the sparse frontier when the facts it would touch — the sum of the
-out-degrees of the non-zeros of ``x`` — are at most ``AUTO_SPARSE_RATIO · T · B``, the dense
+out-degrees of the non-zeros of ``x`` — are at most ``AUTO_SPARSE_RATIO · T · B`` (or
+``AUTO_SPARSE_RATIO_FUSED · T · B`` where the dense frontier runs fused), the dense
 frontier's work scaled by the measured per-fact cost ratio. For a dense ``x`` the non-zeros are
 found by a blockwise min/max scan that gives up (→ dense) as soon as too many blocks are active.
 """
@@ -48,21 +52,32 @@ from typing import Literal
 
 import torch
 
+from . import fused
 from .errors import ShapeError
 from .kg import KnowledgeGraph
 from .sets import check_weights
 from .sparse_frontier import entries, sparse_follow, touched
 from .types import Tensor
 
-__all__ = ["ReifiedKG", "follow", "follow_path", "Frontier", "AUTO_SPARSE_RATIO"]
+__all__ = ["ReifiedKG", "follow", "follow_path", "Frontier", "AUTO_SPARSE_RATIO",
+           "AUTO_SPARSE_RATIO_FUSED", "DENSE_KERNEL"]
 
 Frontier = Literal["auto", "dense", "sparse"]
 
 AUTO_SPARSE_RATIO = 1 / 32
-"""Share of the dense frontier's ``T · B`` facts below which ``"auto"`` goes sparse (MetaQA, B=16,
-1 thread: the sparse frontier breaks even near density 5% for a dense ``x``, 2% for sparse COO)."""
+"""Share of the dense frontier's ``T · B`` facts below which ``"auto"`` goes sparse when the dense
+frontier runs as torch's CSR products (MetaQA, B=16, 1 thread: break-even near density 5% for a
+dense ``x``, 2% for sparse COO)."""
 
-_LOOP_RELATIONS = 256  # up to this many relations, scale/sum per relation with a loop of slices
+AUTO_SPARSE_RATIO_FUSED = 1 / 400
+"""The same share when the dense frontier runs fused (:mod:`kgqa.fused`), about 4× faster: MetaQA,
+B=16, 1 thread, measured break-even at 0.2-0.4% of ``T · B`` facts touched (x density 0.1-0.3%)."""
+
+DENSE_KERNEL = "auto"
+"""How the dense frontier computes eq. (2): ``"fused"`` — one pass per direction, compiled
+(:mod:`kgqa.fused`; CPU, float32/float64); ``"torch"`` — torch's sparse CSR products (any device
+and dtype); ``"auto"`` — fused where it applies, else torch."""
+
 _NATIVE_SPMM_MIN_COLS = 8  # from this batch size on, use torch's native CSR kernel (see _spmm)
 SCRATCH_LIMIT = 256 * 2**20  # bytes: larger per-call buffers are allocated afresh, not kept
 
@@ -98,7 +113,7 @@ class ReifiedKG:
 
     Build with :meth:`from_kg` or :meth:`from_tensors`. Attributes ``subj``, ``rel``, ``obj``
     are ``(T,)`` int64 views of the triples in their original order, ``fact_weights`` the optional
-    ``(T,)`` float weights (``None``: all 1). Internals (in pair order ``(k, o, s)`` and subject
+    ``(T,)`` float weights (``None``: all 1). Internals (in pair order ``(o, k, s)`` and subject
     order) use int32 indices when sizes allow. Not thread-safe to mutate; read-only use is fine.
     """
 
@@ -125,8 +140,8 @@ class ReifiedKG:
         self.num_entities, self.num_relations, self.num_triples = E, R, T
         self.triples = t
         s, k, o = t[:, 0], t[:, 1], t[:, 2]
-        # pair order: facts sorted by (relation, object, subject), eq. (2)
-        pair_key = k * E + o  # (T,)
+        # pair order: facts sorted by (object, relation, subject), eq. (2)
+        pair_key = o * R + k  # (T,)
         if R * E * E < 2**62:
             order = torch.argsort(pair_key * E + s, stable=True)
         else:  # lexicographic sort in two stable passes
@@ -138,9 +153,9 @@ class ReifiedKG:
         pair_of_fact = torch.repeat_interleave(torch.arange(P), counts, output_size=T)  # (T,)
         c_col = s[order]  # (T,) subject of each fact, pair order
         s_perm = torch.argsort(c_col, stable=True)  # pair-order positions, sorted by subject
-        pair_obj = keys % E if E else keys
-        pair_rel = keys // E if E else keys
-        o_col = torch.argsort(pair_obj, stable=True)  # pair ids sorted by object
+        pair_obj = keys // R if R else keys
+        pair_rel = keys % R if R else keys
+        o_col = torch.arange(P)  # pair ids by object: already in order
         idx = torch.int32 if max(T, P, E) < 2**31 - 1 else torch.int64
         self._c_crow = torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(counts, 0)]).to(idx)
         self._c_col = c_col.to(idx)
@@ -152,8 +167,6 @@ class ReifiedKG:
         self._pair_obj = pair_obj.to(idx)
         self._order = order.to(idx)  # original fact index of each pair-order position
         self._s_order = order[s_perm].to(idx)  # original fact index of each subject-order position
-        rel_off = _offsets(pair_rel, R).tolist()
-        self._rel_bounds = [(i, rel_off[i], rel_off[i + 1]) for i in range(R) if rel_off[i + 1] > rel_off[i]]
         self.fact_weights: Tensor | None = None
         self._c_vals: Tensor | None = None
         self._s_vals: Tensor | None = None
@@ -278,27 +291,14 @@ class ReifiedKG:
 
     def _scale_rows(self, out: Tensor, src: Tensor, rT: Tensor) -> None:
         """``out[p] = src[p] · rT[k_p]`` for the ``(P, B)`` pair rows (``out`` may be ``src``)."""
-        if self.num_relations <= _LOOP_RELATIONS:
-            for k, a, b in self._rel_bounds:
-                torch.mul(src[a:b], rT[k], out=out[a:b])
-        else:
-            torch.mul(src, rT.index_select(0, self._pair_rel), out=out)
+        torch.mul(src, rT.index_select(0, self._pair_rel), out=out)
 
     def _grad_relations(self, gz: Tensor, z0: Tensor | None, rT: Tensor) -> Tensor | None:
-        """``g_r = (gz ⊙ z0) K`` (``(R, B)``, when ``z0`` is given), then ``gz ← gz ⊙ (r Kᵀ)ᵀ`` in
-        place — one pass per relation block, so each block is reused while it is in cache."""
-        R, B = self.num_relations, gz.shape[1]
-        g_r = gz.new_zeros(R, B) if z0 is not None else None
-        if R > _LOOP_RELATIONS:
-            if g_r is not None:
-                g_r.index_add_(0, self._pair_rel, gz * z0)
-            torch.mul(gz, rT.index_select(0, self._pair_rel), out=gz)
-            return g_r
-        for k, a, b in self._rel_bounds:
-            block = gz[a:b]
-            if g_r is not None:
-                torch.sum(block * z0[a:b], dim=0, out=g_r[k])  # type: ignore[index]
-            block.mul_(rT[k])
+        """``g_r = (gz ⊙ z0) K`` (``(R, B)``, when ``z0`` is given), then ``gz ← gz ⊙ (r Kᵀ)ᵀ`` in place."""
+        g_r = None
+        if z0 is not None:
+            g_r = gz.new_zeros(self.num_relations, gz.shape[1]).index_add_(0, self._pair_rel, gz * z0)
+        gz.mul_(rT.index_select(0, self._pair_rel))
         return g_r
 
 
@@ -353,7 +353,20 @@ def _dense_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
     xT = x.t().contiguous()  # (E, B); free when x came out of follow
     rT = r.t().contiguous()  # (R, B)
     c_vals, s_vals = _weights(kb, fact_weights, x.dtype)
-    return _DenseFollow.apply(xT, rT, c_vals, s_vals, kb).t()
+    fn = fused.FusedDenseFollow if _fused_dense(xT) else _DenseFollow
+    return fn.apply(xT, rT, c_vals, s_vals, kb).t()
+
+
+def _fused_dense(x: Tensor) -> bool:
+    """Whether the dense frontier runs fused for this ``x`` (``DENSE_KERNEL`` and what Numba takes)."""
+    if DENSE_KERNEL not in ("auto", "fused", "torch"):
+        raise ValueError(f"kgqa.reified.DENSE_KERNEL must be 'auto', 'fused' or 'torch', got {DENSE_KERNEL!r}")
+    if DENSE_KERNEL == "torch":
+        return False
+    if DENSE_KERNEL == "fused" and not fused.supports(x):
+        raise ValueError("DENSE_KERNEL='fused' needs Numba and a float32/float64 x on the CPU, "
+                         f"got {x.dtype} on {x.device} (Numba {'present' if fused.AVAILABLE else 'missing'})")
+    return fused.supports(x)
 
 
 def _check_r(kb: ReifiedKG, name: str, r: Tensor, B: int) -> None:
@@ -404,7 +417,8 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
         return zero + (r.sum() * 0 if r.numel() else 0)
     active = None
     if frontier == "auto":
-        budget = AUTO_SPARSE_RATIO * kb.num_triples * B  # facts the sparse frontier may touch
+        ratio = AUTO_SPARSE_RATIO_FUSED if _fused_dense(x) else AUTO_SPARSE_RATIO
+        budget = ratio * kb.num_triples * B  # facts the sparse frontier may touch
         if x.is_sparse:
             frontier = "sparse" if touched(kb, x._indices()[1]) <= budget else "dense"
         else:  # at least one non-zero per active block, of mean out-degree T / E

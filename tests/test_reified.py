@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kgqa import fused, reified
 from kgqa.errors import DeviceMismatchError, KGQAError, ShapeError, WeightError
 from kgqa.kg import KnowledgeGraph
 from kgqa.reified import ReifiedKG, follow, follow_path
 from kgqa.sets import one_hot, relation_one_hot
 
 FAST = settings(max_examples=40, deadline=None)
+KERNELS = ["fused", "torch"] if fused.AVAILABLE else ["torch"]
+
+
+@contextmanager
+def dense_kernel(name: str):
+    """Run the dense frontier with ``kgqa.reified.DENSE_KERNEL = name`` inside the block."""
+    saved = reified.DENSE_KERNEL
+    reified.DENSE_KERNEL = name
+    try:
+        yield
+    finally:
+        reified.DENSE_KERNEL = saved
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +216,9 @@ def test_soft_sets_equal_dense_reference_and_frontiers_agree(graph, seed, weight
     ref = dense_reference(triples, E, R, x, r, w)
     for frontier in ("dense", "sparse", "auto"):
         torch.testing.assert_close(follow(kb, x, r, frontier=frontier), ref)
+    for name in KERNELS:
+        with dense_kernel(name):
+            torch.testing.assert_close(follow(kb, x, r, frontier="dense"), ref)
     torch.testing.assert_close(follow(kb, x.to_sparse(), r, frontier="sparse").to_dense(), ref)
 
 
@@ -216,13 +233,16 @@ def test_multi_hop_equals_repeated_dense_reference(graph, seed):
     ref = x
     for r in rs:
         ref = dense_reference(triples, E, R, ref, r)
-    for frontier in ("dense", "sparse"):
-        torch.testing.assert_close(follow_path(kb, x, rs, frontier=frontier), ref)
+    torch.testing.assert_close(follow_path(kb, x, rs, frontier="sparse"), ref)
+    for name in KERNELS:
+        with dense_kernel(name):
+            torch.testing.assert_close(follow_path(kb, x, rs, frontier="dense"), ref)
 
 
 # ---------------------------------------------------------------------- gradients
-@pytest.mark.parametrize("frontier", ["dense", "sparse"])
-def test_gradcheck_follow(kb, world, frontier):
+@pytest.mark.parametrize("frontier, kernel", [("dense", k) for k in KERNELS] + [("sparse", "auto")])
+def test_gradcheck_follow(kb, world, frontier, kernel, monkeypatch):
+    monkeypatch.setattr(reified, "DENSE_KERNEL", kernel)
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(3, world.num_entities, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
     r = torch.rand(3, world.num_relations, generator=g, dtype=torch.float64).requires_grad_()
@@ -321,8 +341,10 @@ def test_metaqa_one_hop_matches_neighbours(data_root):
             assert {kg.entities[i]: int(v) for i, v in enumerate(row.tolist()) if v} == dict(expect)
 
 
-def test_many_relations_take_the_vectorised_path():
-    """Above 256 relations the per-relation loops give way to gathers; same values and gradients."""
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_many_relations(kernel, monkeypatch):
+    """Hundreds of relations, few facts each: same values and gradients as the reference."""
+    monkeypatch.setattr(reified, "DENSE_KERNEL", kernel)
     g = torch.Generator().manual_seed(3)
     E, R, T = 12, 300, 400
     triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
@@ -338,11 +360,15 @@ def test_many_relations_take_the_vectorised_path():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("B", [12, 40])
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_wide_batches_with_duplicate_facts_match_the_reference(dtype):
-    """B ≥ 8 takes torch's native CSR kernel; duplicates and self-loops must still count right."""
+def test_wide_batches_with_duplicate_facts_match_the_reference(dtype, kernel, B, monkeypatch):
+    """B ≥ 8 takes torch's native CSR kernel, B = 40 the fused kernel's prefetching; duplicates and
+    self-loops must still count right."""
+    monkeypatch.setattr(reified, "DENSE_KERNEL", kernel)
     g = torch.Generator().manual_seed(5)
-    E, R, T, B = 15, 4, 60, 12
+    E, R, T = 15, 4, 60
     triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
                            torch.randint(0, E, (T,), generator=g)], 1)
     triples = torch.cat([triples, triples[:20], torch.tensor([[3, 1, 3], [3, 1, 3]])])  # duplicates, self-loops
@@ -375,3 +401,49 @@ def test_sparse_frontier_finds_scattered_non_zeros_in_either_layout(entity_major
     dense = follow(kb, x, r, frontier="dense")
     for frontier in ("sparse", "auto"):
         torch.testing.assert_close(follow(kb, x, r, frontier=frontier), dense)
+
+
+# ---------------------------------------------------------------------- the fused dense kernel
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+def test_auto_takes_the_fused_kernel_on_the_cpu(kb, world):
+    x = one_hot(world, "mona_lisa").requires_grad_()
+    y = follow(kb, x, relation_one_hot(world, "exhibited_at"), frontier="dense")
+    assert "FusedDenseFollowBackward" in str(y.grad_fn.next_functions)  # y is a transposed view of its result
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fused_kernel_splits_skewed_work_exactly(threads):
+    """One hub object holds most facts (one chunk gets far more work than the rest); any thread
+    count gives the reference values and gradients."""
+    g = torch.Generator().manual_seed(11)
+    E, R, T = 50, 3, 500
+    triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
+                           torch.randint(0, E, (T,), generator=g)], 1)
+    triples[: 400, 2] = 7  # the hub
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    x = torch.rand(5, E, generator=g, dtype=torch.float64, requires_grad=True)
+    r = torch.rand(5, R, generator=g, dtype=torch.float64, requires_grad=True)
+    probe = torch.rand(5, E, generator=g, dtype=torch.float64)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with dense_kernel("fused"):
+            got = follow(kb, x, r, frontier="dense")
+            grads = torch.autograd.grad((got * probe).sum(), (x, r))
+    finally:
+        torch.set_num_threads(saved)
+    ref = dense_reference(triples, E, R, x, r)
+    torch.testing.assert_close(got, ref)
+    for a, b in zip(grads, torch.autograd.grad((ref * probe).sum(), (x, r))):
+        torch.testing.assert_close(a, b)
+
+
+def test_dense_kernel_setting_is_checked(kb, world, monkeypatch):
+    x, r = one_hot(world, "mona_lisa"), relation_one_hot(world, "exhibited_at")
+    monkeypatch.setattr(reified, "DENSE_KERNEL", "fastest")
+    with pytest.raises(ValueError, match="DENSE_KERNEL"):
+        follow(kb, x, r, frontier="dense")
+    monkeypatch.setattr(reified, "DENSE_KERNEL", "fused")
+    with pytest.raises(ValueError, match="float32/float64"):
+        follow(kb, x.to(torch.bfloat16), r.to(torch.bfloat16), frontier="dense")

@@ -1,0 +1,226 @@
+"""The dense frontier of ``follow`` as one fused pass per direction (CPU kernels, compiled by Numba).
+
+Eq. (2) of :mod:`kgqa.reified` written with torch's sparse products moves every value three
+times: the ``(P, B)`` pair messages ``x A`` are written, scaled by the relation weights in place,
+and read again by the product with ``O``. A hop has to read ``x`` and write ``y`` once; the pair
+messages are a by-product. Here each output row is built where it is needed:
+
+    y[o] = Σ_{pairs p = (k, o)} r[k] ⊙ Σ_{facts t of p} w_t · x[s_t]                      (forward)
+
+Rows are ``B`` values long (the transposed ``(E, B)`` layout of :mod:`kgqa.reified`), so the inner
+loop runs over the batch and vectorises; objects are split into chunks of about equal work, one
+thread per chunk, and each thread writes only its own rows — no atomics, no ``(P, B)`` buffer.
+The backward pass is two more such loops and recomputes the pair messages instead of keeping them:
+
+    g_x[s] = Σ_{facts t: s_t = s} w_t · r[k_t] ⊙ g_y[o_t]                               (subject order)
+    g_r[k] = Σ_{pairs p = (k, o)} g_y[o] ⊙ Σ_{facts t of p} w_t · x[s_t]                   (object order)
+    g_w[t] = Σ_b x[s_t, b] · r[k_t, b] · g_y[o_t, b]                                    (object order)
+
+The kernels read the index arrays a :class:`~kgqa.reified.ReifiedKG` already holds (nothing new is
+stored) and are compiled on first use for each dtype (cached on disk by Numba). ``AVAILABLE`` is
+false when Numba cannot be imported; :func:`kgqa.reified.follow` then uses torch's products.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .types import Tensor
+
+if TYPE_CHECKING:
+    from .reified import ReifiedKG
+
+try:
+    import numba
+    from numba import njit, prange
+except ImportError:  # pragma: no cover - numba is a declared dependency
+    numba = None
+AVAILABLE = numba is not None
+DTYPES = (torch.float32, torch.float64)
+CHUNKS_PER_THREAD = 8  # more chunks than threads, so one heavy chunk does not hold up the rest
+
+__all__ = ["AVAILABLE", "DTYPES", "FusedDenseFollow", "supports"]
+
+_LOCK = threading.Lock()  # Numba's fallback thread pool (workqueue) must not be entered twice
+
+
+def supports(x: Tensor) -> bool:
+    """Whether the fused kernels take this ``x`` (a CPU float32/float64 tensor, Numba present)."""
+    return AVAILABLE and x.device.type == "cpu" and x.dtype in DTYPES
+
+
+PREFETCH_DISTANCE = 8  # facts ahead whose source row is requested from memory early
+PREFETCH_MIN_ROW_BYTES = 128  # shorter rows are cheap enough to wait for (measured: prefetch slows B=1)
+
+if AVAILABLE:
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _prefetch_row(typingctx, arr, row):  # pragma: no cover - compiled
+        """Ask the memory system for row ``row`` of a C-contiguous 2-D array, one request per 64
+        bytes (LLVM's ``llvm.prefetch``: read, keep in all cache levels); a hint, no effect on values."""
+        def codegen(context, builder, sig, args):
+            aryty = sig.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            shape = cgutils.unpack_tuple(builder, ary.shape)
+            index = context.cast(builder, args[1], sig.args[1], types.intp)
+            ptr = cgutils.get_item_pointer2(context, builder, ary.data, shape, cgutils.unpack_tuple(builder, ary.strides),
+                                            aryty.layout, [index, context.get_constant(types.intp, 0)])
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                "llvm.prefetch.p0i8")
+            base = builder.bitcast(ptr, i8p)
+            nbytes = builder.mul(shape[1], context.get_constant(types.intp, aryty.dtype.bitwidth // 8))
+            step = context.get_constant(types.intp, 64)
+            with cgutils.for_range_slice(builder, context.get_constant(types.intp, 0), nbytes, step) as (off, _):
+                builder.call(fn, [builder.gep(base, [off]), i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+        return types.void(arr, row), codegen
+
+    @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+    def _forward(bounds, o_crow, pair_rel, c_crow, c_col, c_vals, x, r, y, ahead):  # pragma: no cover
+        B = y.shape[1]
+        for c in prange(bounds.shape[0] - 1):
+            end = c_crow[o_crow[bounds[c + 1]]]
+            for o in range(bounds[c], bounds[c + 1]):
+                acc = y[o]
+                acc[:] = 0
+                for p in range(o_crow[o], o_crow[o + 1]):
+                    rk = r[pair_rel[p]]
+                    for t in range(c_crow[p], c_crow[p + 1]):
+                        if ahead and t + ahead < end:
+                            _prefetch_row(x, c_col[t + ahead])
+                        xs = x[c_col[t]]
+                        w = c_vals[t]
+                        for b in range(B):
+                            acc[b] += w * rk[b] * xs[b]
+
+    @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+    def _grad_x(bounds, s_crow, s_col, s_vals, pair_rel, pair_obj, r, gy, gx, ahead):  # pragma: no cover
+        B = gx.shape[1]
+        for c in prange(bounds.shape[0] - 1):
+            end = s_crow[bounds[c + 1]]
+            for s in range(bounds[c], bounds[c + 1]):
+                acc = gx[s]
+                acc[:] = 0
+                for q in range(s_crow[s], s_crow[s + 1]):
+                    if ahead and q + ahead < end:
+                        _prefetch_row(gy, pair_obj[s_col[q + ahead]])
+                    p = s_col[q]
+                    rk = r[pair_rel[p]]
+                    go = gy[pair_obj[p]]
+                    w = s_vals[q]
+                    for b in range(B):
+                        acc[b] += w * rk[b] * go[b]
+
+    @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+    def _grad_r_w(bounds, o_crow, pair_rel, c_crow, c_col, c_vals, x, r, gy, part, gw, need_r, need_w,
+                  ahead):  # pragma: no cover
+        B = x.shape[1]
+        for c in prange(bounds.shape[0] - 1):
+            z = np.empty(B, x.dtype)  # one pair message at a time
+            end = c_crow[o_crow[bounds[c + 1]]]
+            for o in range(bounds[c], bounds[c + 1]):
+                go = gy[o]
+                for p in range(o_crow[o], o_crow[o + 1]):
+                    k = pair_rel[p]
+                    rk = r[k]
+                    z[:] = 0
+                    for t in range(c_crow[p], c_crow[p + 1]):
+                        if ahead and t + ahead < end:
+                            _prefetch_row(x, c_col[t + ahead])
+                        xs = x[c_col[t]]
+                        if need_w:
+                            acc = 0.0
+                            for b in range(B):
+                                acc += xs[b] * rk[b] * go[b]
+                            gw[t] = acc
+                        if need_r:
+                            w = c_vals[t]
+                            for b in range(B):
+                                z[b] += w * xs[b]
+                    if need_r:
+                        pk = part[c, k]
+                        for b in range(B):
+                            pk[b] += go[b] * z[b]
+
+
+def _bounds(kb: ReifiedKG, order: str) -> np.ndarray:
+    """Chunk boundaries over the entities for the object-order (``"o"``) or subject-order (``"s"``)
+    loops: about equal numbers of facts per chunk, ``CHUNKS_PER_THREAD`` chunks per thread of the
+    current torch setting. Cached on the graph per (order, chunk count)."""
+    E = kb.num_entities
+    n = max(1, min(E, CHUNKS_PER_THREAD * torch.get_num_threads()))
+    cache = kb.__dict__.setdefault("_fused_bounds", {})
+    if (order, n) not in cache:
+        if order == "o":  # facts before each object's first pair
+            off = kb._c_crow.numpy().astype(np.int64)[kb._o_crow.numpy()]
+        else:
+            off = kb._s_crow.numpy().astype(np.int64)
+        b = np.searchsorted(off, np.linspace(0, int(off[-1]), n + 1), side="left").astype(np.int64)
+        b[0], b[-1] = 0, E
+        cache[(order, n)] = np.maximum.accumulate(np.clip(b, 0, E))
+    return cache[(order, n)]
+
+
+def _ahead(x: np.ndarray) -> int:
+    return PREFETCH_DISTANCE if x.shape[1] * x.itemsize >= PREFETCH_MIN_ROW_BYTES else 0
+
+
+def _run(kernel, *args) -> None:
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    with _LOCK:
+        numba.set_num_threads(threads)
+        kernel(*args)
+
+
+def _np(t: Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
+class FusedDenseFollow(torch.autograd.Function):
+    """The module docstring's forward and backward, with the signature of
+    :class:`kgqa.reified._DenseFollow`: ``(xT (E, B), rT (R, B), c_vals (T,), s_vals (T,), kb)`` →
+    ``yT (E, B)``; ``c_vals`` are the fact weights in pair order, ``s_vals`` in subject order."""
+
+    @staticmethod
+    def forward(ctx, xT: Tensor, rT: Tensor, c_vals: Tensor, s_vals: Tensor, kb: ReifiedKG) -> Tensor:
+        E, B = kb.num_entities, xT.shape[1]
+        yT = torch.empty(E, B, dtype=xT.dtype)
+        x = _np(xT)
+        _run(_forward, _bounds(kb, "o"), kb._o_crow.numpy(), kb._pair_rel.numpy(), kb._c_crow.numpy(),
+             kb._c_col.numpy(), _np(c_vals), x, _np(rT), yT.numpy(), _ahead(x))
+        ctx.kb = kb
+        ctx.save_for_backward(xT, rT, c_vals, s_vals)
+        return yT
+
+    @staticmethod
+    def backward(ctx, gyT: Tensor):  # type: ignore[override]
+        xT, rT, c_vals, s_vals = ctx.saved_tensors
+        kb: ReifiedKG = ctx.kb
+        need_x, need_r, need_w = ctx.needs_input_grad[:3]
+        E, R, B = kb.num_entities, kb.num_relations, xT.shape[1]
+        gy, r = _np(gyT), _np(rT)
+        g_x = g_r = g_w = None
+        if need_x:
+            g_x = torch.empty(E, B, dtype=xT.dtype)
+            _run(_grad_x, _bounds(kb, "s"), kb._s_crow.numpy(), kb._s_col.numpy(), _np(s_vals),
+                 kb._pair_rel.numpy(), kb._pair_obj.numpy(), r, gy, g_x.numpy(), _ahead(gy))
+        if need_r or need_w:
+            bounds = _bounds(kb, "o")
+            x = _np(xT)
+            part = np.zeros((len(bounds) - 1 if need_r else 0, R, B), dtype=r.dtype)
+            gw = np.zeros(kb.num_triples if need_w else 0, dtype=r.dtype)
+            _run(_grad_r_w, bounds, kb._o_crow.numpy(), kb._pair_rel.numpy(), kb._c_crow.numpy(),
+                 kb._c_col.numpy(), _np(c_vals), x, r, gy, part, gw, need_r, need_w, _ahead(x))
+            if need_r:
+                g_r = torch.from_numpy(part.sum(0))
+            if need_w:
+                g_w = torch.from_numpy(gw)  # pair order, as c_vals
+        return g_x, g_r, g_w, None, None
