@@ -10,6 +10,9 @@ messages are a by-product. Here each output row is built where it is needed:
 Rows are ``B`` values long (the transposed ``(E, B)`` layout of :mod:`kgqa.reified`), so the inner
 loop runs over the batch and vectorises; objects are split into chunks of about equal work, one
 thread per chunk, and each thread writes only its own rows — no atomics, no ``(P, B)`` buffer.
+The rows a fact needs are requested from memory a few facts ahead (``llvm.prefetch``), and rows
+of ``x`` that are all zero — most of them, a hop or two from a question's entities — are found
+in one sequential pass and never gathered.
 The backward pass is two more such loops and recomputes the pair messages instead of keeping them:
 
     g_x[s] = Σ_{facts t: s_t = s} w_t · r[k_t] ⊙ g_y[o_t]                               (subject order)
@@ -43,7 +46,7 @@ AVAILABLE = numba is not None
 DTYPES = (torch.float32, torch.float64)
 CHUNKS_PER_THREAD = 8  # more chunks than threads, so one heavy chunk does not hold up the rest
 
-__all__ = ["AVAILABLE", "DTYPES", "FusedDenseFollow", "supports"]
+__all__ = ["AVAILABLE", "DTYPES", "FusedDenseFollow", "sparse_forward", "supports"]
 
 _LOCK = threading.Lock()  # Numba's fallback thread pool (workqueue) must not be entered twice
 
@@ -83,8 +86,25 @@ if AVAILABLE:
             return context.get_dummy_value()
         return types.void(arr, row), codegen
 
+    @njit(parallel=True, cache=True, nogil=True, fastmath={"reassoc"})
+    def _live_rows(x, live):  # pragma: no cover
+        """``live[e] = 1`` where row ``e`` of ``x`` holds a non-zero (or NaN), else 0. A row whose
+        first value is non-zero is decided at once; the others are summed (``|·|``, vectorised)."""
+        n = x.shape[0]
+        chunk = 4096
+        for c in prange((n + chunk - 1) // chunk):
+            for e in range(c * chunk, min(n, (c + 1) * chunk)):
+                row = x[e]
+                if row.shape[0] and row[0] != 0:
+                    live[e] = 1
+                    continue
+                total = 0.0
+                for b in range(row.shape[0]):
+                    total += abs(row[b])
+                live[e] = total != 0  # NaN != 0
+
     @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-    def _forward(bounds, o_crow, pair_rel, c_crow, c_col, c_vals, x, r, y, ahead):  # pragma: no cover
+    def _forward(bounds, o_crow, pair_rel, c_crow, c_col, c_vals, x, live, r, y, ahead):  # pragma: no cover
         B = y.shape[1]
         for c in prange(bounds.shape[0] - 1):
             end = c_crow[o_crow[bounds[c + 1]]]
@@ -94,9 +114,12 @@ if AVAILABLE:
                 for p in range(o_crow[o], o_crow[o + 1]):
                     rk = r[pair_rel[p]]
                     for t in range(c_crow[p], c_crow[p + 1]):
-                        if ahead and t + ahead < end:
+                        if ahead and t + ahead < end and live[c_col[t + ahead]]:
                             _prefetch_row(x, c_col[t + ahead])
-                        xs = x[c_col[t]]
+                        s = c_col[t]
+                        if not live[s]:  # a row of zeros adds nothing: skip reading it
+                            continue
+                        xs = x[s]
                         w = c_vals[t]
                         for b in range(B):
                             acc[b] += w * rk[b] * xs[b]
@@ -150,6 +173,53 @@ if AVAILABLE:
                         for b in range(B):
                             pk[b] += go[b] * z[b]
 
+    @njit(cache=True, nogil=True)
+    def _sparse_forward(b, e, v, r, s_crow, s_col, s_vals, pair_rel, pair_obj, E):  # pragma: no cover
+        M = 0
+        for i in range(e.shape[0]):
+            M += s_crow[e[i] + 1] - s_crow[e[i]]
+        keys = np.empty(M, np.int64)
+        vals = np.empty(M, v.dtype)
+        m = 0
+        for i in range(e.shape[0]):  # one message per out-fact of each active (b, e)
+            bi, vi = b[i], v[i]
+            for q in range(s_crow[e[i]], s_crow[e[i] + 1]):
+                p = s_col[q]
+                keys[m] = bi * E + pair_obj[p]
+                vals[m] = vi * s_vals[q] * r[bi, pair_rel[p]]
+                m += 1
+        order = np.argsort(keys, kind="mergesort")
+        out_k = np.empty(M, np.int64)
+        out_v = np.zeros(M, v.dtype)
+        n = -1
+        for j in range(M):  # sum the messages that reach the same (b, o)
+            k = keys[order[j]]
+            if n < 0 or out_k[n] != k:
+                n += 1
+                out_k[n] = k
+            out_v[n] += vals[order[j]]
+        c = 0
+        for j in range(n + 1):  # weights are non-negative: a zero sum means only zero messages
+            if out_v[j] != 0:
+                out_k[c], out_v[c] = out_k[j], out_v[j]
+                c += 1
+        idx = np.empty((2, c), np.int64)
+        for j in range(c):
+            idx[0, j] = out_k[j] // E
+            idx[1, j] = out_k[j] % E
+        return idx, out_v[:c]
+
+
+def sparse_forward(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor, s_vals: Tensor) -> Tensor:
+    """Eq. (3) of :mod:`kgqa.reified` for a sparse COO ``x`` with entries ``(b, e, v)``, without
+    gradients, in one compiled call: the messages, their sort and their sums. Returns the coalesced
+    sparse COO ``(B, E)`` result; ``s_vals`` are the fact weights in subject order."""
+    B, E = r.shape[0], kb.num_entities
+    idx, vals = _sparse_forward(_np(b), _np(e), _np(v), _np(r), kb._s_crow.numpy(), kb._s_col.numpy(),
+                                _np(s_vals), kb._pair_rel.numpy(), kb._pair_obj.numpy(), E)
+    return torch.sparse_coo_tensor(torch.from_numpy(idx), torch.from_numpy(vals), (B, E),
+                                   is_coalesced=True, check_invariants=False)
+
 
 def _bounds(kb: ReifiedKG, order: str) -> np.ndarray:
     """Chunk boundaries over the entities for the object-order (``"o"``) or subject-order (``"s"``)
@@ -174,10 +244,15 @@ def _ahead(x: np.ndarray) -> int:
 
 
 def _run(kernel, *args) -> None:
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    """Run a kernel on as many threads as torch is set to use. Numba's OpenMP pool shares the
+    process's OpenMP settings with torch and resets them when it starts, so torch's thread count
+    is put back afterwards."""
+    torch_threads = torch.get_num_threads()
     with _LOCK:
-        numba.set_num_threads(threads)
+        numba.set_num_threads(max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS)))
         kernel(*args)
+    if torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
 
 
 def _np(t: Tensor) -> np.ndarray:
@@ -194,8 +269,10 @@ class FusedDenseFollow(torch.autograd.Function):
         E, B = kb.num_entities, xT.shape[1]
         yT = torch.empty(E, B, dtype=xT.dtype)
         x = _np(xT)
+        live = np.empty(E, np.uint8)
+        _run(_live_rows, x, live)
         _run(_forward, _bounds(kb, "o"), kb._o_crow.numpy(), kb._pair_rel.numpy(), kb._c_crow.numpy(),
-             kb._c_col.numpy(), _np(c_vals), x, _np(rT), yT.numpy(), _ahead(x))
+             kb._c_col.numpy(), _np(c_vals), x, live, _np(rT), yT.numpy(), _ahead(x))
         ctx.kb = kb
         ctx.save_for_backward(xT, rT, c_vals, s_vals)
         return yT

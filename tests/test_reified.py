@@ -447,3 +447,40 @@ def test_dense_kernel_setting_is_checked(kb, world, monkeypatch):
     monkeypatch.setattr(reified, "DENSE_KERNEL", "fused")
     with pytest.raises(ValueError, match="float32/float64"):
         follow(kb, x.to(torch.bfloat16), r.to(torch.bfloat16), frontier="dense")
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+def test_fused_kernel_leaves_torch_thread_count_alone(kb, world):
+    """Numba's OpenMP pool shares the OpenMP settings of the process; torch's count must survive."""
+    saved = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            x = one_hot(world, "mona_lisa").requires_grad_()
+            with dense_kernel("fused"):
+                follow(kb, x, relation_one_hot(world, "exhibited_at"), frontier="dense").sum().backward()
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(saved)
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+@FAST
+@given(random_graphs(), st.integers(0, 2**31 - 1), st.booleans())
+def test_compiled_sparse_forward_equals_the_differentiable_one(graph, seed, weighted):
+    """Without gradients a sparse COO x takes one compiled call; with them, torch ops. Same
+    entries, same values, both equal to the dense reference; all-zero messages leave no entry."""
+    triples, E, R, B = graph
+    g = torch.Generator().manual_seed(seed)
+    w = torch.rand(triples.shape[0], generator=g, dtype=torch.float64) if weighted else None
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    x = (torch.rand(B, E, generator=g, dtype=torch.float64) * (torch.rand(B, E, generator=g) < 0.5)).to_sparse()
+    r = torch.rand(B, R, generator=g, dtype=torch.float64) * (torch.rand(B, R, generator=g) < 0.7)
+    with torch.no_grad():
+        fast = follow(kb, x, r, frontier="sparse", fact_weights=w)
+    slow = follow(kb, x, r.clone().requires_grad_(), frontier="sparse", fact_weights=w)
+    torch.testing.assert_close(fast.to_dense(), dense_reference(triples, E, R, x.to_dense(), r, w))
+    torch.testing.assert_close(fast.to_dense(), slow.detach().to_dense())
+    if triples.shape[0]:  # (an empty graph answers with dense zeros)
+        assert fast.is_sparse and fast.is_coalesced()
+        assert bool((fast.values() != 0).all())
