@@ -1,4 +1,5 @@
-"""The dense frontier of ``follow`` as one fused pass per direction (CPU kernels, compiled by Numba).
+"""Compiled CPU kernels (Numba) for ``follow``: the dense frontier as one fused pass per direction,
+and a sparse COO hop without gradients as one call (:func:`sparse_forward`).
 
 Eq. (2) of :mod:`kgqa.reified` written with torch's sparse products moves every value three
 times: the ``(P, B)`` pair messages ``x A`` are written, scaled by the relation weights in place,
@@ -11,8 +12,8 @@ Rows are ``B`` values long (the transposed ``(E, B)`` layout of :mod:`kgqa.reifi
 loop runs over the batch and vectorises; objects are split into chunks of about equal work, one
 thread per chunk, and each thread writes only its own rows — no atomics, no ``(P, B)`` buffer.
 The rows a fact needs are requested from memory a few facts ahead (``llvm.prefetch``), and rows
-of ``x`` that are all zero — most of them, a hop or two from a question's entities — are found
-in one sequential pass and never gathered.
+of ``x`` that are all zero — at hop 1 every entity but the questions' own — are found in one
+sequential pass and never gathered.
 The backward pass is two more such loops and recomputes the pair messages instead of keeping them:
 
     g_x[s] = Σ_{facts t: s_t = s} w_t · r[k_t] ⊙ g_y[o_t]                               (subject order)
