@@ -3,6 +3,7 @@
     python benchmarks/qa_accuracy.py                       # every dataset below
     python benchmarks/qa_accuracy.py --datasets metaqa-1hop,pq-2h
     python benchmarks/qa_accuracy.py --loss softmax --tag softmax   # the other loss, for comparison
+    python benchmarks/qa_accuracy.py --dense-kernel torch --tag torch   # follow without kgqa.fused
 
 Writes ``benchmarks/results/qa_accuracy[-TAG].json`` and ``.md``: Hits@1 on the test split,
 the share of the dataset's Hits@1 ceiling where one is known, per question type, wall time,
@@ -15,6 +16,7 @@ import argparse
 import time
 from pathlib import Path
 
+from kgqa import reified
 from kgqa.datasets import load_dataset
 from kgqa.model import LOSSES, ModelConfig
 from kgqa.train import TrainConfig, fit
@@ -53,7 +55,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
              f"Command: `{meta['command']}`  ",
              f"Encoder: {meta['encoder']} (frozen: {meta['frozen']}), loss: {meta['loss']}, patience: {meta.get('patience', 5)}, hops: {meta['hops']}, "
              f"topic mentions masked: {meta['mask_mentions']}, "
-             f"seed: {meta['seed']}, torch {meta['torch']}, {meta['machine']}", "",
+             f"seed: {meta['seed']}, dense follow kernel: {meta.get('dense_kernel', 'torch')}, torch {meta['torch']}, "
+             f"{meta['machine']}", "",
              "| dataset | train / dev / test | test Hits@1 | share of ceiling | set oracle | Hits@10 | F1 | train time | eval q/s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -83,7 +86,10 @@ def main() -> None:
     ap.add_argument("--no-mask", action="store_true", help="encode topic mentions instead of masking them")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench", help="where checkpoints go")
+    ap.add_argument("--dense-kernel", default=reified.DENSE_KERNEL, choices=("auto", "fused", "torch"),
+                    help="kgqa.reified.DENSE_KERNEL: how the dense frontier of follow runs")
     args = ap.parse_args()
+    reified.DENSE_KERNEL = args.dense_kernel
     mc = ModelConfig(hops=args.hops, loss=args.loss, mask_mentions=not args.no_mask)
     tc = TrainConfig(seed=args.seed, patience=args.patience)
     if args.epochs:
@@ -94,7 +100,7 @@ def main() -> None:
         rows.append(run(name, mc, tc, Path(args.runs)))
         print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
     meta = run_meta(encoder=tc.encoder, frozen=tc.freeze_encoder, loss=mc.objective, hops=args.hops, patience=tc.patience,
-                    mask_mentions=not args.no_mask, seed=args.seed,
+                    mask_mentions=not args.no_mask, seed=args.seed, dense_kernel=args.dense_kernel,
                     setting="MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10")
     write_results("qa_accuracy", args.tag, meta, rows, markdown)
 
