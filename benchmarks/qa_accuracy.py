@@ -55,7 +55,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
              f"Command: `{meta['command']}`  ",
              f"Encoder: {meta['encoder']} (frozen: {meta['frozen']}), loss: {meta['loss']}, patience: {meta.get('patience', 5)}, hops: {meta['hops']}, "
              f"topic mentions masked: {meta['mask_mentions']}, "
-             f"seed: {meta['seed']}, dense follow kernel: {meta.get('dense_kernel', 'torch')}, torch {meta['torch']}, "
+             f"seed: {meta['seed']}, dense follow kernel: {meta['dense_kernel']}, torch {meta['torch']}, "
              f"{meta['machine']}", "",
              "| dataset | train / dev / test | test Hits@1 | share of ceiling | set oracle | Hits@10 | F1 | train time | eval q/s |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -270,6 +270,15 @@ class ReifiedKG:
             self._ones[dtype] = torch.ones(max(self.num_triples, self.num_pairs), dtype=dtype, device=self.device)
         return self._ones[dtype]
 
+    def _weights_in(self, order: Literal["pair", "subject"], fact_weights: Tensor | None,
+                    dtype: torch.dtype) -> Tensor:
+        """``(T,)`` fact weights in pair or subject order: ``fact_weights`` (original order) when
+        given, else the stored ones, else ones."""
+        if fact_weights is not None:
+            return fact_weights.to(dtype).index_select(0, self._order if order == "pair" else self._s_order)
+        stored = self._c_vals if order == "pair" else self._s_vals
+        return stored.to(dtype) if stored is not None else self._unit(dtype)[: self.num_triples]
+
     def _scratch(self, rows: int, cols: int, dtype: torch.dtype) -> Tensor:
         """A reusable ``(rows, cols)`` buffer for values that die inside one call (per thread).
 
@@ -337,22 +346,11 @@ class _DenseFollow(torch.autograd.Function):
 
 
 # ---------------------------------------------------------------------- follow
-def _weights(kb: ReifiedKG, fact_weights: Tensor | None, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """Fact weights in pair order and in subject order (ones when the graph is unweighted)."""
-    if fact_weights is not None:
-        w = fact_weights.to(dtype)
-        return w.index_select(0, kb._order), w.index_select(0, kb._s_order)
-    if kb._c_vals is not None:
-        return kb._c_vals.to(dtype), kb._s_vals.to(dtype)  # type: ignore[union-attr]
-    ones = kb._unit(dtype)[: kb.num_triples]
-    return ones, ones
-
-
 def _dense_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
     """Dense frontier, eq. (2); ``x (B, E)`` and ``r (B, R)`` → ``(B, E)`` (a transposed view)."""
     xT = x.t().contiguous()  # (E, B); free when x came out of follow
     rT = r.t().contiguous()  # (R, B)
-    c_vals, s_vals = _weights(kb, fact_weights, x.dtype)
+    c_vals, s_vals = (kb._weights_in(order, fact_weights, x.dtype) for order in ("pair", "subject"))
     fn = fused.FusedDenseFollow if _fused_dense(xT) else _DenseFollow
     return fn.apply(xT, rT, c_vals, s_vals, kb).t()
 

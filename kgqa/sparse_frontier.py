@@ -78,7 +78,7 @@ def sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
         v = xc.values()
         if fused.supports(v) and not (torch.is_grad_enabled() and any(
                 t is not None and t.requires_grad for t in (x, r, fact_weights))):
-            return fused.sparse_forward(kb, b, e, v, r, _subject_order_weights(kb, fact_weights, v.dtype))
+            return fused.sparse_forward(kb, b, e, v, r, kb._weights_in("subject", fact_weights, v.dtype))
     else:
         b, e = active if active is not None else entries(x)  # type: ignore[misc]
         v = x[b, e]
@@ -94,15 +94,6 @@ def sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
     out_vals = vals.new_zeros(uniq.numel()).index_add_(0, inv, vals)
     return torch.sparse_coo_tensor(torch.stack([uniq // E, uniq % E]), out_vals, (B, E),
                                    is_coalesced=True, check_invariants=False)
-
-
-def _subject_order_weights(kb: ReifiedKG, fact_weights: Tensor | None, dtype: torch.dtype) -> Tensor:
-    """Fact weights in subject order (ones when the graph is unweighted)."""
-    if fact_weights is not None:
-        return fact_weights.to(dtype).index_select(0, kb._s_order)
-    if kb._s_vals is not None:
-        return kb._s_vals.to(dtype)
-    return kb._unit(dtype)[: kb.num_triples]
 
 
 def touched(kb: ReifiedKG, e: Tensor) -> int:
