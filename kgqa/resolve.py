@@ -70,6 +70,13 @@ class ResolverConfig:
     # name of the graph starts this many logits ahead of one that does not. The answer loss alone
     # does not care which span brings the entity; without this head start the resolver tends to
     # read long spans ("birthplace of the seismologist Tom Hanks") whose fuzzy matches happen to fit
+    span_bound: float | None = None  # c: with a bound, a span's logit is prior_init·normalized_exact
+    # + c·tanh(SpanScorer / c) and the prior is fixed, not learned. Context then only reorders spans
+    # within their match band: a span that spells no name of the graph can never outrank one that
+    # does when c <= prior_init / 2. The answer loss alone rewards any span whose entity reaches the
+    # common answers: on MetaQA 3-hop the unbounded scorer learns to read template words as film
+    # titles ("are the" -> We Are the Night) in questions about languages and genres, whose answers
+    # are nearly the same for every film (benchmarks/er_errors.py). None: unbounded, prior learned
     max_entities: int = 1  # N, most entities one question may name; > 1 groups the spans into
     # mention slots and learns how many there are (kgqa.mentions), for intersection from text
     slots: int = 3  # M, mention slots considered per question (>= max_entities); the combinations of
@@ -87,6 +94,12 @@ class ResolverConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not self.count_scale > 0:
             raise ValueError(f"count_scale must be positive, got {self.count_scale!r}")
+        if self.span_bound is not None and not (isinstance(self.span_bound, (int, float)) and self.span_bound > 0
+                                                    and math.isfinite(self.span_bound)):
+            raise ValueError(f"span_bound must be a positive number or None, got {self.span_bound!r}")
+        if self.span_bound is not None and not self.use_prior:
+            raise ValueError("span_bound bounds the learned part of a span's logit around the match prior: "
+                             "it needs use_prior=True")
         if self.slots < self.max_entities:
             raise ValueError(f"slots ({self.slots}) must be at least max_entities ({self.max_entities})")
 
@@ -254,6 +267,7 @@ class EntityResolver(nn.Module):
             with torch.no_grad():
                 self.prior.weight.zero_()
                 self.prior.weight[0, FEATURE_NAMES.index("normalized_exact")] = config.prior_init
+            self.prior.weight.requires_grad_(config.span_bound is None)  # a bounded scorer keeps it fixed
         self.register_buffer("profile", relation_profile(kg), persistent=False)  # (E, R)
         # P(n entities) from the question vector and the slots' shares of p(s)
         self.count_head = nn.Linear(question_dim + config.slots, config.max_entities) if config.max_entities > 1 else None
@@ -309,6 +323,9 @@ class EntityResolver(nn.Module):
 
         start, end, mean = span_embeddings(tokens, spans.piece_start, spans.piece_end)  # (B, S, H) each
         span_logits = self.span_scorer.score(start, end, mean, spans.width)  # (B, S)
+        if self.config.span_bound is not None:
+            c = self.config.span_bound
+            span_logits = c * torch.tanh(span_logits / c)
         if self.prior is not None:  # features are >= 0 and 0 at padding: the max is the best match
             span_logits = span_logits + self.prior(features.amax(dim=2)).squeeze(-1)
         if given_spans is not None:
