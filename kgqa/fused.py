@@ -211,15 +211,37 @@ if AVAILABLE:
         return idx, out_v[:c]
 
 
-def sparse_forward(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor, s_vals: Tensor) -> Tensor:
+def sparse_forward(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
     """Eq. (3) of :mod:`kgqa.reified` for a sparse COO ``x`` with entries ``(b, e, v)``, without
     gradients, in one compiled call: the messages, their sort and their sums. Returns the coalesced
-    sparse COO ``(B, E)`` result; ``s_vals`` are the fact weights in subject order."""
+    sparse COO ``(B, E)`` result. At hop 1 of a batch a call touches a few hundred facts, so what
+    surrounds the kernel counts as much as the kernel: the graph's arrays are viewed as NumPy once
+    and kept (:func:`_graph_arrays`)."""
     B, E = r.shape[0], kb.num_entities
-    idx, vals = _sparse_forward(_np(b), _np(e), _np(v), _np(r), kb._s_crow.numpy(), kb._s_col.numpy(),
-                                _np(s_vals), kb._pair_rel.numpy(), kb._pair_obj.numpy(), E)
+    s_crow, s_col, pair_rel, pair_obj = _graph_arrays(kb)
+    s_vals = (_np(kb._weights_in("subject", fact_weights, v.dtype)) if fact_weights is not None
+              or kb._s_vals is not None else _ones(kb, v.dtype))
+    idx, vals = _sparse_forward(_np(b), _np(e), _np(v), _np(r), s_crow, s_col, s_vals, pair_rel, pair_obj, E)
     return torch.sparse_coo_tensor(torch.from_numpy(idx), torch.from_numpy(vals), (B, E),
                                    is_coalesced=True, check_invariants=False)
+
+
+def _graph_arrays(kb: ReifiedKG) -> tuple[np.ndarray, ...]:
+    """NumPy views of the subject-order structure (``_s_crow``, ``_s_col``, ``_pair_rel``,
+    ``_pair_obj``), made once per graph and kept on it (checked against the tensors they view)."""
+    cached = kb.__dict__.get("_fused_arrays")
+    if cached is None or cached[0] is not kb._s_crow:
+        cached = (kb._s_crow, kb._s_crow.numpy(), kb._s_col.numpy(), kb._pair_rel.numpy(), kb._pair_obj.numpy())
+        kb.__dict__["_fused_arrays"] = cached
+    return cached[1:]
+
+
+def _ones(kb: ReifiedKG, dtype: torch.dtype) -> np.ndarray:
+    """``(T,)`` ones of ``dtype`` as NumPy: the weights of an unweighted graph, kept on it."""
+    cache = kb.__dict__.setdefault("_fused_ones", {})
+    if dtype not in cache:
+        cache[dtype] = _np(kb._unit(dtype)[: kb.num_triples])
+    return cache[dtype]
 
 
 def _bounds(kb: ReifiedKG, order: str) -> np.ndarray:
@@ -257,7 +279,7 @@ def _run(kernel, *args) -> None:
 
 
 def _np(t: Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
+    return t.numpy() if not t.requires_grad and t.is_contiguous() else t.detach().contiguous().numpy()
 
 
 class FusedDenseFollow(torch.autograd.Function):

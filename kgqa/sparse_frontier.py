@@ -78,7 +78,7 @@ def sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
         v = xc.values()
         if fused.supports(v) and not (torch.is_grad_enabled() and any(
                 t is not None and t.requires_grad for t in (x, r, fact_weights))):
-            return fused.sparse_forward(kb, b, e, v, r, kb._weights_in("subject", fact_weights, v.dtype))
+            return fused.sparse_forward(kb, b, e, v, r, fact_weights)
     else:
         b, e = active if active is not None else entries(x)  # type: ignore[misc]
         v = x[b, e]
