@@ -20,7 +20,14 @@ the same get the same match features, so without context their order is the same
 question. (The toy world's ids spell the occupation, ``tom_hanks_seismologist``, so there the
 span "the seismologist Tom Hanks" already leans the right way by string alone.)
 
-The prior term lets span detection see whether a span spells a name of the graph at all. A
+The prior term lets span detection see whether a span spells a name of the graph at all. With
+``span_bound`` c the span logit is ``prior_init · nx_s + c · tanh(SpanScorer(g_s) / c)``
+(``nx_s``: some candidate's surface equals the span after normalisation) and the prior is not
+learned: what the scorer learns moves a span by at most ±c inside its band, so with
+``c <= prior_init / 2`` a span that spells no name can never outrank one that does. The answer
+loss alone cannot tell a reading of the question's template words as a title ("what languages
+*are the* movies ..." → *We Are the Night*) from the real mention when both lead to the common
+answers; the bound takes that shortcut away (README, entity resolution results). A
 *linkable* span has a non-empty normalised text and at least one candidate; ``x_0`` sums to 1
 when a question has one, and is all zeros otherwise.
 
