@@ -84,6 +84,9 @@ class ResolverConfig:
     # common answers: on MetaQA 3-hop the unbounded scorer learns to read template words as film
     # titles ("are the" -> We Are the Night) in questions about languages and genres, whose answers
     # are nearly the same for every film (benchmarks/er_errors.py). None: unbounded, prior learned
+    start: str = "soft"  # what the walk starts from (one-entity models): "soft", x_0 itself; "hard",
+    # the one-hot of x_0's likeliest entity, with x_0's gradient (straight-through): the walk then
+    # starts from one entity, as with given entities, while the QA loss still trains both scorers
     max_entities: int = 1  # N, most entities one question may name; > 1 groups the spans into
     # mention slots and learns how many there are (kgqa.mentions), for intersection from text
     slots: int = 3  # M, mention slots considered per question (>= max_entities); the combinations of
@@ -107,6 +110,11 @@ class ResolverConfig:
         if self.span_bound is not None and not self.use_prior:
             raise ValueError("span_bound bounds the learned part of a span's logit around the match prior: "
                              "it needs use_prior=True")
+        if self.start not in ("soft", "hard"):
+            raise ValueError(f"start must be 'soft' or 'hard', got {self.start!r}")
+        if self.start == "hard" and self.max_entities > 1:
+            raise ValueError("start='hard' is for one-entity models; with max_entities > 1 the readings "
+                             "of the question are mixed (kgqa.mentions)")
         if self.slots < self.max_entities:
             raise ValueError(f"slots ({self.slots}) must be at least max_entities ({self.max_entities})")
 
@@ -305,6 +313,16 @@ class EntityResolver(nn.Module):
         outside = mask[:, None, :] & ((pos < spans.piece_start[..., None]) | (pos > spans.piece_end[..., None]))
         scores = self.attend(tokens).squeeze(-1)[:, None, :].expand(outside.shape)  # (B, S, L)
         return torch.einsum("bsl,blh->bsh", masked_softmax(scores, outside, dim=-1), tokens)
+
+    def start_set(self, x0: Tensor) -> Tensor:
+        """What the walk starts from (``config.start``): ``x0`` itself, or the one-hot of each row's
+        likeliest entity (all zeros where nothing is linkable) whose gradient is ``x0``'s:
+        ``onehot(argmax x0) + x0 − stopgrad(x0)``."""
+        if self.config.start == "soft":
+            return x0
+        hard = torch.zeros_like(x0).scatter_(1, x0.argmax(dim=1, keepdim=True), 1.0)
+        hard = hard * (x0.sum(dim=1, keepdim=True) > 0).to(x0.dtype)
+        return hard + x0 - x0.detach()
 
     def forward(self, questions: Sequence[str], enc: EncoderOutput,
                 given_spans: Sequence[Sequence[Span]] | None = None) -> ResolverOutput:

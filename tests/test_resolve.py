@@ -250,6 +250,29 @@ def test_bad_span_bound_is_refused(bad):
         ResolverConfig(span_bound=1.0, use_prior=False)
 
 
+def test_hard_start_is_the_likeliest_entity_with_the_gradient_of_x0(encoder, kg, index):
+    """``start="hard"``: the walk starts from one entity per question — the argmax of x_0, all
+    zeros where nothing is linkable — and the gradient reaches x_0 as if it had started from x_0
+    (straight-through)."""
+    resolver = EntityResolver(kg, encoder.dim, quick(start="hard"), index=index)
+    out = resolver(QUESTIONS + ["?"], encoder(QUESTIONS + ["?"]))
+    start = resolver.start_set(out.x0)
+    top = out.x0.argmax(dim=1)
+    for b in range(len(QUESTIONS)):
+        assert start[b].nonzero().flatten().tolist() == [int(top[b])]
+        torch.testing.assert_close(start[b, top[b]], torch.tensor(1.0))
+    assert start[-1].abs().sum() == 0 and out.x0[-1].sum() == 0  # "?" has no linkable span
+    probe = torch.rand(start.shape)
+    (g_start,) = torch.autograd.grad((start * probe).sum(), out.x0, retain_graph=True)
+    torch.testing.assert_close(g_start, probe)
+    soft = EntityResolver(kg, encoder.dim, quick(), index=index)
+    assert soft.start_set(out.x0) is out.x0
+    with pytest.raises(ValueError, match="start"):
+        ResolverConfig(start="sharp")
+    with pytest.raises(ValueError, match="one-entity"):
+        ResolverConfig(start="hard", max_entities=2)
+
+
 # ---------------------------------------------------------------------------- gradients
 def test_gradients_reach_both_scorers(encoder, kg, index):
     resolver = EntityResolver(kg, encoder.dim, quick(), index=index)
