@@ -67,7 +67,6 @@ def main() -> None:
     ap.add_argument("--variants", default="given,span,text", help="comma-separated: given, span, text")
     ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
     ap.add_argument("--max-words", type=int, default=ResolverConfig.max_words, help="ResolverConfig.max_words")
-    ap.add_argument("--span-bound", type=float, help="ResolverConfig.span_bound (default: none, unbounded)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--max-train", type=int, help="train on a seeded random subset")
@@ -82,7 +81,7 @@ def main() -> None:
         tc = tc.with_(epochs=args.epochs)
     if args.max_train:
         tc = tc.with_(max_train=args.max_train)
-    rc = ResolverConfig(max_words=args.max_words, span_bound=args.span_bound)
+    rc = ResolverConfig(max_words=args.max_words)
     rows = []
     start = time.perf_counter()
     for name in args.datasets.split(","):
@@ -93,8 +92,7 @@ def main() -> None:
             print(f"   test Hits@1 {r['hits@1']:.2f}  ER {_fmt(r['entity_accuracy'])}  span {_fmt(r['span_accuracy'])}",
                   flush=True)
     meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=args.seed,
-                    resolver=f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}, "
-                             f"span_bound={rc.span_bound}",
+                    resolver=f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}",
                     seconds=time.perf_counter() - start)
     write_results("entity_resolution", args.tag, meta, rows, markdown)
 

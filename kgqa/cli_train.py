@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from pathlib import Path
@@ -33,17 +32,6 @@ def _print_metrics(title: str, m: dict[str, Any]) -> None:
             print(f"   {str(g):<40} n={row['n']:<6} hits@1 {row['hits@1']:6.2f}")
 
 
-def _positive_float(text: str) -> float:
-    """An argparse type: a finite number above zero, or a usage error that names the value."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
 def _train(args: argparse.Namespace) -> int:
     from .model import ModelConfig
     from .train import TrainConfig, fit
@@ -55,16 +43,9 @@ def _train(args: argparse.Namespace) -> int:
                if v is not None}
     tc = tc.with_(**changes, freeze_encoder=not args.finetune)
     mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities)
-    rc = None
-    if args.span_bound is not None:
-        from .resolve import ResolverConfig
-
-        if args.entities == "given":
-            raise SystemExit("--span-bound shapes the learned span scores: it needs --entities span or text")
-        rc = ResolverConfig(max_entities=2 if mc.branched else 1, span_bound=args.span_bound)
     run_dir = Path(args.out or Path("runs") / data.name)
     print(f"{data!r}\ntraining -> {run_dir}")
-    result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, resolver_config=rc)
+    result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume)
     test = result.system.evaluate(data.test)
     summary = {"dataset": data.name, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
                "test": test, "seconds": result.seconds, "command": " ".join(sys.argv)}
@@ -178,10 +159,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--entities", choices=["given", "span", "text"], default="given",
                     help="where the topic entities come from: given (annotated, default); span (gold mention, "
                          "learned entity); text (learned from the question alone)")
-    tr.add_argument("--span-bound", type=_positive_float, metavar="C",
-                    help="with --entities span/text: bound what the span scorer learns to ±C around the fixed "
-                         "name-match prior (ResolverConfig.span_bound; 1.5 keeps every span that spells a name "
-                         "ahead of every span that does not)")
     tr.add_argument("--encoder", help="minilm (default), a local model folder, or a hub name")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
     tr.add_argument("--seed", type=int, default=0)

@@ -164,8 +164,7 @@ class QASystem:
                                            slots.combos, slots.combo_weights, topic_mask=topics, keep_hops=keep_hops)
             return out, res
         q = enc.pooled if not self.model.config.mask_mentions else masked_pool(enc, res)
-        x0 = self.resolver.start_set(res.x0)
-        out = self.model(self.kb, q.to(self.device), x0, topic_mask=x0.detach().clamp(0.0, 1.0),
+        out = self.model(self.kb, q.to(self.device), res.x0, topic_mask=res.x0.detach().clamp(0.0, 1.0),
                          keep_hops=keep_hops)
         return out, res
 

@@ -20,14 +20,7 @@ the same get the same match features, so without context their order is the same
 question. (The toy world's ids spell the occupation, ``tom_hanks_seismologist``, so there the
 span "the seismologist Tom Hanks" already leans the right way by string alone.)
 
-The prior term lets span detection see whether a span spells a name of the graph at all. With
-``span_bound`` c the span logit is ``prior_init · nx_s + c · tanh(SpanScorer(g_s) / c)``
-(``nx_s``: some candidate's surface equals the span after normalisation) and the prior is not
-learned: what the scorer learns moves a span by at most ±c inside its band, so with
-``c <= prior_init / 2`` a span that spells no name can never outrank one that does. The answer
-loss alone cannot tell a reading of the question's template words as a title ("what languages
-*are the* movies ..." → *We Are the Night*) from the real mention when both lead to the common
-answers; the bound takes that shortcut away (README, entity resolution results). A
+The prior term lets span detection see whether a span spells a name of the graph at all. A
 *linkable* span has a non-empty normalised text and at least one candidate; ``x_0`` sums to 1
 when a question has one, and is all zeros otherwise.
 
@@ -77,16 +70,6 @@ class ResolverConfig:
     # name of the graph starts this many logits ahead of one that does not. The answer loss alone
     # does not care which span brings the entity; without this head start the resolver tends to
     # read long spans ("birthplace of the seismologist Tom Hanks") whose fuzzy matches happen to fit
-    span_bound: float | None = None  # c: with a bound, a span's logit is prior_init·normalized_exact
-    # + c·tanh(SpanScorer / c) and the prior is fixed, not learned. Context then only reorders spans
-    # within their match band: a span that spells no name of the graph can never outrank one that
-    # does when c <= prior_init / 2. The answer loss alone rewards any span whose entity reaches the
-    # common answers: on MetaQA 3-hop the unbounded scorer learns to read template words as film
-    # titles ("are the" -> We Are the Night) in questions about languages and genres, whose answers
-    # are nearly the same for every film (benchmarks/er_errors.py). None: unbounded, prior learned
-    start: str = "soft"  # what the walk starts from (one-entity models): "soft", x_0 itself; "hard",
-    # the one-hot of x_0's likeliest entity, with x_0's gradient (straight-through): the walk then
-    # starts from one entity, as with given entities, while the QA loss still trains both scorers
     max_entities: int = 1  # N, most entities one question may name; > 1 groups the spans into
     # mention slots and learns how many there are (kgqa.mentions), for intersection from text
     slots: int = 3  # M, mention slots considered per question (>= max_entities); the combinations of
@@ -104,17 +87,6 @@ class ResolverConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not self.count_scale > 0:
             raise ValueError(f"count_scale must be positive, got {self.count_scale!r}")
-        if self.span_bound is not None and not (isinstance(self.span_bound, (int, float)) and self.span_bound > 0
-                                                    and math.isfinite(self.span_bound)):
-            raise ValueError(f"span_bound must be a positive number or None, got {self.span_bound!r}")
-        if self.span_bound is not None and not self.use_prior:
-            raise ValueError("span_bound bounds the learned part of a span's logit around the match prior: "
-                             "it needs use_prior=True")
-        if self.start not in ("soft", "hard"):
-            raise ValueError(f"start must be 'soft' or 'hard', got {self.start!r}")
-        if self.start == "hard" and self.max_entities > 1:
-            raise ValueError("start='hard' is for one-entity models; with max_entities > 1 the readings "
-                             "of the question are mixed (kgqa.mentions)")
         if self.slots < self.max_entities:
             raise ValueError(f"slots ({self.slots}) must be at least max_entities ({self.max_entities})")
 
@@ -282,7 +254,6 @@ class EntityResolver(nn.Module):
             with torch.no_grad():
                 self.prior.weight.zero_()
                 self.prior.weight[0, FEATURE_NAMES.index("normalized_exact")] = config.prior_init
-            self.prior.weight.requires_grad_(config.span_bound is None)  # a bounded scorer keeps it fixed
         self.register_buffer("profile", relation_profile(kg), persistent=False)  # (E, R)
         # P(n entities) from the question vector and the slots' shares of p(s)
         self.count_head = nn.Linear(question_dim + config.slots, config.max_entities) if config.max_entities > 1 else None
@@ -314,16 +285,6 @@ class EntityResolver(nn.Module):
         scores = self.attend(tokens).squeeze(-1)[:, None, :].expand(outside.shape)  # (B, S, L)
         return torch.einsum("bsl,blh->bsh", masked_softmax(scores, outside, dim=-1), tokens)
 
-    def start_set(self, x0: Tensor) -> Tensor:
-        """What the walk starts from (``config.start``): ``x0`` itself, or the one-hot of each row's
-        likeliest entity (all zeros where nothing is linkable) whose gradient is ``x0``'s:
-        ``onehot(argmax x0) + x0 − stopgrad(x0)``."""
-        if self.config.start == "soft":
-            return x0
-        hard = torch.zeros_like(x0).scatter_(1, x0.argmax(dim=1, keepdim=True), 1.0)
-        hard = hard * (x0.sum(dim=1, keepdim=True) > 0).to(x0.dtype)
-        return hard + x0 - x0.detach()
-
     def forward(self, questions: Sequence[str], enc: EncoderOutput,
                 given_spans: Sequence[Sequence[Span]] | None = None) -> ResolverOutput:
         """Resolve B questions from the encoder's output for exactly those texts.
@@ -348,9 +309,6 @@ class EntityResolver(nn.Module):
 
         start, end, mean = span_embeddings(tokens, spans.piece_start, spans.piece_end)  # (B, S, H) each
         span_logits = self.span_scorer.score(start, end, mean, spans.width)  # (B, S)
-        if self.config.span_bound is not None:
-            c = self.config.span_bound
-            span_logits = c * torch.tanh(span_logits / c)
         if self.prior is not None:  # features are >= 0 and 0 at padding: the max is the best match
             span_logits = span_logits + self.prior(features.amax(dim=2)).squeeze(-1)
         if given_spans is not None:

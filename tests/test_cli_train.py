@@ -104,23 +104,3 @@ def test_intersection_model_from_the_command_line(byo, capsys, tmp_path):
     assert main(["ask", "which child of [person3] lives in [city4]", "--checkpoint", str(run)]) == 0
     text = capsys.readouterr().out
     assert "branch 1 from person3" in text and "branch 2 from city4" in text and "answer = min" in text
-
-
-def test_text_model_with_a_span_bound(byo, capsys, tmp_path):
-    """--span-bound reaches the resolver and is saved with the checkpoint; it makes no sense
-    without a learned resolver, and a bad value is refused with the option's name."""
-    run = tmp_path / "run"
-    assert main(["train", "--kg", str(byo / "kb.txt"), "--questions", str(byo / "qa.txt"), "--encoder", "tiny",
-                 "--epochs", "1", "--entities", "text", "--span-bound", "1.5", "--out", str(run),
-                 "--device", "cpu"]) == 0
-    saved = json.loads((run / "best" / "config.json").read_text())
-    assert saved["resolver"]["span_bound"] == 1.5
-    capsys.readouterr()
-    assert main(["ask", "where does person5 live", "--checkpoint", str(run), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["spans"]
-    with pytest.raises(SystemExit, match="--entities span or text"):
-        main(["train", "--kg", str(byo / "kb.txt"), "--questions", str(byo / "qa.txt"), "--span-bound", "1.5"])
-    for bad in ("-1", "0", "inf", "wide"):
-        with pytest.raises(SystemExit):
-            main(["train", "--entities", "text", "--span-bound", bad])
-        assert f"--span-bound: must be a positive number, got '{bad}'" in capsys.readouterr().err

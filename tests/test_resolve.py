@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from kgqa.candidates import FEATURE_NAMES, CandidateIndex
+from kgqa.candidates import CandidateIndex
 from kgqa.encoders import tiny_encoder
 from kgqa.kg import KnowledgeGraph
 from kgqa.resolve import EntityResolver, ResolverConfig, ResolverOutput, relation_profile
@@ -201,76 +201,6 @@ def test_relation_profile_is_the_set_of_outgoing_relations(kg):
         assert {kg.relations[r] for r in prof[e].nonzero().flatten().tolist()} == expected
         torch.testing.assert_close(prof[e].norm(), torch.tensor(1.0))
     assert "starred_in" in {kg.relations[r] for r in prof[kg.entity_index("tom_hanks_actor")].nonzero().flatten()}
-
-
-def test_bounded_span_scores_keep_names_ahead_of_non_names(encoder, kg, index):
-    """With ``span_bound`` the learned part of a span's logit stays within ±c of the fixed match
-    prior: however large the scorer's weights grow, a span that spells a name of the graph
-    (normalised-exact) outranks every span that does not when c <= prior_init / 2."""
-    config = quick(span_bound=1.5)
-    resolver = EntityResolver(kg, encoder.dim, config, index=index)
-    assert not resolver.prior.weight.requires_grad
-    enc = encoder(QUESTIONS)
-    with torch.no_grad():
-        torch.manual_seed(0)
-        for p in resolver.span_scorer.parameters():
-            p.normal_(0.0, 3.0)  # a scorer with large logits of either sign, for every span
-        out = resolver(QUESTIONS, enc)
-    features = resolver.candidates(enumerate_spans(enc, QUESTIONS, config.max_words))[1]  # (B, S, K, F)
-    named = features[..., FEATURE_NAMES.index("normalized_exact")].amax(dim=2) > 0  # (B, S)
-    learned = out.span_logits - config.prior_init * named.float()
-    assert learned[out.span_mask].abs().max() <= config.span_bound + 1e-4
-    assert (learned[out.span_mask] > 1.0).any() and (learned[out.span_mask] < -1.0).any()  # saturated both ways
-    for b in range(len(QUESTIONS)):
-        live = out.span_mask[b]
-        assert (live & named[b]).any() and (live & ~named[b]).any()
-        assert out.span_logits[b][live & named[b]].min() >= out.span_logits[b][live & ~named[b]].max() - 1e-4
-
-
-def test_bounded_span_scores_train_without_moving_the_prior(encoder, kg, index):
-    resolver = EntityResolver(kg, encoder.dim, quick(span_bound=1.0), index=index)
-    before = resolver.prior.weight.detach().clone()
-    opt = torch.optim.AdamW([p for p in resolver.parameters() if p.requires_grad], lr=0.1)
-    enc = encoder(QUESTIONS)
-    for _ in range(3):
-        out = resolver(QUESTIONS, enc)
-        loss = -torch.log(out.x0[:, kg.entity_index("mona_lisa")] + 1e-9).sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    torch.testing.assert_close(resolver.prior.weight, before)
-    assert resolver.span_scorer.mlp[0].weight.grad.abs().sum() > 0
-
-
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), float("nan"), "2"])
-def test_bad_span_bound_is_refused(bad):
-    with pytest.raises(ValueError, match="span_bound"):
-        ResolverConfig(span_bound=bad)
-    with pytest.raises(ValueError, match="use_prior"):
-        ResolverConfig(span_bound=1.0, use_prior=False)
-
-
-def test_hard_start_is_the_likeliest_entity_with_the_gradient_of_x0(encoder, kg, index):
-    """``start="hard"``: the walk starts from one entity per question — the argmax of x_0, all
-    zeros where nothing is linkable — and the gradient reaches x_0 as if it had started from x_0
-    (straight-through)."""
-    resolver = EntityResolver(kg, encoder.dim, quick(start="hard"), index=index)
-    out = resolver(QUESTIONS + ["?"], encoder(QUESTIONS + ["?"]))
-    start = resolver.start_set(out.x0)
-    top = out.x0.argmax(dim=1)
-    for b in range(len(QUESTIONS)):
-        assert start[b].nonzero().flatten().tolist() == [int(top[b])]
-        torch.testing.assert_close(start[b, top[b]], torch.tensor(1.0))
-    assert start[-1].abs().sum() == 0 and out.x0[-1].sum() == 0  # "?" has no linkable span
-    probe = torch.rand(start.shape)
-    (g_start,) = torch.autograd.grad((start * probe).sum(), out.x0, retain_graph=True)
-    torch.testing.assert_close(g_start, probe)
-    soft = EntityResolver(kg, encoder.dim, quick(), index=index)
-    assert soft.start_set(out.x0) is out.x0
-    with pytest.raises(ValueError, match="start"):
-        ResolverConfig(start="sharp")
-    with pytest.raises(ValueError, match="one-entity"):
-        ResolverConfig(start="hard", max_entities=2)
 
 
 # ---------------------------------------------------------------------------- gradients

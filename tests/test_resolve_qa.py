@@ -62,23 +62,6 @@ def test_span_variant_uses_the_given_mentions(toy_data):
     assert m["er"]["span_accuracy"] == 100.0  # p(span) is fixed to the gold spans
 
 
-def test_hard_start_walks_from_the_resolved_entity(toy_data):
-    """A text model with ``start="hard"`` answers as the given-entity walk from the entity its
-    resolver chose: same scores as running the model from that one entity."""
-    result = fit(toy_data, ModelConfig(hidden=16, entities="text"), CFG.with_(epochs=1), progress=False,
-                 resolver_config=ResolverConfig.quick().with_(start="hard", span_bound=1.5))
-    system = result.system
-    questions = ["Who directed films starring Tom Hanks?", "What city is the Mona Lisa in?"]
-    with torch.no_grad():
-        enc = system.encoder(questions)
-        out, res = system.run_text(enc, questions)
-        chosen = res.x0.argmax(dim=1)
-        q = masked_pool(enc, res)
-        x0 = torch.nn.functional.one_hot(chosen, system.kg.num_entities).float()
-        ref = system.model(system.kb, q, x0, topic_mask=x0)
-    torch.testing.assert_close(out.scores, ref.scores)
-
-
 def test_odd_questions_do_not_crash(trained):
     system = trained[0].system
     for q in ["???", "x" * 2000, "Où est la Joconde, à Paris ?"]:
