@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -437,6 +438,31 @@ def test_fused_kernel_splits_skewed_work_exactly(threads):
     torch.testing.assert_close(got, ref)
     for a, b in zip(grads, torch.autograd.grad((ref * probe).sum(), (x, r))):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+@pytest.mark.parametrize("zero_rows", ["probed", "unprobed"])
+def test_fused_kernel_on_an_x_with_few_zero_rows(monkeypatch, zero_rows):
+    """When the probe finds only non-zero rows the scan for rows of zeros is skipped, and the
+    zero rows the probe missed are gathered — same values. A zero row the probe sees sends x
+    through the scan."""
+    g = torch.Generator().manual_seed(5)
+    E, R, T, B = 1000, 4, 6000, 3
+    triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
+                           torch.randint(0, E, (T,), generator=g)], 1)
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    probed = set(np.linspace(0, E - 1, fused.LIVE_PROBE).astype(np.int64).tolist())
+    zeros = sorted(probed)[3:9] if zero_rows == "probed" else [e for e in range(1, E, 37) if e not in probed]
+    x = torch.rand(B, E, generator=g, dtype=torch.float64) + 0.1
+    x[:, zeros] = 0
+    r = torch.rand(B, R, generator=g, dtype=torch.float64)
+    scans = []
+    real = fused._live_rows
+    monkeypatch.setattr(fused, "_live_rows", lambda *a: scans.append(1) or real(*a))
+    with dense_kernel("fused"):
+        got = follow(kb, x, r, frontier="dense")
+    torch.testing.assert_close(got, dense_reference(triples, E, R, x, r))
+    assert bool(scans) == (zero_rows == "probed")
 
 
 def test_dense_kernel_setting_is_checked(kb, world, monkeypatch):
