@@ -152,7 +152,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--hops", type=int, default=3, help="maximum hops T (default 3)")
     # the choices are kgqa.model.LOSSES, not imported here so that --help stays fast
     tr.add_argument("--loss", choices=["auto", "softmax", "bce"], default="auto",
-                    help="answer loss (auto: bce with given entities, softmax with --entities span/text)")
+                    help="answer loss (auto: bce; softmax for --entities span/text with --intersection, which mixes "
+                         "readings of several entities)")
     tr.add_argument("--intersection", choices=["none", "min", "product"], default="none",
                     help="questions with several entities: one branch per entity, combined by min or product "
                          "(default none: the entities share one walk)")

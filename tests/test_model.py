@@ -96,11 +96,12 @@ def test_config_validation():
         EndToEndQA(3, 8)(None, torch.zeros(2, 5), torch.zeros(2, 4))
 
 
-def test_auto_loss_is_bce_for_given_entities_and_softmax_for_a_resolver():
+def test_auto_loss_is_bce_but_softmax_for_mixed_readings_of_several_entities():
     assert ModelConfig().loss == "auto" and ModelConfig().objective == "bce"
-    assert ModelConfig(intersection="min").objective == "bce"
+    assert ModelConfig(intersection="min").objective == "bce"  # given entities, one branch each
     for entities in ("span", "text"):
-        assert ModelConfig(entities=entities).objective == "softmax"
-        assert ModelConfig().with_(entities=entities).objective == "softmax"  # resolved late, not frozen
+        assert ModelConfig(entities=entities).objective == "bce"  # one entity read from the text
+        assert ModelConfig(entities=entities, intersection="min").objective == "softmax"
+        assert ModelConfig().with_(entities=entities, intersection="product").objective == "softmax"  # resolved late
     assert ModelConfig(loss="softmax").objective == "softmax"
-    assert ModelConfig(loss="bce", entities="text").objective == "bce"  # an explicit choice wins
+    assert ModelConfig(loss="bce", entities="text", intersection="min").objective == "bce"  # an explicit choice wins
