@@ -220,8 +220,7 @@ def sparse_forward(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor, fa
     and kept (:func:`_graph_arrays`)."""
     B, E = r.shape[0], kb.num_entities
     s_crow, s_col, pair_rel, pair_obj = _graph_arrays(kb)
-    s_vals = (_np(kb._weights_in("subject", fact_weights, v.dtype)) if fact_weights is not None
-              or kb._s_vals is not None else _ones(kb, v.dtype))
+    s_vals = _np(kb._weights_in("subject", fact_weights, v.dtype))  # a view when unweighted
     idx, vals = _sparse_forward(_np(b), _np(e), _np(v), _np(r), s_crow, s_col, s_vals, pair_rel, pair_obj, E)
     return torch.sparse_coo_tensor(torch.from_numpy(idx), torch.from_numpy(vals), (B, E),
                                    is_coalesced=True, check_invariants=False)
@@ -235,14 +234,6 @@ def _graph_arrays(kb: ReifiedKG) -> tuple[np.ndarray, ...]:
         cached = (kb._s_crow, kb._s_crow.numpy(), kb._s_col.numpy(), kb._pair_rel.numpy(), kb._pair_obj.numpy())
         kb.__dict__["_fused_arrays"] = cached
     return cached[1:]
-
-
-def _ones(kb: ReifiedKG, dtype: torch.dtype) -> np.ndarray:
-    """``(T,)`` ones of ``dtype`` as NumPy: the weights of an unweighted graph, kept on it."""
-    cache = kb.__dict__.setdefault("_fused_ones", {})
-    if dtype not in cache:
-        cache[dtype] = _np(kb._unit(dtype)[: kb.num_triples])
-    return cache[dtype]
 
 
 def _bounds(kb: ReifiedKG, order: str) -> np.ndarray:
