@@ -54,7 +54,7 @@ _LOCK = threading.Lock()  # Numba's fallback thread pool (workqueue) must not be
 
 def supports(x: Tensor) -> bool:
     """Whether the fused kernels take this ``x`` (a CPU float32/float64 tensor, Numba present)."""
-    return AVAILABLE and x.device.type == "cpu" and x.dtype in DTYPES
+    return AVAILABLE and x.is_cpu and x.dtype in DTYPES
 
 
 PREFETCH_DISTANCE = 8  # facts ahead whose source row is requested from memory early
@@ -176,54 +176,94 @@ if AVAILABLE:
                             pk[b] += go[b] * z[b]
 
     @njit(cache=True, nogil=True)
-    def _sparse_forward(b, e, v, r, s_crow, s_col, s_vals, pair_rel, pair_obj, E):  # pragma: no cover
+    def _insertion_sort(keys, vals, m):  # pragma: no cover
+        """Sort ``keys[:m]`` (and ``vals`` alongside) in place; for the few messages of one row."""
+        for i in range(1, m):
+            k, v = keys[i], vals[i]
+            j = i - 1
+            while j >= 0 and keys[j] > k:
+                keys[j + 1], vals[j + 1] = keys[j], vals[j]
+                j -= 1
+            keys[j + 1], vals[j + 1] = k, v
+
+    @njit(cache=True, nogil=True)
+    def _sparse_forward(ind, v, r, s_crow, s_col, s_vals, pair_rel, pair_obj):  # pragma: no cover
+        """``ind (2, n)`` coalesced (sorted by row, then entity), ``v (n,)``; ``r (B, R)`` or
+        ``(1, R)`` for all rows; ``s_vals`` empty for unit fact weights. One row of the batch at a
+        time: its messages (one per out-fact of its entities) are sorted by object and summed."""
+        n = ind.shape[1]
         M = 0
-        for i in range(e.shape[0]):
-            M += s_crow[e[i] + 1] - s_crow[e[i]]
-        keys = np.empty(M, np.int64)
+        for i in range(n):
+            M += s_crow[ind[1, i] + 1] - s_crow[ind[1, i]]
+        objs = np.empty(M, np.int64)
         vals = np.empty(M, v.dtype)
-        m = 0
-        for i in range(e.shape[0]):  # one message per out-fact of each active (b, e)
-            bi, vi = b[i], v[i]
-            for q in range(s_crow[e[i]], s_crow[e[i] + 1]):
-                p = s_col[q]
-                keys[m] = bi * E + pair_obj[p]
-                vals[m] = vi * s_vals[q] * r[bi, pair_rel[p]]
-                m += 1
-        order = np.argsort(keys, kind="mergesort")
-        out_k = np.empty(M, np.int64)
-        out_v = np.zeros(M, v.dtype)
-        n = -1
-        for j in range(M):  # sum the messages that reach the same (b, o)
-            k = keys[order[j]]
-            if n < 0 or out_k[n] != k:
-                n += 1
-                out_k[n] = k
-            out_v[n] += vals[order[j]]
+        out_b = np.empty(M, np.int64)
+        out_o = np.empty(M, np.int64)
+        out_v = np.empty(M, v.dtype)
+        weighted = s_vals.shape[0] > 0
+        shared_r = r.shape[0] == 1
         c = 0
-        for j in range(n + 1):  # weights are non-negative: a zero sum means only zero messages
+        i = 0
+        while i < n:
+            bi = ind[0, i]
+            rb = r[0] if shared_r else r[bi]
+            m = 0
+            while i < n and ind[0, i] == bi:  # the messages of row bi
+                vi = v[i]
+                for q in range(s_crow[ind[1, i]], s_crow[ind[1, i] + 1]):
+                    p = s_col[q]
+                    objs[m] = pair_obj[p]
+                    w = vi * rb[pair_rel[p]]
+                    if weighted:
+                        w *= s_vals[q]
+                    vals[m] = w
+                    m += 1
+                i += 1
+            if m <= 32:
+                _insertion_sort(objs, vals, m)
+                order = np.arange(m)
+            else:
+                order = np.argsort(objs[:m], kind="mergesort")
+            first = c
+            for j in range(m):  # sum the messages that reach the same object
+                o = objs[order[j]]
+                if c > first and out_o[c - 1] == o:
+                    out_v[c - 1] += vals[order[j]]
+                else:
+                    out_b[c], out_o[c], out_v[c] = bi, o, vals[order[j]]
+                    c += 1
+        k = 0
+        for j in range(c):  # weights are non-negative: a zero sum means only zero messages
             if out_v[j] != 0:
-                out_k[c], out_v[c] = out_k[j], out_v[j]
-                c += 1
-        idx = np.empty((2, c), np.int64)
-        for j in range(c):
-            idx[0, j] = out_k[j] // E
-            idx[1, j] = out_k[j] % E
-        return idx, out_v[:c]
+                out_b[k], out_o[k], out_v[k] = out_b[j], out_o[j], out_v[j]
+                k += 1
+        idx = np.empty((2, k), np.int64)
+        idx[0] = out_b[:k]
+        idx[1] = out_o[:k]
+        return idx, out_v[:k]
 
 
-def sparse_forward(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
-    """Eq. (3) of :mod:`kgqa.reified` for a sparse COO ``x`` with entries ``(b, e, v)``, without
-    gradients, in one compiled call: the messages, their sort and their sums. Returns the coalesced
-    sparse COO ``(B, E)`` result. At hop 1 of a batch a call touches a few hundred facts, so what
-    surrounds the kernel counts as much as the kernel: the graph's arrays are viewed as NumPy once
-    and kept (:func:`_graph_arrays`)."""
-    B, E = r.shape[0], kb.num_entities
+def sparse_forward(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
+    """Eq. (3) of :mod:`kgqa.reified` for a coalesced sparse COO ``x (B, E)``, without gradients,
+    in one compiled call: the messages, their sort and their sums. Returns the coalesced sparse COO
+    ``(B, E)`` result. At hop 1 of a batch a call touches a few hundred facts, so what surrounds
+    the kernel counts as much as the kernel: the graph's arrays are viewed as NumPy once and kept
+    (:func:`_graph_arrays`), unit fact weights are not materialised, and a shared ``r`` row is
+    read in place."""
     s_crow, s_col, pair_rel, pair_obj = _graph_arrays(kb)
-    s_vals = _np(kb._weights_in("subject", fact_weights, v.dtype))  # a view when unweighted
-    idx, vals = _sparse_forward(_np(b), _np(e), _np(v), _np(r), s_crow, s_col, s_vals, pair_rel, pair_obj, E)
-    return torch.sparse_coo_tensor(torch.from_numpy(idx), torch.from_numpy(vals), (B, E),
+    v = x._values()
+    if fact_weights is None and kb._s_vals is None:
+        s_vals = _NO_WEIGHTS[v.dtype]
+    else:
+        s_vals = _np(kb._weights_in("subject", fact_weights, v.dtype))
+    if r.shape[0] > 1 and r.stride(0) == 0:  # (1, R) expanded to (B, R)
+        r = r[:1]
+    idx, vals = _sparse_forward(_np(x._indices()), _np(v), _np(r), s_crow, s_col, s_vals, pair_rel, pair_obj)
+    return torch.sparse_coo_tensor(torch.from_numpy(idx), torch.from_numpy(vals), x.shape,
                                    is_coalesced=True, check_invariants=False)
+
+
+_NO_WEIGHTS = {torch.float32: np.empty(0, np.float32), torch.float64: np.empty(0, np.float64)}
 
 
 def _graph_arrays(kb: ReifiedKG) -> tuple[np.ndarray, ...]:

@@ -406,8 +406,11 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
     if frontier not in ("auto", "dense", "sparse"):
         raise ValueError(f"frontier must be 'auto', 'dense' or 'sparse', got {frontier!r}")
     B = x.shape[0]
-    dtype = torch.promote_types(x.dtype, r.dtype)
-    r = r.to(dtype).expand(B, -1)
+    dtype = x.dtype if x.dtype == r.dtype else torch.promote_types(x.dtype, r.dtype)
+    if r.dtype != dtype:
+        r = r.to(dtype)
+    if r.shape[0] != B:
+        r = r.expand(B, -1)
     if x.dtype != dtype:
         x = x.to(dtype)
     if B == 0 or kb.num_triples == 0:  # nothing to follow; keep the graph connected for autograd

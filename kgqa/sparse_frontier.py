@@ -74,11 +74,11 @@ def sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
     B, E = x.shape
     if x.is_sparse:
         xc = x.coalesce()
+        if fused.supports(xc) and not (torch.is_grad_enabled() and (
+                x.requires_grad or r.requires_grad or (fact_weights is not None and fact_weights.requires_grad))):
+            return fused.sparse_forward(kb, xc, r, fact_weights)
         b, e = xc.indices()
         v = xc.values()
-        if fused.supports(v) and not (torch.is_grad_enabled() and any(
-                t is not None and t.requires_grad for t in (x, r, fact_weights))):
-            return fused.sparse_forward(kb, b, e, v, r, fact_weights)
     else:
         b, e = active if active is not None else entries(x)  # type: ignore[misc]
         v = x[b, e]

@@ -517,3 +517,37 @@ def test_compiled_sparse_forward_equals_the_differentiable_one(graph, seed, weig
     if triples.shape[0]:  # (an empty graph answers with dense zeros)
         assert fast.is_sparse and fast.is_coalesced()
         assert bool((fast.values() != 0).all())
+        key = fast.indices()[0] * E + fast.indices()[1]  # one entry per (row, object), in order
+        assert bool((key[1:] > key[:-1]).all())
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shared_r", [False, True])
+def test_compiled_sparse_forward_on_a_hub(dtype, shared_r):
+    """Rows whose messages are too many for the insertion sort (a hub with 300 out-facts, many
+    reaching the same object) and rows with a handful; ``r`` per row or one ``(1, R)`` row for all.
+    Equal to the dense reference and to the differentiable sparse frontier."""
+    g = torch.Generator().manual_seed(7)
+    E, R = 40, 3
+    hub = torch.stack([torch.zeros(300, dtype=torch.int64), torch.randint(0, R, (300,), generator=g),
+                       torch.randint(0, 12, (300,), generator=g)], 1)
+    rest = torch.stack([torch.randint(1, E, (200,), generator=g), torch.randint(0, R, (200,), generator=g),
+                        torch.randint(0, E, (200,), generator=g)], 1)
+    triples = torch.cat([hub, rest])
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    x = torch.zeros(4, E, dtype=dtype)
+    x[0, 0] = 0.5                   # the hub alone
+    x[1, [0, 3, 9]] = 1.0           # the hub and two others
+    x[3, 17] = 2.0                  # row 2 holds nothing
+    r = torch.rand(1 if shared_r else 4, R, generator=g, dtype=dtype)
+    with torch.no_grad():
+        fast = follow(kb, x.to_sparse(), r, frontier="sparse")
+    slow = follow(kb, x.to_sparse(), r.clone().requires_grad_(), frontier="sparse")
+    want = dense_reference(triples, E, R, x, r.expand(4, R))
+    torch.testing.assert_close(fast.to_dense(), want)
+    torch.testing.assert_close(fast.to_dense(), slow.detach().to_dense())
+    assert fast.is_coalesced() and fast.dtype == dtype and bool((fast.values() != 0).all())
+    key = fast.indices()[0] * E + fast.indices()[1]  # truly coalesced: one entry per (row, object), in order
+    assert bool((key[1:] > key[:-1]).all())
+    assert fast.to_dense()[2].eq(0).all() and fast.to_dense()[0, :12].gt(0).sum() >= 10
