@@ -47,7 +47,7 @@ AVAILABLE = numba is not None
 DTYPES = (torch.float32, torch.float64)
 CHUNKS_PER_THREAD = 8  # more chunks than threads, so one heavy chunk does not hold up the rest
 
-__all__ = ["AVAILABLE", "DTYPES", "FusedDenseFollow", "sparse_forward", "supports"]
+__all__ = ["AVAILABLE", "DTYPES", "FusedDenseFollow", "active_entries", "sparse_forward", "supports"]
 
 _LOCK = threading.Lock()  # Numba's fallback thread pool (workqueue) must not be entered twice
 
@@ -176,6 +176,43 @@ if AVAILABLE:
                             pk[b] += go[b] * z[b]
 
     @njit(cache=True, nogil=True)
+    def _scan_active(x, entity_major, s_crow, budget, b_out, e_out):  # pragma: no cover
+        """The non-zeros of ``x`` (``(E, B)`` when ``entity_major``, else ``(B, E)``) at entities
+        with out-facts, into ``b_out``/``e_out`` (``budget`` long); their count, or -1 as soon as
+        the facts leaving them pass ``budget``."""
+        n = 0
+        touched = 0
+        if entity_major:
+            for e in range(x.shape[0]):
+                deg = s_crow[e + 1] - s_crow[e]
+                if deg == 0:
+                    continue
+                row = x[e]
+                nz = 0
+                for b in range(row.shape[0]):  # counted without a branch: vectorised
+                    nz += row[b] != 0
+                if nz == 0:
+                    continue
+                touched += nz * deg
+                if touched > budget:
+                    return -1
+                for b in range(row.shape[0]):
+                    if row[b] != 0:
+                        b_out[n], e_out[n] = b, e
+                        n += 1
+        else:
+            for b in range(x.shape[0]):
+                row = x[b]
+                for e in range(row.shape[0]):
+                    if row[e] != 0 and s_crow[e + 1] > s_crow[e]:
+                        touched += s_crow[e + 1] - s_crow[e]
+                        if touched > budget:
+                            return -1
+                        b_out[n], e_out[n] = b, e
+                        n += 1
+        return n
+
+    @njit(cache=True, nogil=True)
     def _insertion_sort(keys, vals, m):  # pragma: no cover
         """Sort ``keys[:m]`` (and ``vals`` alongside) in place; for the few messages of one row."""
         for i in range(1, m):
@@ -261,6 +298,21 @@ def sparse_forward(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | N
     idx, vals = _sparse_forward(_np(x._indices()), _np(v), _np(r), s_crow, s_col, s_vals, pair_rel, pair_obj)
     return torch.sparse_coo_tensor(torch.from_numpy(idx), torch.from_numpy(vals), x.shape,
                                    is_coalesced=True, check_invariants=False)
+
+
+def active_entries(kb: ReifiedKG, x: Tensor, budget: float) -> tuple[Tensor, Tensor] | None:
+    """``(b, e)`` indices of the non-zeros (and NaNs) of a dense ``(B, E)`` x at entities with
+    out-facts (the others send no message), in storage order — or ``None`` as soon as the facts
+    leaving them pass ``budget``: the sparse frontier would then do more work than it saves. One
+    compiled pass over ``x`` that stops early; rows of entities without out-facts are not read."""
+    entity_major = x.t().is_contiguous()
+    xs = _np(x.t() if entity_major else x)
+    cap = int(max(0, min(budget, kb.num_triples * x.shape[0])))  # each entry kept touches ≥ 1 fact
+    b, e = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    n = _scan_active(xs, entity_major, _graph_arrays(kb)[0], budget, b, e)
+    if n < 0:
+        return None
+    return torch.from_numpy(b[:n]), torch.from_numpy(e[:n])
 
 
 _NO_WEIGHTS = {torch.float32: np.empty(0, np.float32), torch.float64: np.empty(0, np.float64)}

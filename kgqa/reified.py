@@ -39,8 +39,10 @@ for non-zeros and the result is sparse COO too, so a chain of hops stays sparse.
 **``frontier="auto"``** takes the sparse frontier when the facts it would touch — the sum of the
 out-degrees of the non-zeros of ``x`` — are at most ``AUTO_SPARSE_RATIO · T · B`` (or
 ``AUTO_SPARSE_RATIO_FUSED · T · B`` where the dense frontier runs fused), the dense
-frontier's work scaled by the measured per-fact cost ratio. For a dense ``x`` the non-zeros are
-found by a blockwise min/max scan that gives up (→ dense) as soon as too many blocks are active.
+frontier's work scaled by the measured per-fact cost ratio. For a dense ``x`` on the CPU the
+non-zeros and their out-degrees are counted in one compiled pass that stops (→ dense) as soon as
+the budget is passed (:func:`kgqa.fused.active_entries`); elsewhere a blockwise min/max scan finds
+them and gives up as soon as too many blocks are active.
 """
 
 from __future__ import annotations
@@ -418,10 +420,13 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
         return zero + (r.sum() * 0 if r.numel() else 0)
     active = None
     if frontier == "auto":
-        ratio = AUTO_SPARSE_RATIO_FUSED if _fused_dense(x) else AUTO_SPARSE_RATIO
-        budget = ratio * kb.num_triples * B  # facts the sparse frontier may touch
-        if x.is_sparse:
+        fused_dense = _fused_dense(x)
+        budget = (AUTO_SPARSE_RATIO_FUSED if fused_dense else AUTO_SPARSE_RATIO) * kb.num_triples * B
+        if x.is_sparse:  # budget: facts the sparse frontier may touch
             frontier = "sparse" if touched(kb, x._indices()[1]) <= budget else "dense"
+        elif fused_dense:  # one compiled pass that stops once the budget is passed
+            active = fused.active_entries(kb, x, budget)
+            frontier = "sparse" if active is not None else "dense"
         else:  # at least one non-zero per active block, of mean out-degree T / E
             active = entries(x, max_blocks=budget * kb.num_entities / kb.num_triples)
             frontier = "sparse" if active is not None and touched(kb, active[1]) <= budget else "dense"

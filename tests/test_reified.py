@@ -16,6 +16,7 @@ from kgqa.errors import DeviceMismatchError, KGQAError, ShapeError, WeightError
 from kgqa.kg import KnowledgeGraph
 from kgqa.reified import ReifiedKG, follow, follow_path
 from kgqa.sets import one_hot, relation_one_hot
+from kgqa.sparse_frontier import sparse_follow
 
 FAST = settings(max_examples=40, deadline=None)
 KERNELS = ["fused", "torch"] if fused.AVAILABLE else ["torch"]
@@ -402,6 +403,50 @@ def test_sparse_frontier_finds_scattered_non_zeros_in_either_layout(entity_major
     dense = follow(kb, x, r, frontier="dense")
     for frontier in ("sparse", "auto"):
         torch.testing.assert_close(follow(kb, x, r, frontier=frontier), dense)
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+@FAST
+@given(random_graphs(), st.integers(0, 2**31 - 1), st.booleans())
+def test_compiled_scan_finds_the_active_entries_within_the_budget(graph, seed, entity_major):
+    """``fused.active_entries`` against a plain Python count: the non-zeros (and NaNs) of x at
+    entities with out-facts, in storage order; ``None`` exactly when their out-facts pass the budget."""
+    triples, E, R, B = graph
+    g = torch.Generator().manual_seed(seed)
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    x = torch.rand(B, E, generator=g) * (torch.rand(B, E, generator=g) < 0.4)
+    if seed % 3 == 0:
+        x[0, seed % E] = float("nan")
+    if entity_major:
+        x = x.t().contiguous().t()
+    degree = Counter(triples[:, 0].tolist())
+    cells = [(b, e) for e in range(E) for b in range(B)] if entity_major else [(b, e) for b in range(B) for e in range(E)]
+    want = [(b, e) for b, e in cells if x[b, e] != 0 and degree[e] > 0]  # NaN != 0
+    work = sum(degree[e] for _, e in want)
+    got = fused.active_entries(kb, x, budget=work)
+    assert got is not None and list(zip(got[0].tolist(), got[1].tolist())) == want
+    if work:
+        assert fused.active_entries(kb, x, budget=work - 1) is None
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+def test_auto_goes_sparse_under_the_budget_and_dense_over_it(monkeypatch):
+    """With the compiled scan: a one-hot x on a graph of many facts takes the sparse frontier, a
+    full x the dense one (seen from the autograd node); both equal the dense frontier."""
+    g = torch.Generator().manual_seed(5)
+    E, R, T = 2000, 4, 20000
+    triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
+                           torch.randint(0, E, (T,), generator=g)], 1)
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    r = torch.rand(3, R, generator=g, requires_grad=True)
+    calls = []
+    monkeypatch.setattr(reified, "sparse_follow", lambda *a: calls.append(1) or sparse_follow(*a))
+    for x, sparse in ((torch.zeros(3, E).index_fill_(1, torch.tensor([7]), 1.0), True),
+                      (torch.rand(3, E, generator=g), False)):
+        calls.clear()
+        got = follow(kb, x, r, frontier="auto")
+        assert bool(calls) == sparse
+        torch.testing.assert_close(got, follow(kb, x, r, frontier="dense"))
 
 
 # ---------------------------------------------------------------------- the fused dense kernel
