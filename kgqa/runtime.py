@@ -1,13 +1,15 @@
-"""Run-time switches shared by notebooks, scripts and tests: quick mode, seeding, devices."""
+"""Run-time switches shared by notebooks, scripts and tests: quick mode, seeding, devices, memory."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import random
 
 import torch
 
-__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir"]
+__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir", "release_memory"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -56,3 +58,27 @@ def data_dir(required: bool = True) -> "os.PathLike[str] | None":
     if not path.is_dir():
         raise FileNotFoundError(f"KGQA_DATA={value!r} is not a folder")
     return path
+
+
+_LIBC: ctypes.CDLL | None | bool = False  # False: not looked up yet; None: no malloc_trim here
+
+
+def release_memory() -> bool:
+    """Hand the heap memory that is free again back to the operating system (glibc's
+    ``malloc_trim``); True when it could be asked. Training allocates tensors of a different
+    size every batch, and glibc keeps the freed space in its arenas: a process's resident memory
+    then climbs epoch after epoch although what it uses does not (measured on MetaQA 1-hop, a text
+    model: 1.9 → 3.0 GiB over five epochs, 0.8 GiB in use after each). Elsewhere (macOS, musl) this
+    does nothing."""
+    global _LIBC
+    if _LIBC is False:
+        name = ctypes.util.find_library("c")
+        try:
+            lib = ctypes.CDLL(name) if name else None
+        except OSError:  # pragma: no cover - a C library that cannot be loaded
+            lib = None
+        _LIBC = lib if lib is not None and hasattr(lib, "malloc_trim") else None
+    if _LIBC is None:
+        return False
+    _LIBC.malloc_trim(0)
+    return True

@@ -125,6 +125,17 @@ def test_topic_masking_is_decided_from_the_training_answers(toy_data):
     assert forced.system.model.config.mask_topics is True
 
 
+def test_training_hands_freed_memory_back_between_steps_and_after_evaluation(toy_data, monkeypatch):
+    import kgqa.train
+    calls = []
+    monkeypatch.setattr(kgqa.train, "release_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(kgqa.train, "RELEASE_EVERY", 2)
+    n_train = len(toy_data.train)
+    fit(toy_data, MODEL, CFG.with_(epochs=2, batch_size=8), progress=False)
+    steps = -(-n_train // 8)
+    assert len(calls) == 2 * (steps // 2 + 1)
+
+
 def test_subsets_are_seeded_random_draws_in_file_order():
     from kgqa.train import _subset
 
