@@ -7,9 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kgqa.errors import AmbiguousEntityError, ShapeError, UnknownEntityError, UnknownRelationError
+from kgqa.errors import AmbiguousEntityError, ShapeError, UnknownEntityError, UnknownRelationError, WeightError
 from kgqa.kg import KnowledgeGraph
-from kgqa.sets import intersect, normalize, one_hot, relation_one_hot, resolve_entity, top_k, union
+from kgqa.sets import _storage_order, check_weights, intersect, normalize, one_hot, relation_one_hot, resolve_entity, top_k, union
 
 FAST = settings(max_examples=40, deadline=None)
 
@@ -167,3 +167,41 @@ def test_top_k_lists_ids_names_and_scores(kg):
     assert top_k(kg, x[0], 1) == [("big", "Big", pytest.approx(0.9))]
     with pytest.raises(ShapeError, match="entities"):
         top_k(kg, torch.rand(2, E + 1), 3)
+
+
+# ---------------------------------------------------------------------- check_weights
+@settings(max_examples=60, deadline=None)
+@given(dims=st.lists(st.integers(1, 5), min_size=1, max_size=4), data=st.data())
+def test_check_weights_finds_a_bad_entry_in_any_memory_layout(dims, data):
+    """A NaN, an infinity or a negative entry is found whatever order the tensor's memory is in
+    (permuted views are reduced in storage order; a stride-0 expansion and a strided slice are not
+    permutable and are reduced as given), and a clean tensor of the same layout passes."""
+    base = torch.rand(*dims, dtype=torch.float64)
+    perm = data.draw(st.permutations(range(len(dims))))
+    layout = data.draw(st.sampled_from(["permuted", "sliced", "expanded"]))
+    if layout == "permuted":
+        view = base.permute(*perm)
+    elif layout == "sliced":
+        view = torch.rand(*[2 * d for d in dims], dtype=torch.float64)[tuple(slice(None, None, 2) for _ in dims)]
+    else:
+        view = base.unsqueeze(0).expand(3, *dims)
+    shape = [None] * view.dim()
+    check_weights("x", view, shape, "any")  # clean: passes
+    bad = data.draw(st.sampled_from([float("nan"), float("inf"), -0.5]))
+    target = view.clone() if layout == "expanded" else view  # an expanded view cannot be written to
+    idx = tuple(data.draw(st.integers(0, n - 1)) for n in target.shape)
+    target[idx] = bad
+    match = {"nan": "NaN", "inf": "infinite"}.get(str(bad), "negative")
+    with pytest.raises(WeightError, match=match):
+        check_weights("x", target, shape, "any")
+
+
+def test_storage_order_reads_a_transposed_view_as_the_tensor_it_views():
+    x = torch.zeros(7, 3).t()  # the entity-major layout of one_hot
+    assert not x.is_contiguous()
+    w = _storage_order(x)
+    assert w.is_contiguous() and w.data_ptr() == x.data_ptr() and w.shape == (7, 3)
+    y = torch.zeros(6, 6)[::2]  # not a permutation of a contiguous tensor: left as it is
+    assert _storage_order(y) is y
+    z = torch.zeros(2, 3)
+    assert _storage_order(z) is z
