@@ -59,6 +59,7 @@ def supports(x: Tensor) -> bool:
 
 PREFETCH_DISTANCE = 8  # facts ahead whose source row is requested from memory early
 LIVE_PROBE = 64  # rows of x looked at before deciding to scan it for rows of zeros
+SCAN_CHUNK = 64  # entries of a (B, E) row counted at once (branch-free) before they are looked at one by one
 PREFETCH_MIN_ROW_BYTES = 128  # shorter rows are cheap enough to wait for (measured: prefetch slows B=1)
 
 if AVAILABLE:
@@ -203,13 +204,20 @@ if AVAILABLE:
         else:
             for b in range(x.shape[0]):
                 row = x[b]
-                for e in range(row.shape[0]):
-                    if row[e] != 0 and s_crow[e + 1] > s_crow[e]:
-                        touched += s_crow[e + 1] - s_crow[e]
-                        if touched > budget:
-                            return -1
-                        b_out[n], e_out[n] = b, e
-                        n += 1
+                for c0 in range(0, row.shape[0], SCAN_CHUNK):
+                    c1 = min(row.shape[0], c0 + SCAN_CHUNK)
+                    nz = 0
+                    for e in range(c0, c1):  # a chunk of zeros is passed over vectorised
+                        nz += row[e] != 0
+                    if nz == 0:
+                        continue
+                    for e in range(c0, c1):
+                        if row[e] != 0 and s_crow[e + 1] > s_crow[e]:
+                            touched += s_crow[e + 1] - s_crow[e]
+                            if touched > budget:
+                                return -1
+                            b_out[n], e_out[n] = b, e
+                            n += 1
         return n
 
     @njit(cache=True, nogil=True)

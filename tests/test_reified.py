@@ -430,6 +430,28 @@ def test_compiled_scan_finds_the_active_entries_within_the_budget(graph, seed, e
 
 
 @pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
+@FAST
+@given(st.integers(1, 300), st.integers(0, 2**31 - 1), st.booleans(), st.sampled_from([0.0, 0.01, 0.3]))
+def test_compiled_scan_across_chunks_of_a_row(E, seed, entity_major, density):
+    """Rows longer than one ``SCAN_CHUNK`` (a last chunk cut short, chunks of zeros passed over,
+    a NaN alone in its chunk): the scan still lists exactly the non-zeros at entities with out-facts."""
+    g = torch.Generator().manual_seed(seed)
+    B, T = 3, 2 * E
+    triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.zeros(T, dtype=torch.int64),
+                           torch.randint(0, E, (T,), generator=g)], 1)
+    kb = ReifiedKG.from_tensors(triples, E, 1)
+    x = torch.rand(B, E, generator=g) * (torch.rand(B, E, generator=g) < density)
+    x[seed % B, (seed // B) % E] = float("nan") if seed % 2 else 1.0
+    if entity_major:
+        x = x.t().contiguous().t()
+    degree = Counter(triples[:, 0].tolist())
+    cells = [(b, e) for e in range(E) for b in range(B)] if entity_major else [(b, e) for b in range(B) for e in range(E)]
+    want = [(b, e) for b, e in cells if x[b, e] != 0 and degree[e] > 0]
+    got = fused.active_entries(kb, x, budget=float(T * B))
+    assert got is not None and list(zip(got[0].tolist(), got[1].tolist())) == want
+
+
+@pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
 def test_auto_goes_sparse_under_the_budget_and_dense_over_it(monkeypatch):
     """With the compiled scan: a one-hot x on a graph of many facts takes the sparse frontier, a
     full x the dense one (seen from the autograd node); both equal the dense frontier."""
