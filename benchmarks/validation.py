@@ -15,7 +15,8 @@ fully dense entity-major ``x`` (what a hop returns); ``r`` is a softmax over rel
 
 Measured per call: the hop without the check (``validate=False``), the hop with it, the check
 alone, and as the baseline ``torch.aminmax`` over ``x`` as given — a transposed view read out of
-memory order, which is what the check did before it reduced over ``x`` in storage order.
+memory order, which is what the check did before it reduced over ``x`` in storage order; and
+``torch.zeros(B, E)``, the allocation every hop's dense result needs at least.
 Results: ``benchmarks/results/validation.json`` and ``.md``.
 """
 
@@ -59,7 +60,8 @@ def measure(kb: ReifiedKG, budget: float, max_rounds: int) -> list[dict]:
             fns = {"hop": lambda: follow(kb, x, r, validate=False),
                    "hop, checked": lambda: follow(kb, x, r),
                    "check": lambda: check_weights("x", x, (None, E), "(B, E)"),
-                   "aminmax as given": lambda: torch.aminmax(x)}
+                   "aminmax as given": lambda: torch.aminmax(x),
+                   "zeros": lambda: torch.zeros(B, E)}
             times = time_round_robin(fns, budget, max_rounds)
             row = {"B": B, "x": kind, **{k: v[0] for k, v in times.items()}, "rounds": times["hop"][1]}
             rows.append(row)
@@ -73,14 +75,15 @@ def markdown(rows: list[dict], meta: dict) -> str:
              f"Command: `{meta['command']}`  ", f"Graph {meta['graph']}; torch {meta['torch']}, {meta['machine']}, "
              f"{meta['seconds']:.0f} s", "",
              "Milliseconds a call (median over interleaved rounds). Check share: (hop, checked − hop) ÷ hop. "
-             "Speed-up: `aminmax` over x as given ÷ the check.", "",
-             "| B | x | hop | hop, checked | check share | check | aminmax as given | speed-up |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Speed-up: `aminmax` over x as given ÷ the check. Zeros: `torch.zeros(B, E)`, what allocating a dense "
+             "result costs at least.", "",
+             "| B | x | hop | hop, checked | check share | check | aminmax as given | speed-up | zeros |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         share = (r["hop, checked"] - r["hop"]) / r["hop"]
         lines.append(f"| {r['B']} | {r['x']} | {r['hop'] * 1e3:.3f} | {r['hop, checked'] * 1e3:.3f} | {share:+.0%} | "
                      f"{r['check'] * 1e3:.3f} | {r['aminmax as given'] * 1e3:.3f} | "
-                     f"{r['aminmax as given'] / r['check']:.1f}× |")
+                     f"{r['aminmax as given'] / r['check']:.1f}× | {r['zeros'] * 1e3:.3f} |")
     return "\n".join(lines) + "\n"
 
 
