@@ -405,6 +405,16 @@ def test_sparse_frontier_finds_scattered_non_zeros_in_either_layout(entity_major
         torch.testing.assert_close(follow(kb, x, r, frontier=frontier), dense)
 
 
+def scan_oracle(triples: torch.Tensor, x: torch.Tensor, entity_major: bool) -> tuple[list[tuple[int, int]], int]:
+    """What the compiled scan must find, counted in Python: the ``(b, e)`` non-zeros (NaN != 0) of
+    ``x`` at entities with out-facts, in storage order, and the out-facts leaving them."""
+    B, E = x.shape
+    degree = Counter(triples[:, 0].tolist())
+    cells = [(b, e) for e in range(E) for b in range(B)] if entity_major else [(b, e) for b in range(B) for e in range(E)]
+    want = [(b, e) for b, e in cells if x[b, e] != 0 and degree[e] > 0]
+    return want, sum(degree[e] for _, e in want)
+
+
 @pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
 @FAST
 @given(random_graphs(), st.integers(0, 2**31 - 1), st.booleans())
@@ -419,10 +429,7 @@ def test_compiled_scan_finds_the_active_entries_within_the_budget(graph, seed, e
         x[0, seed % E] = float("nan")
     if entity_major:
         x = x.t().contiguous().t()
-    degree = Counter(triples[:, 0].tolist())
-    cells = [(b, e) for e in range(E) for b in range(B)] if entity_major else [(b, e) for b in range(B) for e in range(E)]
-    want = [(b, e) for b, e in cells if x[b, e] != 0 and degree[e] > 0]  # NaN != 0
-    work = sum(degree[e] for _, e in want)
+    want, work = scan_oracle(triples, x, entity_major)
     got = fused.active_entries(kb, x, budget=work)
     assert got is not None and list(zip(got[0].tolist(), got[1].tolist())) == want
     if work:
@@ -444,9 +451,7 @@ def test_compiled_scan_across_chunks_of_a_row(E, seed, entity_major, density):
     x[seed % B, (seed // B) % E] = float("nan") if seed % 2 else 1.0
     if entity_major:
         x = x.t().contiguous().t()
-    degree = Counter(triples[:, 0].tolist())
-    cells = [(b, e) for e in range(E) for b in range(B)] if entity_major else [(b, e) for b in range(B) for e in range(E)]
-    want = [(b, e) for b, e in cells if x[b, e] != 0 and degree[e] > 0]
+    want, _ = scan_oracle(triples, x, entity_major)
     got = fused.active_entries(kb, x, budget=float(T * B))
     assert got is not None and list(zip(got[0].tolist(), got[1].tolist())) == want
 
