@@ -10,8 +10,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import json
+import math
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from .errors import KGQAError
 from .kg import KnowledgeGraph
 from .traverse import Hop
 
-__all__ = ["main", "build_parser", "chains"]
+__all__ = ["main", "build_parser", "chains", "positive_int", "positive_float"]
 
 # Real knowledge graphs by short name: (path under KGQA_DATA, add r^-1 inverses?)
 REAL_KGS = {
@@ -160,14 +164,17 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
 def _fit_resumed(data, model_config, run: Path, on_epoch=None):
     """Train a demo model in ``run``, resuming its checkpoint; a checkpoint of an earlier version of
     the model is reported and trained afresh."""
-    from .checkpoint import CheckpointError
+    from .checkpoint import CheckpointError, RunInUseError
     from .train import TrainConfig, fit
 
     try:
         return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=True, on_epoch=on_epoch)
+    except RunInUseError:
+        raise
     except CheckpointError as err:
         print(f"   ({err}; training afresh)")
-        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=False, on_epoch=on_epoch)
+        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=False, on_epoch=on_epoch,
+                   overwrite=True)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -181,11 +188,16 @@ def _stats(args: argparse.Namespace) -> int:
     elif args.kg in REAL_KGS:
         rel, inverses = REAL_KGS[args.kg]
         kg = KnowledgeGraph.load(Path(data_dir()) / rel, add_inverses=inverses)
+    elif Path(args.kg).is_dir() and (Path(args.kg) / "kg.json").is_file():  # a folder written by save
+        kg = KnowledgeGraph.load_saved(args.kg)
     else:
         kg = KnowledgeGraph.load(args.kg, add_inverses=not args.no_inverses)
     elapsed = time.perf_counter() - start
-    print(f"{kg!r}\nloaded in {elapsed:.2f} s\n{kg.stats()}")
+    print(f"{kg!r}\nloaded in {elapsed:.2f} s\n{kg.stats().format(None if args.all else STATS_TOP)}")
     return 0
+
+
+STATS_TOP = 30  # relations listed by `kgqa stats` without --all
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,12 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("questions", nargs="*", help="questions to ask instead of the seed questions")
     demo.add_argument("--pipeline", action="store_true", help="use the traditional pipeline instead of the model")
     demo.add_argument("--out", default="runs/toy-demo", help="run folder for the demo model's checkpoints")
-    demo.add_argument("-k", type=int, default=4, help="how many answers to show")
+    demo.add_argument("-k", type=positive_int, default=4, help="how many answers to show")
     demo.set_defaults(func=_demo)
     stats = sub.add_parser("stats", help="load a knowledge graph and print its statistics")
     stats.add_argument("kg", nargs="?", default="toy",
                        help="toy, " + ", ".join(REAL_KGS) + " (from $KGQA_DATA), or a triple file")
     stats.add_argument("--no-inverses", action="store_true", help="for a file: do not add r^-1 relations")
+    stats.add_argument("--all", action="store_true", help=f"list every relation (default: the {STATS_TOP} largest)")
     stats.set_defaults(func=_stats)
     from .cli_train import add_commands
 
@@ -209,9 +222,58 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every failure a user can cause ends in one line on stderr (and, with
+    ``--json``, a JSON object ``{"error": ..., "message": ...}`` on stdout), never a traceback;
+    Ctrl-C says how to go on."""
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return args.func(args)
-    except (KGQAError, FileNotFoundError) as err:
-        print(f"kgqa: error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        resume = " (the last finished epoch is saved); resume with the same command" if args.command == "train" else ""
+        return _fail(args, "Interrupted", f"interrupted{resume}", 130)
+    except (KGQAError, OSError) as err:
+        return _fail(args, type(err).__name__, _os_message(err) if isinstance(err, OSError) and
+                     not isinstance(err, KGQAError) else str(err), 2)
+
+
+def _os_message(err: OSError) -> str:
+    """``[Errno 13] Permission denied: 'x'`` as ``x: permission denied``; a full disk says so."""
+    what = err.strerror or str(err)
+    if err.errno == errno.ENOSPC:
+        what = "no space left on the device (free some space, then run the command again)"
+    name = err.filename if err.filename is not None else ""
+    return f"{name}: {what}" if name else what
+
+
+def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    print(f"kgqa: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": kind, "message": message}))
+    return code
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"kgqa: warning: {message}", file=sys.stderr)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value

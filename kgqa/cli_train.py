@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_commands", "describe_work"]
+from .errors import KGQAError
+
+__all__ = ["add_commands", "describe_work", "informative", "UsageError"]
+
+
+class UsageError(KGQAError):
+    """Options that do not go together, or name something this machine or run does not have."""
 
 _BRACKET = re.compile(r"\[([^\[\]]+)\]")
 
@@ -19,23 +25,62 @@ def _load_data(args: argparse.Namespace):
 
     if args.kg or args.questions:
         if not (args.kg and args.questions):
-            raise SystemExit("kgqa train: --kg and --questions go together")
+            raise UsageError("kgqa train: --kg and --questions go together")
         return load_user(args.kg, args.questions, seed=args.seed)
     return load_dataset(args.dataset)
+
+
+def _check_device(name: str | None) -> None:
+    """Refuse a device that this machine does not have, before anything is loaded."""
+    if name is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(name)
+    except RuntimeError as err:
+        raise UsageError(f"--device {name!r}: not a device ({str(err).splitlines()[0]})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {name}: only cpu and cuda are supported")
+
+
+def informative(m: dict[str, Any]) -> dict[str, Any]:
+    """``m`` without the breakdowns that carry no information: one group only, or groups that are
+    placeholders (question type ``-``, hop count 0 of a plain question file)."""
+    out = dict(m)
+    for key, blank in (("by_type", "-"), ("by_hops", 0), ("by_topics", None)):
+        groups = out.get(key)
+        if groups is None:
+            continue
+        if len(groups) <= 1 or all(g in (blank, str(blank)) for g in groups):
+            del out[key]
+    return out
 
 
 def _print_metrics(title: str, m: dict[str, Any]) -> None:
     keys = [k for k in m if k.startswith(("hits", "f1"))]
     print(f"{title}: n={m['n']}  " + "  ".join(f"{k} {m[k]:.2f}" for k in keys))
-    if len(m.get("by_type", {})) > 1:
-        for g, row in m["by_type"].items():
-            print(f"   {str(g):<40} n={row['n']:<6} hits@1 {row['hits@1']:6.2f}")
+    for key in ("by_type", "by_hops", "by_topics"):
+        if key in m and len(m[key]) > 1:
+            for g, row in m[key].items():
+                print(f"   {str(g):<40} n={row['n']:<6} hits@1 {row['hits@1']:6.2f}")
+            break
 
 
 def _train(args: argparse.Namespace) -> int:
     from .model import ModelConfig
     from .train import TrainConfig, fit
 
+    from .checkpoint import check_writable
+
+    _check_device(args.device)
+    run_dir = Path(args.out) if args.out else None
+    if run_dir is not None:
+        check_writable(run_dir)  # before the data and the encoder load, not after the first epoch
     data = _load_data(args)
     tc = TrainConfig.quick() if args.quick else TrainConfig()
     changes = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
@@ -43,36 +88,77 @@ def _train(args: argparse.Namespace) -> int:
                if v is not None}
     tc = tc.with_(**changes, freeze_encoder=not args.finetune)
     mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities)
-    run_dir = Path(args.out or Path("runs") / data.name)
+    if args.overwrite and not args.no_resume:
+        raise UsageError("kgqa train: --overwrite goes with --no-resume (a resumed run replaces nothing)")
+    run_dir = run_dir or Path("runs") / data.name
     print(f"{data!r}\ntraining -> {run_dir}")
-    result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume)
-    test = result.system.evaluate(data.test)
+    if data.origin is not None and data.notes:
+        print(data.notes)
+    result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, overwrite=args.overwrite)
+    test = informative(result.system.evaluate(data.test)) if data.test else None
     summary = {"dataset": data.name, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
                "test": test, "seconds": result.seconds, "command": " ".join(sys.argv)}
-    (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"best epoch {result.best_epoch}, dev Hits@1 {result.best_dev:.2f}, {result.seconds:.0f} s")
-    _print_metrics("test", test)
+    from .runtime import json_safe
+
+    _atomic_text(run_dir / "metrics.json", json.dumps(json_safe(summary), indent=2, default=str, allow_nan=False) + "\n")
+    dev = "-" if result.best_dev != result.best_dev else f"{result.best_dev:.2f}"
+    print(f"best epoch {result.best_epoch}, dev Hits@1 {dev}, {result.seconds:.0f} s")
+    if test is None:
+        print("test: the test split is empty")
+    else:
+        _print_metrics("test", test)
     return 0
 
 
+def _atomic_text(path: Path, text: str) -> None:
+    from .kg_io import _atomic_write
+
+    _atomic_write(path, text)
+
+
 def _eval(args: argparse.Namespace) -> int:
-    from .datasets import load_dataset, load_questions
+    from .checkpoint import check_kg, load_checkpoint_files
+    from .datasets import DATASETS, load_dataset, load_questions, load_user
     from .qa import QASystem
 
+    config, _, _, folder = load_checkpoint_files(args.checkpoint)
     system = QASystem.from_checkpoint(args.checkpoint)
     if args.questions:
         examples = load_questions(args.questions, system.kg)
     else:
-        from .checkpoint import load_checkpoint_files
+        origin = (config.get("data") or {}).get("origin")
+        name = args.dataset or config.get("dataset")
+        if args.dataset is None and origin and origin.get("loader") == "user":
+            options = {k: origin[k] for k in ("add_inverses", "split", "seed", "on_duplicate", "dedupe", "grouped")
+                       if k in origin}
+            data = load_user(origin["kg"], origin["questions"], name=name, **options)
+        elif name in DATASETS:
+            data = load_dataset(name)
+        else:
+            raise UsageError(f"{folder}: trained on your own files ({name!r}), and the checkpoint does not record "
+                             "where they are; pass --questions FILE (questions on the checkpoint's graph)")
+        check_kg(config, data.kg, folder)  # the dataset's graph must be the one the model was trained on
+        examples = getattr(data, args.split)
+        if args.split == "test" and args.dataset is None and "data" in config:
+            from .train import data_fingerprint
 
-        name = args.dataset or load_checkpoint_files(args.checkpoint)[0].get("dataset")
-        examples = getattr(load_dataset(name), args.split)
-    result = system.evaluate(examples)
+            if data_fingerprint(examples, ()) != config["data"].get("test"):
+                raise UsageError(f"{folder}: the {name!r} test split read now differs from the one recorded at "
+                                 "training time (the question file or the split changed)")
+    if not examples:
+        raise UsageError(f"the {args.split} split of {name!r} is empty: nothing to evaluate")
+    result = informative(system.evaluate(examples))
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print(json.dumps(_json_safe_result(result), indent=2, default=str, allow_nan=False))
     else:
         _print_metrics(f"{args.questions or args.split}", result)
     return 0
+
+
+def _json_safe_result(result: dict[str, Any]) -> dict[str, Any]:
+    from .runtime import json_safe
+
+    return json_safe(result)
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -113,11 +199,36 @@ def _print_answer(system, answer, how: str, as_json: bool) -> int:
     print(f"   topic entities ({how}): " + (", ".join(kg.label(e) for e in answer.topics) or "(none found)"))
     for line in describe_work(kg, answer):
         print(f"   {line}")
-    for eid, name, score in answer.answers:
-        print(f"   {score:8.4f}  {kg.label(eid)}")
-    if not answer.answers:
-        print("   (no entity reached)")
+    for line in answer_lines(kg, answer.answers, system.model.config.objective):
+        print(f"   {line}")
     return 0
+
+
+TAIL_SHOWN = 1e-3  # answers below this score are not listed at all
+
+
+def answer_lines(kg, answers: list[tuple[str, str, float]], objective: str) -> list[str]:
+    """The answers as a reader should take them: what the score is, the answers (scores at least
+    half the best one, the set that answer F1 scores) apart from the weaker ones, and no entity
+    whose score rounds to nothing."""
+    if not answers or answers[0][2] < TAIL_SHOWN:
+        return ["(no entity reached)"]
+    if objective == "bce":
+        what = "score = the model's belief that the entity is an answer, clamp(ŷ, 0, 1)"
+        shown = [(e, min(s, 1.0)) for e, _, s in answers if s >= TAIL_SHOWN]
+    else:
+        what = "score = the share of the walk's weight that reaches the entity"
+        shown = [(e, s) for e, _, s in answers if s >= TAIL_SHOWN]
+    top = shown[0][1]
+    lines = [f"answers ({what}):"]
+    lines += [f"{s:8.4f}  {kg.label(e)}" for e, s in shown if s >= 0.5 * top]
+    weaker = [(e, s) for e, s in shown if s < 0.5 * top]
+    if weaker:
+        lines.append("weaker (under half the best score):")
+        lines += [f"{s:8.4f}  {kg.label(e)}" for e, s in weaker]
+    if objective == "bce" and top < 0.5:
+        lines.append("(no confident answer: the best score is under 0.5)")
+    return lines
 
 
 def describe_work(kg, answer, *, relations: int = 3, reached: int = 3) -> list[str]:
@@ -141,15 +252,17 @@ def describe_work(kg, answer, *, relations: int = 3, reached: int = 3) -> list[s
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``train``, ``eval`` and ``ask`` on the ``kgqa`` parser."""
+    from .cli import positive_float, positive_int
+
     tr = sub.add_parser("train", help="train the end-to-end model on a dataset or your own KG + questions")
     tr.add_argument("--dataset", default="toy", help="a registered dataset (toy, metaqa-1hop, pq-2h, wc-c, ...)")
     tr.add_argument("--kg", help="your own KG file: s|r|o or tab-separated triples")
     tr.add_argument("--questions", help="your own questions: 'text with [entity]<TAB>answer|answer'")
     tr.add_argument("--out", help="run folder for checkpoints (default runs/DATASET)")
-    tr.add_argument("--epochs", type=int)
-    tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--lr", type=float)
-    tr.add_argument("--hops", type=int, default=3, help="maximum hops T (default 3)")
+    tr.add_argument("--epochs", type=positive_int)
+    tr.add_argument("--batch-size", type=positive_int)
+    tr.add_argument("--lr", type=positive_float)
+    tr.add_argument("--hops", type=positive_int, default=3, help="maximum hops T (default 3)")
     # the choices are kgqa.model.LOSSES, not imported here so that --help stays fast
     tr.add_argument("--loss", choices=["auto", "softmax", "bce"], default="auto",
                     help="answer loss (auto: bce; softmax for --entities span/text with --intersection, which mixes "
@@ -165,7 +278,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", help="cpu, cuda, ... (default: CUDA when available)")
     tr.add_argument("--quick", action="store_true", help="a few epochs on a subset")
-    tr.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has a checkpoint")
+    tr.add_argument("--no-resume", action="store_true", help="start afresh instead of resuming the run folder's checkpoint")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="with --no-resume: replace the model the run folder already holds (refused without it)")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint")
@@ -180,6 +295,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ask.add_argument("question")
     ask.add_argument("--checkpoint", required=True)
     ask.add_argument("--entity", action="append", help="topic entity id or name (repeatable)")
-    ask.add_argument("-k", type=int, default=5, help="how many answers to show")
+    ask.add_argument("-k", type=positive_int, default=5, help="how many answers to show")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
     ask.set_defaults(func=_ask)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from .qa_files import NO_SPAN, QAExample, adjacency, find_mention, parse_bracket
     parse_worldcup, read_lines, run_gold_paths
 from .runtime import data_dir
 
-__all__ = ["QAExample", "QADataset", "SplitStats", "split_examples", "load_toy", "load_metaqa",
+__all__ = ["QAExample", "QADataset", "SplitStats", "DataWarning", "split_examples", "seen_in_train", "dedupe_questions", "load_toy", "load_metaqa",
            "load_pathquestion", "load_worldcup", "load_user", "load_questions", "DatasetSpec", "DATASETS", "metaqa_path",
            "load_dataset"]
 
@@ -70,6 +71,7 @@ class QADataset:
     dev: list[QAExample]
     test: list[QAExample]
     notes: str = ""  # provenance and caveats: the split seed, "dev-trained", KG ceilings
+    origin: dict | None = None  # how to load it again when it is not registered (load_user's arguments)
     _cache: dict = field(default_factory=dict, init=False, compare=False)  # computed stats
 
     @property
@@ -156,22 +158,56 @@ def _split_stats(kg: KnowledgeGraph, exs: Sequence[QAExample], seen: tuple[set, 
     )
 
 
+class DataWarning(UserWarning):
+    """Something about a question set that makes its scores mean less than they seem: duplicate
+    questions removed, a split left empty, test questions whose facts are in training."""
+
+
 def split_examples(examples: Sequence[QAExample], fractions: Sequence[float] = (0.8, 0.1, 0.1),
-                   seed: int = 0) -> tuple[list[QAExample], list[QAExample], list[QAExample]]:
+                   seed: int = 0, *, grouped: bool = False) -> tuple[list[QAExample], list[QAExample], list[QAExample]]:
     """Seeded random train/dev/test split; each part keeps the file order.
 
     Sizes are ``round(f_train * n)``, ``round(f_dev * n)`` and the rest; the same ``seed`` gives
     the same split on every machine (Python's ``random.Random``, not the hash seed).
+
+    ``grouped`` keeps the questions that share their topics and answer set (paraphrases of one
+    fact) on one side of the split: whole groups are shuffled and dealt out until each part has
+    its share, so the sizes are close to, not exactly, the fractions. Without it a test question
+    can be a rewording of a training one, and the test measures memory, not generalisation.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {tuple(fractions)}")
     n = len(examples)
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
     n_train = round(fractions[0] * n)
     n_dev = min(round(fractions[1] * n), n - n_train)
-    parts = (order[:n_train], order[n_train:n_train + n_dev], order[n_train + n_dev:])
+    if not grouped:
+        order = list(range(n))
+        random.Random(seed).shuffle(order)
+        parts = (order[:n_train], order[n_train:n_train + n_dev], order[n_train + n_dev:])
+    else:
+        groups: dict[tuple, list[int]] = {}
+        for i, ex in enumerate(examples):
+            groups.setdefault(_pair(ex), []).append(i)
+        keys = list(groups)
+        random.Random(seed).shuffle(keys)
+        parts = ([], [], [])
+        for key in keys:
+            part = 0 if len(parts[0]) < n_train else 1 if len(parts[1]) < n_dev else 2
+            parts[part].extend(groups[key])
     return tuple([examples[i] for i in sorted(p)] for p in parts)  # type: ignore[return-value]
+
+
+def seen_in_train(train: Sequence[QAExample], test: Sequence[QAExample]) -> int:
+    """How many ``test`` questions have their topics and answer set (their fact) in ``train``."""
+    seen = {_pair(ex) for ex in train}
+    return sum(_pair(ex) in seen for ex in test)
+
+
+def dedupe_questions(examples: Sequence[QAExample]) -> tuple[list[QAExample], int]:
+    """The first of each (question text, topics, answer set) in file order, and how many repeats
+    were dropped."""
+    out = _dedupe_by(examples, lambda ex: (ex.question, ex.topics, frozenset(ex.answers)))
+    return out, len(examples) - len(out)
 
 
 # ---------------------------------------------------------------------------- loaders
@@ -287,7 +323,7 @@ def _qtypes(path: Path, questions: Path) -> list[str] | None:
 
 
 def load_pathquestion(root: str | os.PathLike, variant: Literal["2H", "3H"] = "2H", *,
-                      split: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> QADataset:
+                      split: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0, grouped: bool = False) -> QADataset:
     """PathQuestion ``PQ-2H``/``PQ-3H`` over ``{2H,3H}-kb.txt`` (inverses added), seeded split.
 
     Topic = first entity of the gold path, found in the question as written (with underscores).
@@ -298,10 +334,13 @@ def load_pathquestion(root: str | os.PathLike, variant: Literal["2H", "3H"] = "2
     kg = KnowledgeGraph.load(_require(root, f"pathquestion/{hops}-kb.txt", "pathquestion"), add_inverses=True,
                              on_duplicate="drop")
     exs = parse_pathquestion(_require(root, f"pathquestion/PQ-{hops}.txt", "pathquestion"), kg)
-    train, dev, test = split_examples(exs, split, seed)
-    notes = (f"PathQuestion PQ-{hops}: no official split; seeded {_fmt_split(split)} split (seed {seed}). "
-             "Several paraphrases share one gold path, so a random split puts paraphrases of a test "
-             "question in train.")
+    train, dev, test = split_examples(exs, split, seed, grouped=grouped)
+    leaked = seen_in_train(train, test)
+    notes = (f"PathQuestion PQ-{hops}: no official split; seeded {_fmt_split(split)} split (seed {seed}"
+             + (", paraphrases of one fact kept on one side). " if grouped else "). ")
+             + f"{leaked:,} of {len(test):,} test questions have their topic and answers (their fact) in "
+             "training" + ("." if grouped else ": several paraphrases share one gold path, and a random split "
+                           "puts paraphrases of a test question in train (grouped=True keeps them together)."))
     return QADataset(f"pq-{hops.lower()}", kg, train, dev, test, notes)
 
 
@@ -341,12 +380,16 @@ def load_worldcup(root: str | os.PathLike, parts: str = "P1+P2+C", *, split: Seq
 
 def _dedupe(exs: list[QAExample]) -> list[QAExample]:
     """The first line of each (question, answer set), in file order."""
-    seen: set[tuple[str, frozenset[str]]] = set()
+    return _dedupe_by(exs, lambda ex: (ex.question, frozenset(ex.answers)))
+
+
+def _dedupe_by(exs: Sequence[QAExample], key: Callable[[QAExample], object]) -> list[QAExample]:
+    seen: set = set()
     out = []
     for ex in exs:
-        key = (ex.question, frozenset(ex.answers))
-        if key not in seen:
-            seen.add(key)
+        k = key(ex)
+        if k not in seen:
+            seen.add(k)
             out.append(ex)
     return out
 
@@ -368,10 +411,16 @@ def load_questions(path: str | os.PathLike, kg: KnowledgeGraph, *,
 
 def load_user(kg_path: str | os.PathLike, questions_path: str | os.PathLike, *, add_inverses: bool = True,
               split: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
-              on_duplicate: Literal["error", "drop"] = "error", name: str | None = None) -> QADataset:
+              on_duplicate: Literal["error", "drop"] = "error", name: str | None = None,
+              dedupe: bool = True, grouped: bool = True) -> QADataset:
     """Your own graph and questions: a triple file (``s|r|o`` or tab-separated) or a folder
     written by :meth:`KnowledgeGraph.save` (which keeps display names), and a question file in
-    the format of :func:`load_questions`; split with ``split`` and ``seed``."""
+    the format of :func:`load_questions`; split with ``split`` and ``seed``.
+
+    By default repeated questions (same text, topics and answers) are kept once (``dedupe``), and
+    questions that share topics and answers stay on one side of the split (``grouped``, see
+    :func:`split_examples`), so that no test question is a copy or a rewording of a training one;
+    each is reported with a :class:`DataWarning`, as is an empty dev or test split."""
     kp = Path(kg_path)
     if kp.is_dir():
         kg = KnowledgeGraph.load_saved(kp)
@@ -380,9 +429,27 @@ def load_user(kg_path: str | os.PathLike, questions_path: str | os.PathLike, *, 
         kg = KnowledgeGraph.load(kp, add_inverses=add_inverses, on_duplicate=on_duplicate)
     else:
         raise MissingDataError(f"{kp}: no such knowledge-graph file or folder", path=kp)
-    train, dev, test = split_examples(load_questions(questions_path, kg), split, seed)
-    notes = f"user data: {kp} and {questions_path}; seeded {_fmt_split(split)} split (seed {seed})"
-    return QADataset(name or Path(questions_path).stem, kg, train, dev, test, notes)
+    questions = load_questions(questions_path, kg)
+    notes = [f"user data: {kp} and {questions_path}; seeded {_fmt_split(split)} split (seed {seed}"
+             + (", questions sharing topics and answers kept on one side)" if grouped else ")")]
+    if dedupe:
+        questions, dropped = dedupe_questions(questions)
+        if dropped:
+            notes.append(f"{dropped:,} repeated question line(s) removed ({len(questions):,} unique left)")
+            warnings.warn(f"{questions_path}: {notes[-1]}", DataWarning, stacklevel=2)
+    train, dev, test = split_examples(questions, split, seed, grouped=grouped)
+    for part, exs in (("dev", dev), ("test", test)):
+        if not exs:
+            notes.append(f"the {part} split is empty ({len(questions)} questions split {_fmt_split(split)})")
+            warnings.warn(f"{questions_path}: {notes[-1]}", DataWarning, stacklevel=2)
+    leaked = seen_in_train(train, test)
+    if leaked:
+        notes.append(f"{leaked:,} of {len(test):,} test questions have their topics and answers in training")
+        warnings.warn(f"{questions_path}: {notes[-1]}", DataWarning, stacklevel=2)
+    origin = {"loader": "user", "kg": str(kp.resolve()), "questions": str(Path(questions_path).resolve()),
+              "add_inverses": add_inverses, "split": list(split), "seed": seed, "on_duplicate": on_duplicate,
+              "dedupe": dedupe, "grouped": grouped}
+    return QADataset(name or Path(questions_path).stem, kg, train, dev, test, "; ".join(notes), origin=origin)
 
 
 # ---------------------------------------------------------------------------- registry

@@ -65,14 +65,27 @@ class KGStats:
     facts_per_relation: dict[str, int] = field(default_factory=dict)  # relation -> fact count
 
     def __str__(self) -> str:
+        return self.format()
+
+    def format(self, top: int | None = None) -> str:
+        """The counts, then facts per relation, most facts first: the ``top`` largest and a line
+        for the rest when there are more (all of them when ``top`` is None)."""
         lines = [
             f"entities   {self.n_entities:>10,}  ({self.n_isolated:,} isolated)",
             f"relations  {self.n_relations:>10,}  ({self.n_inverse_relations:,} inverses)",
             f"triples    {self.n_triples:>10,}",
             f"out-degree {self.mean_out_degree:>10.2f} mean, {self.max_out_degree:,} max",
         ]
-        width = max((len(r) for r in self.facts_per_relation), default=0)
-        lines += [f"  {r:<{width}}  {n:>8,}" for r, n in self.facts_per_relation.items()]
+        rows = list(self.facts_per_relation.items())
+        rest: list[tuple[str, int]] = []
+        if top is not None and len(rows) > top:
+            rows = sorted(rows, key=lambda rn: -rn[1])
+            rows, rest = rows[:top], rows[top:]
+        width = max((len(r) for r, _ in rows), default=0)
+        lines += [f"  {r:<{width}}  {n:>8,}" for r, n in rows]
+        if rest:
+            lines.append(f"  ... {len(rest):,} more relations with {sum(n for _, n in rest):,} facts "
+                         f"(at most {max(n for _, n in rest):,} each; --all lists them)")
         return "\n".join(lines)
 
 
@@ -105,6 +118,16 @@ class KnowledgeGraph:
     ) -> None:
         self.entities: list[EntityId] = list(entities)
         self.relations: list[RelationName] = list(relations)
+        if not isinstance(triples, torch.Tensor):
+            try:
+                triples = torch.as_tensor(triples)
+            except (TypeError, ValueError, RuntimeError) as err:
+                raise KGFormatError(f"triples must be an (N, 3) integer tensor of indices ({err})",
+                                    path=source or None) from None
+        if triples.is_floating_point() or triples.is_complex() or triples.dtype == torch.bool:
+            raise KGFormatError(f"triples must hold integer indices, got dtype {triples.dtype}", path=source or None)
+        if triples.numel() and (triples.dim() != 2 or triples.shape[1] != 3):
+            raise KGFormatError(f"triples must have shape (N, 3), got {tuple(triples.shape)}", path=source or None)
         self.triples: torch.Tensor = triples.to(torch.int64).reshape(-1, 3)
         self.names: list[str] = list(names) if names is not None else list(self.entities)
         self.aliases: list[tuple[str, ...]] = (
@@ -128,7 +151,8 @@ class KnowledgeGraph:
                                     "relation"), (2, self.num_entities, "object")):
                 lo, hi = int(self.triples[:, col].min()), int(self.triples[:, col].max())
                 if lo < 0 or hi >= size:
-                    raise ValueError(f"{what} index out of range [0, {size}) in triples")
+                    raise KGFormatError(f"{what} index {lo if lo < 0 else hi} out of range [0, {size}) in triples",
+                                        path=source or None)
         self._name_index: dict[str, list[int]] | None = None
         self._csr: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -161,7 +185,13 @@ class KnowledgeGraph:
             ent_index.setdefault(e, len(ent_index))
         rows: list[tuple[int, int, int]] = []
         seen: dict[tuple[int, int, int], int] = {}
-        for k, (s, r, o) in enumerate(triples):
+        for k, triple in enumerate(triples):
+            if (not isinstance(triple, (tuple, list)) or len(triple) != 3
+                    or not all(isinstance(x, str) and x for x in triple)):
+                line = _lines[k] if _lines is not None else None
+                raise KGFormatError(f"item {k + 1}: expected a (subject, relation, object) triple of non-empty "
+                                    f"strings, got {triple!r:.80}", path=source or None, line=line)
+            s, r, o = triple
             row = (
                 ent_index.setdefault(s, len(ent_index)),
                 rel_index.setdefault(r, len(rel_index)),
@@ -225,7 +255,7 @@ class KnowledgeGraph:
         triples, lines = read_triples(path, sep=sep)
         listed = None
         if entity_list is not None:
-            listed = [ln.strip() for ln in Path(entity_list).read_text(encoding="utf-8").splitlines()]
+            listed = [ln.strip() for ln in Path(entity_list).read_text(encoding="utf-8-sig").splitlines()]
             listed = [e for e in listed if e]
         return cls.from_triples(
             triples, entities=listed, add_inverses=add_inverses, on_duplicate=on_duplicate, source=str(path),
@@ -235,13 +265,14 @@ class KnowledgeGraph:
     def with_inverses(self) -> KnowledgeGraph:
         """A copy with an inverse ``r^-1`` for every relation that has none yet.
 
-        For a fact ``(s, r, o)`` the copy also holds ``(o, r^-1, s)``. Relations that are
-        already inverses, or whose inverse is present, are left as they are, so calling it twice
-        changes nothing.
+        For a fact ``(s, r, o)`` the copy also holds ``(o, r^-1, s)``. Where a relation and its
+        inverse are both present already (a file that lists some ``r^-1`` facts itself), the
+        reversed facts missing on either side are added, so that every fact can be walked both
+        ways. Calling it twice changes nothing.
         """
         new_rels = [inverse_name(r) for r in self.relations if inverse_name(r) not in self._relation_index]
         if not new_rels:
-            return self
+            return self._complete_inverses()
         relations = self.relations + new_rels
         index = {r: i for i, r in enumerate(relations)}
         base = torch.tensor([index[inverse_name(r)] for r in new_rels])  # relation being inverted
@@ -254,7 +285,28 @@ class KnowledgeGraph:
         return KnowledgeGraph(
             self.entities, relations, torch.cat([self.triples, inv]), names=self.names,
             aliases=self.aliases, types=self.types, source=self.source,
-        )
+        )._complete_inverses()
+
+    def _complete_inverses(self) -> KnowledgeGraph:
+        """``self`` with ``(o, r^-1, s)`` added for every ``(s, r, o)`` (and back) that lacks it, for
+        the relations whose inverse is present."""
+        partner = torch.tensor([self._relation_index.get(inverse_name(r), -1) for r in self.relations],
+                               dtype=torch.int64)
+        t = self.triples[partner[self.triples[:, 1]] >= 0]
+        if not t.numel():
+            return self
+        rev = torch.stack([t[:, 2], partner[t[:, 1]], t[:, 0]], dim=1)
+        n_e, n_r = self.num_entities, self.num_relations
+
+        def keys(x: torch.Tensor) -> torch.Tensor:
+            return (x[:, 0] * n_r + x[:, 1]) * n_e + x[:, 2]
+
+        missing = rev[~torch.isin(keys(rev), keys(self.triples))]
+        if not missing.numel():
+            return self
+        missing = torch.unique(missing, dim=0)
+        return KnowledgeGraph(self.entities, self.relations, torch.cat([self.triples, missing]), names=self.names,
+                              aliases=self.aliases, types=self.types, source=self.source)
 
     # ------------------------------------------------------------------ sizes and lookups
     @property

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from .errors import EmptyKGError, KGFormatError
+from .errors import EmptyKGError, KGFormatError, MissingDataError
 from .types import Triple
 
 if TYPE_CHECKING:  # pragma: no cover
     from .kg import KnowledgeGraph
 
-__all__ = ["read_triples", "save_kg", "load_saved_kg", "SAVE_FORMAT"]
+__all__ = ["read_triples", "save_kg", "load_saved_kg", "join_aliases", "split_aliases", "SAVE_FORMAT"]
 
 SAVE_FORMAT = 1  # version of the folder layout written by save_kg
 
@@ -42,7 +42,7 @@ def save_kg(kg: KnowledgeGraph, directory: str | os.PathLike) -> Path:
         if any(c in text for c in "\t\n\r"):
             raise KGFormatError(f"cannot save {text!r}: tabs and newlines are not allowed in names")
     ents = "id\tname\taliases\ttype\n" + "".join(
-        f"{e}\t{n}\t{'|'.join(a)}\t{t}\n"
+        f"{e}\t{n}\t{join_aliases(a)}\t{t}\n"
         for e, n, a, t in zip(kg.entities, kg.names, kg.aliases, kg.types)
     )
     _atomic_write(out / "entities.tsv", ents)
@@ -53,6 +53,39 @@ def save_kg(kg: KnowledgeGraph, directory: str | os.PathLike) -> Path:
     _atomic_write(out / "kg.json", json.dumps(meta, indent=2) + "\n")
     return out
 
+def join_aliases(aliases: tuple[str, ...]) -> str:
+    """The aliases field of ``entities.tsv``: aliases joined by ``|``, a ``|`` or ``\\`` inside an
+    alias escaped with a backslash (:func:`split_aliases` reads it back)."""
+    return "|".join(a.replace("\\", "\\\\").replace("|", "\\|") for a in aliases)
+
+
+def split_aliases(field: str) -> tuple[str, ...]:
+    """The aliases of a field written by :func:`join_aliases`."""
+    out, cur, chars = [], [], iter(field)
+    for c in chars:
+        if c == "\\":
+            cur.append(next(chars, "\\"))
+        elif c == "|":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+    out.append("".join(cur))
+    return tuple(a for a in out if a)
+
+
+def _read_text(path: Path) -> str:
+    """A saved graph's file as text, or a :class:`KGFormatError` naming it."""
+    if not path.is_file():
+        raise KGFormatError("missing (the saved graph is incomplete)", path=path)
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise KGFormatError(f"not UTF-8 text ({err.reason} at byte {err.start})", path=path) from None
+    except OSError as err:
+        raise KGFormatError(f"cannot read ({err.strerror or err})", path=path) from None
+
+
 def load_saved_kg(directory: str | os.PathLike) -> KnowledgeGraph:
     """Load a graph written by :func:`save_kg`, checking its fingerprint."""
     from .kg import KnowledgeGraph
@@ -61,26 +94,42 @@ def load_saved_kg(directory: str | os.PathLike) -> KnowledgeGraph:
     meta_path = d / "kg.json"
     if not meta_path.is_file():
         raise KGFormatError("not a saved knowledge graph (kg.json is missing)", path=d)
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(_read_text(meta_path))
+    except json.JSONDecodeError as err:
+        raise KGFormatError(f"not valid JSON ({err})", path=meta_path) from None
+    if not isinstance(meta, dict):
+        raise KGFormatError(f"expected a JSON object, got {type(meta).__name__}", path=meta_path)
     if meta.get("format") != SAVE_FORMAT:
         raise KGFormatError(f"unsupported format {meta.get('format')!r}", path=meta_path)
     ids, names, aliases, types = [], [], [], []
     ent_path = d / "entities.tsv"
-    with open(ent_path, encoding="utf-8") as f:
-        next(f, None)
-        for n, line in enumerate(f, start=2):
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 4:
-                raise KGFormatError(f"expected 4 tab-separated fields, got {len(parts)}", path=ent_path, line=n)
-            ids.append(parts[0])
-            names.append(parts[1])
-            aliases.append(tuple(a for a in parts[2].split("|") if a))
-            types.append(parts[3])
-    relations = (d / "relations.txt").read_text(encoding="utf-8").splitlines()
-    rows = [list(map(int, ln.split("\t"))) for ln in
-            (d / "triples.tsv").read_text(encoding="utf-8").splitlines() if ln]
+    for n, line in enumerate(_read_text(ent_path).split("\n")[1:], start=2):
+        if not line:
+            continue
+        parts = line.split("\t")
+        if len(parts) != 4:
+            raise KGFormatError(f"expected 4 tab-separated fields, got {len(parts)}", path=ent_path, line=n)
+        ids.append(parts[0])
+        names.append(parts[1])
+        aliases.append(split_aliases(parts[2]))
+        types.append(parts[3])
+    relations = _read_text(d / "relations.txt").splitlines()
+    trip_path = d / "triples.tsv"
+    rows = []
+    for n, ln in enumerate(_read_text(trip_path).splitlines(), start=1):
+        if not ln:
+            continue
+        fields = ln.split("\t")
+        if len(fields) != 3 or not all(f.strip().lstrip("-").isdigit() for f in fields):
+            raise KGFormatError(f"expected three tab-separated integers, got {ln[:80]!r}", path=trip_path, line=n)
+        row = [int(f) for f in fields]
+        for value, size, what in zip(row, (len(ids), len(relations), len(ids)), ("subject", "relation", "object")):
+            if not 0 <= value < size:
+                raise KGFormatError(f"{what} index {value} out of range [0, {size})", path=trip_path, line=n)
+        rows.append(row)
     kg = KnowledgeGraph(ids, relations, torch.tensor(rows, dtype=torch.int64).reshape(-1, 3), names=names,
-             aliases=aliases, types=types, source=meta.get("source", str(d)))
+             aliases=aliases, types=types, source=str(meta.get("source", str(d))))
     if kg.fingerprint() != meta.get("fingerprint"):
         raise KGFormatError("contents do not match the fingerprint in kg.json (a file was edited "
                             "or truncated)", path=d)
@@ -95,15 +144,22 @@ def read_triples(
     ``sep="auto"`` decides from the first fact line: a tab means tab-separated, else ``|``.
     """
     p = Path(path)
+    if p.is_dir():
+        raise KGFormatError("is a directory, not a triple file (a folder written by KnowledgeGraph.save "
+                            "loads with KnowledgeGraph.load_saved)", path=p)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such knowledge-graph file")
+        raise MissingDataError(f"{p}: no such knowledge-graph file", path=p)
     triples: list[Triple] = []
     lines: list[int] = []
     delim: str | None = {"tab": "\t", "pipe": "|"}.get(sep)
-    with open(p, "rb") as f:
+    try:
+        f = open(p, "rb")
+    except OSError as err:
+        raise KGFormatError(f"cannot read ({err.strerror or err})", path=p) from None
+    with f:
         for n, raw_bytes in enumerate(f, start=1):
             try:
-                raw = raw_bytes.decode("utf-8")
+                raw = raw_bytes.decode("utf-8-sig" if n == 1 else "utf-8")  # a byte-order mark is no name
             except UnicodeDecodeError as err:
                 raise KGFormatError(f"not UTF-8 text ({err.reason} at byte {err.start})",
                                     path=p, line=n) from None

@@ -16,6 +16,7 @@ import torch
 from .answers import Answer, Branch, ResolvedSpan
 from .checkpoint import check_kg, load_checkpoint_files, weights_of
 from .datasets import QAExample
+from .errors import KGQAError
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
 from .metrics import Scores, breakdown, gold_mask, summarize
@@ -26,8 +27,12 @@ from .resolve import EntityResolver, ResolverConfig, ResolverOutput
 from .resolve_metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
 from .sets import resolve_entity
 
-__all__ = ["QASystem", "example_indices", "build_encoder", "encoder_input",
+__all__ = ["QASystem", "EvaluationError", "check_answers_known", "example_indices", "build_encoder", "encoder_input",
            "masked_pool", "pieces_inside", "span_vectors", "pad_questions"]
+
+
+class EvaluationError(KGQAError, ValueError):
+    """Questions that cannot be scored against this model's knowledge graph."""
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
@@ -44,6 +49,20 @@ def example_indices(kg: KnowledgeGraph, examples: Sequence[QAExample]) -> tuple[
     topics = [[idx[t] for t in ex.topics if t in idx] for ex in examples]
     answers = [[idx[a] for a in ex.answers if a in idx] for ex in examples]
     return topics, answers
+
+
+def check_answers_known(kg: KnowledgeGraph, examples: Sequence[QAExample], answers: Sequence[Sequence[int]]) -> None:
+    """Refuse examples none of whose gold answers is an entity of ``kg``: such an example can only
+    be missed, and scoring it (F1 of an empty prediction against an empty gold set is 1) would
+    hide that the questions were written for another graph."""
+    bad = [i for i, (ex, a) in enumerate(zip(examples, answers)) if not a]
+    if bad:
+        first = examples[bad[0]]
+        where = f" ({first.source})" if first.source else ""
+        raise EvaluationError(
+            f"{len(bad):,} of {len(examples):,} questions have no gold answer in the knowledge graph "
+            f"({kg.num_entities:,} entities, fingerprint {kg.fingerprint()}); the first{where}: {first.question!r} "
+            f"-> {', '.join(map(repr, first.answers[:3]))}. Were they written for another graph?")
 
 
 PLACEHOLDER = "something"  # stands for a masked topic mention ("What city is something in?")
@@ -302,6 +321,7 @@ class QASystem:
         if self.resolves:
             self.resolver.eval()
         topics, answers = example_indices(self.kg, examples)
+        check_answers_known(self.kg, examples, answers)
         scores = Scores.empty(k)
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
         if self.resolves and self.branched:  # several entities: is the likeliest reading the gold one?

@@ -221,9 +221,11 @@ def parse_bracketed(
             raise QAFormatError(f"expected exactly one [bracketed] topic entity, found {len(marks)}",
                                 path=p, line=n)
         topics = tuple(resolve_entity(kg, m, where, names=names) for m, _ in marks)
-        raw_answers = _unique(a.strip() for a in answer_field.split("|"))
+        pieces = [a.strip() for a in split_answers(answer_field)]
+        raw_answers = _unique(pieces)
         if not raw_answers:
             raise QAFormatError("no answers after the tab", path=p, line=n)
+        _check_split_names(kg, pieces, names, p, n)
         if unknown_answers == "keep":
             answers = tuple(a if kg.has_entity(a) or not names else _resolve_or_keep(kg, a, where)
                             for a in raw_answers)
@@ -233,6 +235,44 @@ def parse_bracketed(
         examples.append(QAExample(question, topics, tuple(s for _, s in marks), _unique(answers),
                                   qtype=qtype, hops=hops, source=where))
     return examples
+
+
+def split_answers(field: str) -> list[str]:
+    """The answers of an answer field: separated by ``|``; ``\\|`` is a ``|`` inside an answer
+    (an entity named ``AC|DC`` is written ``AC\\|DC``)."""
+    out, cur, i = [], [], 0
+    while i < len(field):
+        c = field[i]
+        if c == "\\" and i + 1 < len(field) and field[i + 1] in "|\\":
+            cur.append(field[i + 1])
+            i += 2
+            continue
+        if c == "|":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    out.append("".join(cur))
+    return out
+
+
+def _check_split_names(kg: KnowledgeGraph, pieces: Sequence[str], names: bool, path: Path, line: int) -> None:
+    """Refuse an answer field whose ``|`` cut an entity's name in two (``AC|DC`` read as ``AC`` and
+    ``DC``): the message says how to write it."""
+    def known(text: str) -> bool:
+        return kg.has_entity(text) or (names and bool(kg.entities_named(text)))
+
+    if len(pieces) < 2:
+        return
+    unknown = [k for k, x in enumerate(pieces) if not known(x)]
+    for k in unknown:  # a cut name leaves at least one unknown piece; names of up to 4 pieces are checked
+        for i, j in ((i, j) for i in range(max(0, k - 3), k + 1) for j in range(k + 1, min(len(pieces), i + 4) + 1)):
+            joined = "|".join(pieces[i:j])
+            if j - i > 1 and known(joined):
+                escaped = joined.replace("|", "\\|")
+                raise QAFormatError(f"the answer {joined!r} is an entity whose name holds '|', which separates "
+                                    f"answers; write it as {escaped!r}", path=path, line=line)
 
 
 def _resolve_or_keep(kg: KnowledgeGraph, text: str, where: str) -> EntityId:

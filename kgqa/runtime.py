@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import os
 import random
+from typing import Any
 
 import torch
 
-__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir", "release_memory"]
+__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir", "release_memory", "json_safe"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -82,3 +84,15 @@ def release_memory() -> bool:
         return False
     _LIBC.malloc_trim(0)
     return True
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinite floats replaced by None (JSON's ``null``), in nested dicts,
+    lists and tuples: the JSON files and ``--json`` output of kgqa are standard JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

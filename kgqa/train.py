@@ -9,6 +9,10 @@ latest (with optimizer and RNG state) in ``last/``, so an interrupted run resume
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -18,14 +22,15 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, save_checkpoint, weights_of
+from .checkpoint import (CheckpointError, check_kg, load_checkpoint_files, recover_run, run_lock, save_checkpoint,
+                         weights_of)
 from .datasets import QADataset, QAExample
 from .encoders import EncoderCache, QuestionEncoder
 from .metrics import gold_mask
 from .model import EndToEndQA, ModelConfig, answer_loss
 from .qa import QASystem, build_encoder, example_indices, pad_questions
 from .resolve import EntityResolver, ResolverConfig
-from .runtime import default_device, release_memory, seed_everything
+from .runtime import default_device, json_safe, release_memory, seed_everything
 
 __all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_share"]
 
@@ -108,6 +113,69 @@ def encode_questions(system: QASystem, examples: Sequence[QAExample], batch_size
     return pad_questions(parts) if parts else torch.zeros(0, system.encoder.dim)
 
 
+def data_fingerprint(train: Sequence[QAExample], dev: Sequence[QAExample]) -> str:
+    """A short hash of the training and validation questions (text, topics, mentions, answers), in
+    order: a resumed run must see the questions it started with."""
+    h = hashlib.sha256()
+    for split in (train, dev):
+        for e in split:
+            h.update(json.dumps([e.question, e.topics, e.mentions, e.answers]).encode("utf-8"))
+        h.update(b"\x00split")
+    return h.hexdigest()[:16]
+
+
+RESUMABLE_CHANGES = ("epochs", "patience", "device")
+"""Training settings a resumed run may change: how long it goes on, and where it runs. Any other
+difference (learning rate, seed, batch size, subsets, encoder) would continue a run under settings
+its history was not made with, so it is refused."""
+
+
+def _check_resume(saved: dict[str, Any], config: dict[str, Any], folder: Path) -> None:
+    """Refuse to resume from ``saved`` when the model, resolver, encoder, data or training settings
+    differ from ``config``, naming every differing field."""
+    diffs = []
+    for key in ("model", "resolver", "encoder"):
+        old, new = saved.get(key), config[key]
+        if old != new:
+            if isinstance(old, dict) and isinstance(new, dict):
+                diffs += [f"{key}.{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+                          if old.get(k) != new.get(k)]
+            else:
+                diffs.append(f"{key} {old!r} -> {new!r}")
+    old_train = saved.get("train") or {}
+    diffs += [f"train.{k} {old_train.get(k)!r} -> {v!r}" for k, v in config["train"].items()
+              if k not in RESUMABLE_CHANGES and old_train.get(k) != v]
+    if "data" in saved and saved["data"].get("questions") != config["data"]["questions"]:
+        diffs.append("the training or validation questions differ (another question file, split or seed)")
+    if diffs:
+        raise CheckpointError(f"{folder}: cannot resume: the run was started with other settings ("
+                              + "; ".join(diffs) + "). Resume with the settings it was started with, or "
+                              "start afresh in a new run folder (or with --no-resume --overwrite)")
+
+
+def _rng_state() -> dict[str, Any]:
+    """Every random generator training draws from: torch's (CPU and CUDA), Python's and NumPy's."""
+    import numpy as np
+
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    import numpy as np
+
+    if isinstance(state, torch.Tensor):  # checkpoints written before every generator was saved
+        torch.set_rng_state(state)
+        return
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def _config_dict(data: QADataset, model_cfg: ModelConfig, train_cfg: TrainConfig, encoder: QuestionEncoder,
                  resolver_cfg: ResolverConfig | None) -> dict[str, Any]:
     kg = data.kg
@@ -119,6 +187,9 @@ def _config_dict(data: QADataset, model_cfg: ModelConfig, train_cfg: TrainConfig
         "encoder": {"model": train_cfg.encoder, "dim": encoder.dim, "frozen": train_cfg.freeze_encoder},
         "kg": {"fingerprint": kg.fingerprint(), "entities": kg.num_entities, "relations": kg.num_relations,
                "triples": kg.num_triples, "source": kg.source},
+        "data": {"questions": data_fingerprint(_subset(data.train, train_cfg.max_train, train_cfg.seed),
+                                               _subset(data.dev, train_cfg.max_eval, train_cfg.seed)),
+                 "test": data_fingerprint(data.test, ()), "test_n": len(data.test), "origin": data.origin},
     }
 
 
@@ -132,6 +203,7 @@ def fit(
     progress: bool = True,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     resolver_config: ResolverConfig | None = None,
+    overwrite: bool = False,
 ) -> FitResult:
     """Train on ``data.train``, select on ``data.dev``; checkpoints under ``run_dir`` if given.
 
@@ -142,8 +214,36 @@ def fit(
 
     With ``resume`` and a ``run_dir`` holding a ``last/`` checkpoint of the same configuration
     and knowledge graph, training continues from it; a different configuration is refused with a
-    message rather than silently mixed.
+    message naming the differing fields rather than silently mixed (only ``epochs``, ``patience``
+    and ``device`` may change). Without ``resume``, a run folder that already holds a checkpoint
+    is refused unless ``overwrite``, which removes it first: a better ``best/`` is never replaced
+    unawares.
+
+    Training holds a lock on ``run_dir`` (:func:`~kgqa.checkpoint.run_lock`): a second run in the
+    same folder is refused. A folder left by a crash mid-save is put back in order first
+    (:func:`~kgqa.checkpoint.recover_run`).
     """
+    args = (data, model_config, train_config)
+    kwargs = dict(resume=resume, progress=progress, on_epoch=on_epoch, resolver_config=resolver_config,
+                  overwrite=overwrite)
+    if run_dir is None:
+        return _fit(*args, run=None, **kwargs)
+    with run_lock(run_dir) as run:
+        return _fit(*args, run=run, **kwargs)
+
+
+def _fit(
+    data: QADataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    run: Path | None,
+    resume: bool,
+    progress: bool,
+    on_epoch: Callable[[dict[str, float]], None] | None,
+    resolver_config: ResolverConfig | None,
+    overwrite: bool,
+) -> FitResult:
     start_time = time.perf_counter()
     tc = train_config
     seed_everything(tc.seed)
@@ -177,20 +277,32 @@ def fit(
 
     history: list[dict[str, float]] = []
     best_dev, best_epoch, first_epoch, stale = -1.0, 0, 0, 0
-    run = Path(run_dir) if run_dir is not None else None
-    if run is not None and resume and ((run / "last").exists() or (run / ".last.old").exists()):
+    if run is not None:
+        for line in recover_run(run):
+            print(f"{run}: {line}")
+        held = [n for n in ("best", "last") if (run / n).exists()]
+        if held and not resume:
+            if not overwrite:
+                raise CheckpointError(f"{run}: already holds a trained model ({', '.join(n + '/' for n in held)}); "
+                                      "resume it (leave out --no-resume), pass --overwrite to replace it, or "
+                                      "choose another run folder")
+            for n in held:
+                shutil.rmtree(run / n)
+    if run is not None and resume and (run / "last").exists():
         saved, weights, state, folder = load_checkpoint_files(run, "last", with_state=True)
         check_kg(saved, kg, folder)
-        for key in ("model", "encoder", "resolver"):
-            if saved.get(key) != config[key]:
-                raise CheckpointError(f"{folder}: saved with a different {key} configuration "
-                                      f"({saved.get(key)} vs {config[key]}); use a new run folder or resume=False")
-        for name, module in parts.items():
-            module.load_state_dict(weights_of(weights, name))
-        opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
+        _check_resume(saved, config, folder)
+        try:
+            for name, module in parts.items():
+                module.load_state_dict(weights_of(weights, name))
+            opt.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{folder}: weights or optimizer state do not fit the model "
+                                  f"({str(err).splitlines()[0]})") from None
+        _set_rng_state(state["rng"])
         history = saved.get("history", [])
         best_dev, best_epoch, stale = saved["best_dev"], saved["best_epoch"], state["stale"]
+        best_dev = float("nan") if best_dev is None else best_dev
         first_epoch = saved["epoch"]
 
     train_topics, train_answers = example_indices(kg, train)
@@ -252,11 +364,12 @@ def fit(
             best_dev, best_epoch = metrics["hits@1"], epoch + 1
         weights = {f"{name}.{k}": v for name, module in parts.items() for k, v in module.state_dict().items()}
         if run is not None:
-            meta = {**config, "epoch": epoch + 1, "history": history, "best_dev": best_dev, "best_epoch": best_epoch}
+            meta = json_safe({**config, "epoch": epoch + 1, "history": history, "best_dev": best_dev,
+                               "best_epoch": best_epoch})
             if improved:
                 save_checkpoint(run / "best", weights=weights, config=meta, kg=kg)
             save_checkpoint(run / "last", weights=weights, config=meta,
-                            state={"optimizer": opt.state_dict(), "rng": torch.get_rng_state(), "stale": stale})
+                            state={"optimizer": opt.state_dict(), "rng": _rng_state(), "stale": stale})
         elif improved:
             best_state = {k: v.detach().clone() for k, v in weights.items()}
         if on_epoch is not None:

@@ -67,6 +67,8 @@ def test_ask_errors_are_clear(byo, capsys):
     err = capsys.readouterr().err
     assert "unknown entity 'nobody'" in err and "Traceback" not in err
     assert main(["eval", "--checkpoint", str(byo / "missing")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(byo)]) == 2
     assert "no checkpoint here" in capsys.readouterr().err
 
 

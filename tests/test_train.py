@@ -72,7 +72,7 @@ def test_resume_continues_from_last(trained, toy_data, tmp_path):
     shutil.copytree(run, tmp_path / "run")
     more = fit(toy_data, MODEL, CFG.with_(epochs=5), run_dir=tmp_path / "run", progress=False)
     assert [row["epoch"] for row in more.history] == [1, 2, 3, 4, 5]
-    with pytest.raises(CheckpointError, match="different model configuration"):
+    with pytest.raises(CheckpointError, match=r"other settings \(model.hidden 32 -> 16\)"):
         fit(toy_data, MODEL.with_(hidden=16), CFG.with_(epochs=6), run_dir=tmp_path / "run", progress=False)
 
 
@@ -82,8 +82,11 @@ def test_a_half_swapped_checkpoint_is_recovered(trained, tmp_path):
     _, run = trained
     shutil.copytree(run / "best", tmp_path / ".best.old")  # as if a crash hit between the renames
     assert resolve_checkpoint(tmp_path) == tmp_path / ".best.old"
-    with pytest.raises(CheckpointError, match="no checkpoint here"):
+    with pytest.raises(CheckpointError, match="no such run folder"):
         resolve_checkpoint(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="no checkpoint here"):
+        resolve_checkpoint(tmp_path / "empty")
 
 
 def test_loading_against_another_kg_fails_clearly(trained):
