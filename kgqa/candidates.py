@@ -116,6 +116,28 @@ class Candidates:
         return self.feature("exact") + self.feature("normalized_exact") + self.feature("ngram_cosine")
 
 
+def _top_stable(values: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``t`` largest entries of each row of ``values (S, L)`` and their positions, largest
+    first, equal values by position: the same for a row whatever other rows share the batch
+    (``torch.topk`` breaks ties by how the batch happens to be laid out, so a resumed training
+    run, which queries its spans in other batches, would see other candidates).
+
+    ``topk`` finds ``t + 1``; its first ``t`` are the exact top set unless the ``t``-th and the
+    next are equal, and only those rows are sorted in full."""
+    m = min(t + 1, values.shape[1])
+    val, pos = torch.topk(values, m, dim=1)
+    if m > t:
+        tied = (val[:, t - 1] == val[:, t]).nonzero().flatten()
+        if tied.numel():
+            full_val, full_pos = torch.sort(values[tied], dim=1, descending=True, stable=True)
+            val[tied], pos[tied] = full_val[:, :m], full_pos[:, :m]
+        val, pos = val[:, :t], pos[:, :t]
+    by_pos = pos.argsort(dim=1)
+    val, pos = val.gather(1, by_pos), pos.gather(1, by_pos)
+    order = torch.sort(val, dim=1, descending=True, stable=True).indices
+    return val.gather(1, order), pos.gather(1, order)
+
+
 class CandidateIndex:
     """Exact, normalised and character n-gram indexes over every entity's id, name and aliases.
 
@@ -235,6 +257,7 @@ class CandidateIndex:
             empty = torch.zeros(0, dtype=torch.int64, device=self.device)
             return torch.zeros(len(norms) + 1, dtype=torch.int64, device=self.device), empty, empty.float()
         prod = (q @ self.matrix_t).tocsr()  # (S, N)
+        prod.sort_indices()  # rows in index order within each mention: ties rank by row, in any batch
 
         def tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a)).to(device=self.device, dtype=dtype)
@@ -264,7 +287,7 @@ class CandidateIndex:
         flat = torch.arange(vals.numel(), device=self.device) + torch.repeat_interleave(shift, lens)  # (nnz,)
         padded = torch.full((s_count * width,), -1.0, device=self.device).index_copy_(0, flat, vals)
         padded = padded.view(s_count, width)  # (S, L)
-        top_val, top_pos = torch.topk(padded, min(t, padded.shape[1]), dim=1)  # (S, t)
+        top_val, top_pos = _top_stable(padded, min(t, padded.shape[1]))  # (S, t)
         top_row = rows[(crow[:-1, None] + top_pos).clamp(max=vals.numel() - 1)]  # (S, t); padding masked below
         return top_row.cpu().tolist(), top_val.cpu().tolist()
 
