@@ -370,18 +370,24 @@ class QASystem:
         from .runtime import default_device
 
         dev = torch.device(device) if device is not None else default_device()
-        encoder = build_encoder(config["encoder"]["model"], freeze=True, device=dev)
-        if encoder.dim != config["encoder"]["dim"]:
+        try:
+            enc_cfg = config["encoder"]
+            model_cfg = ModelConfig(**config["model"])
+            resolver_cfg = ResolverConfig(**config["resolver"]) if config.get("resolver") is not None else None
+            model = EndToEndQA(kg.num_relations, enc_cfg["dim"], model_cfg)
+            resolver = EntityResolver(kg, enc_cfg["dim"], resolver_cfg) if resolver_cfg is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
             from .checkpoint import CheckpointError
 
-            raise CheckpointError(f"{folder}: encoder {config['encoder']['model']!r} has size {encoder.dim}, "
-                                  f"the checkpoint expects {config['encoder']['dim']}")
-        model_cfg = ModelConfig(**config["model"])
-        model = EndToEndQA(kg.num_relations, config["encoder"]["dim"], model_cfg)
+            raise CheckpointError(f"{folder / 'config.json'}: the model configuration is incomplete or ill-typed "
+                                  f"({type(err).__name__}: {err}); was it written by another version or edited?") from None
+        encoder = build_encoder(enc_cfg["model"], freeze=True, device=dev)
+        if encoder.dim != enc_cfg["dim"]:
+            from .checkpoint import CheckpointError
+
+            raise CheckpointError(f"{folder}: encoder {enc_cfg['model']!r} has size {encoder.dim}, "
+                                  f"the checkpoint expects {enc_cfg['dim']}")
         model_weights, enc_weights = weights_of(weights, "model"), weights_of(weights, "encoder")
-        resolver = None
-        if config.get("resolver") is not None:
-            resolver = EntityResolver(kg, config["encoder"]["dim"], ResolverConfig(**config["resolver"]))
         try:
             model.load_state_dict(model_weights)
             if enc_weights:

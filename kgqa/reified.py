@@ -377,6 +377,9 @@ def _check_r(kb: ReifiedKG, name: str, r: Tensor, B: int) -> None:
                          f"got {tuple(r.shape)}{' (sparse)' if r.is_sparse else ''}")
 
 
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
 def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
            fact_weights: Tensor | None = None, validate: bool = True) -> Tensor:
     """One differentiable hop, eq. (1): ``follow(x, r) = ((x M_subjᵀ) ⊙ (r M_relᵀ)) M_obj``.
@@ -392,7 +395,8 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
             ``x``. Pass ``False`` on hot paths with trusted inputs.
 
     Returns:
-        ``(B, E)`` of the promoted dtype of ``x`` and ``r``. Dense results may be a transposed
+        ``(B, E)`` of the promoted dtype of ``x`` and ``r`` (float16 and bfloat16 inputs are
+        followed in float32 and the result converted back). Dense results may be a transposed
         view (stride ``(1, B)``) — the layout the next hop wants. A sparse COO ``x`` that takes
         the sparse frontier gives a coalesced sparse COO result.
 
@@ -409,6 +413,10 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto",
         raise ValueError(f"frontier must be 'auto', 'dense' or 'sparse', got {frontier!r}")
     B = x.shape[0]
     dtype = x.dtype if x.dtype == r.dtype else torch.promote_types(x.dtype, r.dtype)
+    if dtype in HALF_DTYPES:  # no sparse product takes them on the CPU, and sums of many facts need
+        # float32's precision: the hop runs in float32 and its result comes back in the input's dtype
+        w = fact_weights.float() if fact_weights is not None else None
+        return follow(kb, x.float(), r.float(), frontier=frontier, fact_weights=w, validate=False).to(dtype)
     if r.dtype != dtype:
         r = r.to(dtype)
     if r.shape[0] != B:
