@@ -43,7 +43,7 @@ def run(name: str, combine: str, entities: str, tc: TrainConfig, runs: Path, cou
         overrides = {k: v for k, v in (("count_scale", count_scale), ("max_words", max_words)) if v is not None}
         resolver = ResolverConfig(max_entities=2 if combine != "none" else 1, **overrides)
     config = ModelConfig(intersection=combine, entities=entities, loss=loss)
-    result = fit(data, config, tc, run_dir=folder, resume=False,
+    result = fit(data, config, tc, run_dir=folder, resume=False, overwrite=True,
                  resolver_config=resolver,
                  progress=False, on_epoch=lambda row: print(f"  {tag} epoch {row['epoch']}: dev "
                                                            f"{row['dev_hits@1']:.2f} ({row['seconds']:.1f} s)",

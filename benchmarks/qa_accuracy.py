@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from kgqa import reified
-from kgqa.datasets import load_dataset
+from kgqa.datasets import load_dataset, seen_in_train
 from kgqa.model import LOSSES, ModelConfig
 from kgqa.train import TrainConfig, fit
 from kgqa.traverse import path_ceiling
@@ -26,11 +26,11 @@ from report import run_meta, write_results
 DEFAULT = "metaqa-1hop,metaqa-2hop,metaqa-3hop,pq-2h,pq-3h,wc-p1,wc-p2"
 
 
-def run(name: str, mc: ModelConfig, tc: TrainConfig, runs: Path) -> dict:
+def run(name: str, mc: ModelConfig, tc: TrainConfig, runs: Path, grouped: bool = False) -> dict:
     t0 = time.perf_counter()
-    data = load_dataset(name)
+    data = load_dataset(name, **({"grouped": True} if grouped and name.startswith("pq-") else {}))
     load_s = time.perf_counter() - t0
-    result = fit(data, mc, tc, run_dir=runs / name, resume=False, progress=False,
+    result = fit(data, mc, tc, run_dir=runs / name, resume=False, overwrite=True, progress=False,
                  on_epoch=lambda row: print(f"  {name} epoch {row['epoch']}: dev {row['dev_hits@1']:.2f} "
                                             f"({row['seconds']:.1f} s)", flush=True))
     t1 = time.perf_counter()
@@ -44,7 +44,8 @@ def run(name: str, mc: ModelConfig, tc: TrainConfig, runs: Path) -> dict:
            "ceiling": ceiling and ceiling["reachable"], "set_oracle": ceiling and ceiling["set_oracle"],
            "loss": result.system.model.config.objective, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
            "train_seconds": result.seconds, "load_seconds": load_s,
-           "eval_questions_per_s": len(data.test) / eval_s, "by_type": test["by_type"]}
+           "eval_questions_per_s": len(data.test) / eval_s, "by_type": test["by_type"],
+           "test_fact_in_train": seen_in_train(data.train, data.test)}
     if row["ceiling"]:
         row["share_of_ceiling"] = 100 * row["hits@1"] / row["ceiling"]
     return row
@@ -57,17 +58,19 @@ def markdown(rows: list[dict], meta: dict) -> str:
              f"topic mentions masked: {meta['mask_mentions']}, "
              f"seed: {meta['seed']}, dense follow kernel: {meta['dense_kernel']}, torch {meta['torch']}, "
              f"{meta['machine']}", "",
-             "| dataset | train / dev / test | test Hits@1 | share of ceiling | set oracle | Hits@10 | F1 | train time | eval q/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| dataset | train / dev / test | test Hits@1 | share of ceiling | set oracle | Hits@10 | F1 | train time | eval q/s | test facts in train |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         share = f"{r['share_of_ceiling']:.1f}% of {r['ceiling']:.1f}" if r.get("ceiling") else "–"
         oracle = f"{r['set_oracle']:.2f}" if r.get("set_oracle") is not None else "–"
         lines.append(f"| {r['dataset']} | {r['train']:,} / {r['dev']:,} / {r['test']:,} | {r['hits@1']:.2f} | {share} | {oracle} | "
-                     f"{r['hits@10']:.2f} | {r['f1']:.2f} | {r['train_seconds'] / 60:.1f} min | {r['eval_questions_per_s']:,.0f} |")
+                     f"{r['hits@10']:.2f} | {r['f1']:.2f} | {r['train_seconds'] / 60:.1f} min | {r['eval_questions_per_s']:,.0f} | "
+                     f"{r.get('test_fact_in_train', '–')} |")
     lines += ["", "Ceiling: share of test questions where following the gold relation path reaches a gold "
               "answer. Set oracle: expected Hits@1 of following it exactly and breaking ties among the "
               "reached entities at random (below the ceiling where one entity stands for several things, "
-              "such as MetaQA films that share a title).", "", "Per question type (test Hits@1):", ""]
+              "such as MetaQA films that share a title). Test facts in train: test questions whose topics and "
+              "answer set (their fact, in other words) some training question has too.", "", "Per question type (test Hits@1):", ""]
     for r in rows:
         if len(r["by_type"]) > 1:
             lines.append(f"- **{r['dataset']}**: " + "; ".join(f"{g} {v['hits@1']:.1f} (n={v['n']})"
@@ -86,6 +89,8 @@ def main() -> None:
     ap.add_argument("--no-mask", action="store_true", help="encode topic mentions instead of masking them")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench", help="where checkpoints go")
+    ap.add_argument("--grouped", action="store_true",
+                    help="PathQuestion: keep the paraphrases of one fact on one side of the split")
     ap.add_argument("--dense-kernel", default=reified.DENSE_KERNEL, choices=("auto", "fused", "torch"),
                     help="kgqa.reified.DENSE_KERNEL: how the dense frontier of follow runs")
     args = ap.parse_args()
@@ -97,11 +102,12 @@ def main() -> None:
     rows = []
     for name in args.datasets.split(","):
         print(f"== {name}", flush=True)
-        rows.append(run(name, mc, tc, Path(args.runs)))
+        rows.append(run(name, mc, tc, Path(args.runs), args.grouped))
         print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
     meta = run_meta(encoder=tc.encoder, frozen=tc.freeze_encoder, loss=mc.objective, hops=args.hops, patience=tc.patience,
                     mask_mentions=not args.no_mask, seed=args.seed, dense_kernel=args.dense_kernel,
-                    setting="MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10")
+                    setting="MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10"
+                    + ("; PathQuestion split by fact (paraphrases kept together)" if args.grouped else ""))
     write_results("qa_accuracy", args.tag, meta, rows, markdown)
 
 

@@ -1,7 +1,27 @@
-"""``python -m kgqa`` runs the command line."""
+"""``python -m kgqa`` and the ``kgqa`` command: the command line, with Ctrl-C handled from the start.
 
+Importing the command line loads torch, which takes seconds; a Ctrl-C in that time ends the
+process with one line, not a traceback. :func:`kgqa.cli.main` then turns Ctrl-C back into
+``KeyboardInterrupt``, so that whatever is being written is cleaned up before it exits.
+"""
+
+import os
+import signal
 import sys
 
-from .cli import main
 
-sys.exit(main())
+def _interrupted_while_starting(signum, frame) -> None:  # noqa: ARG001 - a signal handler's signature
+    print("kgqa: error: interrupted", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def run() -> int:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+    from .cli import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -13,6 +13,7 @@ import argparse
 import errno
 import json
 import math
+import signal
 import sys
 import time
 import warnings
@@ -227,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Ctrl-C says how to go on."""
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    try:  # Ctrl-C raises KeyboardInterrupt from here on (only the main thread may set handlers)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:
+        pass
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -543,8 +543,9 @@ def test_dense_kernel_setting_is_checked(kb, world, monkeypatch):
     with pytest.raises(ValueError, match="DENSE_KERNEL"):
         follow(kb, x, r, frontier="dense")
     monkeypatch.setattr(reified, "DENSE_KERNEL", "fused")
-    with pytest.raises(ValueError, match="float32/float64"):
-        follow(kb, x.to(torch.bfloat16), r.to(torch.bfloat16), frontier="dense")
+    # the fused kernel takes float32/float64 only; half-precision inputs are followed in float32
+    y = follow(kb, x.to(torch.bfloat16), r.to(torch.bfloat16), frontier="dense")
+    assert y.dtype == torch.bfloat16 and torch.equal(y.float(), follow(kb, x, r, frontier="dense"))
 
 
 @pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
