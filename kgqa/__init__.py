@@ -21,8 +21,8 @@ The same question, differentiably: weighted sets in, weighted sets out.
     >>> kg.entities[int(y.argmax())]
     'paris'
 
-The model, training and datasets (``kgqa.QASystem``, ``kgqa.fit``, ``kgqa.load_dataset``, ...)
-load on first use, so ``import kgqa`` stays quick.
+Every name but the errors loads its module on first use (``kgqa.follow`` imports torch then), so
+``import kgqa`` is quick, and ``kgqa`` on the command line can answer Ctrl-C from its first moment.
 """
 
 from .errors import (
@@ -33,13 +33,6 @@ from .errors import (
     UnknownEntityError,
     UnknownRelationError,
 )
-from .kg import KGStats, KnowledgeGraph, inverse_name
-from .pipeline import Pipeline, StringLinker, TemplateParser
-from .reified import ReifiedKG, follow
-from .sets import intersect, normalize, one_hot, relation_one_hot, top_k, union
-from .runtime import data_dir, default_device, quick_mode, seed_everything
-from .toy import SEED_QUESTIONS, ToyQuestion, toy_kg, toy_questions
-from .traverse import Program, follow_path, follow_set, intersect_sets, trace_path
 
 __version__ = "0.1.0"
 
@@ -79,8 +72,17 @@ __all__ = [
     "data_dir",
 ]
 
-# Heavier parts (transformers) are imported on first use.
+# Imported on first use: name -> module.
 _LAZY = {
+    "KGStats": "kg", "KnowledgeGraph": "kg", "inverse_name": "kg",
+    "Pipeline": "pipeline", "StringLinker": "pipeline", "TemplateParser": "pipeline",
+    "ReifiedKG": "reified", "follow": "reified",
+    "intersect": "sets", "normalize": "sets", "one_hot": "sets", "relation_one_hot": "sets", "top_k": "sets",
+    "union": "sets",
+    "data_dir": "runtime", "default_device": "runtime", "quick_mode": "runtime", "seed_everything": "runtime",
+    "SEED_QUESTIONS": "toy", "ToyQuestion": "toy", "toy_kg": "toy", "toy_questions": "toy",
+    "Program": "traverse", "follow_path": "traverse", "follow_set": "traverse", "intersect_sets": "traverse",
+    "trace_path": "traverse",
     "QASystem": "qa", "Answer": "answers",
     "EndToEndQA": "model", "ModelConfig": "model",
     "fit": "train", "TrainConfig": "train",
@@ -88,12 +90,18 @@ _LAZY = {
     "load_dataset": "datasets", "QADataset": "datasets", "QAExample": "datasets",
     "CandidateIndex": "candidates", "EntityResolver": "resolve", "ResolverConfig": "resolve",
 }
-__all__ += list(_LAZY)
+__all__ += [name for name in _LAZY if name not in __all__]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'kgqa' has no attribute {name!r}")

@@ -20,7 +20,11 @@ def run() -> int:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
     from .cli import main
 
-    return main()
+    try:
+        return main()
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
+        _interrupted_while_starting(signal.SIGINT, None)
+        return 130
 
 
 if __name__ == "__main__":

@@ -235,11 +235,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
+        _ignore_interrupts()
         resume = " (the last finished epoch is saved); resume with the same command" if args.command == "train" else ""
         return _fail(args, "Interrupted", f"interrupted{resume}", 130)
     except (KGQAError, OSError) as err:
         return _fail(args, type(err).__name__, _os_message(err) if isinstance(err, OSError) and
                      not isinstance(err, KGQAError) else str(err), 2)
+
+
+def _ignore_interrupts() -> None:
+    """After the first Ctrl-C is handled, ignore more: a signal that a library swallowed and
+    re-raised later must not turn the clean exit into a traceback."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _os_message(err: OSError) -> str:

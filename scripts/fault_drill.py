@@ -41,12 +41,29 @@ def command(out: Path, model: str, epochs: int, encoder: str) -> list[str]:
             "--epochs", str(epochs), "--out", str(out), *MODELS[model]]
 
 
-def run_to_end(cmd: list[str], env: dict[str, str], failures: list[str], what: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0 or "Traceback" in proc.stderr:
-        failures.append(f"{what}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - start
+def locked_since(out: Path, since: float) -> bool:
+    """Whether a process started at ``since`` (``time.time()``) has taken the run folder's lock, which
+    :func:`kgqa.train.fit` does before it builds the model: the process has reached training."""
+    try:
+        return (out / ".lock").stat().st_mtime >= since
+    except OSError:
+        return False
+
+
+def run_to_end(cmd: list[str], env: dict[str, str], out: Path, failures: list[str], what: str) -> tuple[float, float]:
+    """Run ``cmd`` to the end; returns its wall time and the part of it spent training (after the lock)."""
+    start, wall = time.perf_counter(), time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    locked = None
+    while proc.poll() is None:
+        if locked is None and locked_since(out, wall - 1):
+            locked = time.perf_counter()
+        time.sleep(0.01)
+    _, err = proc.communicate()
+    if proc.returncode != 0 or "Traceback" in err:
+        failures.append(f"{what}: exit {proc.returncode}\n{err[-2000:]}")
+    end = time.perf_counter()
+    return end - start, end - (locked or start)
 
 
 def saving(out: Path) -> bool:
@@ -60,15 +77,21 @@ def saving(out: Path) -> bool:
 def kill_once(cmd: list[str], env: dict[str, str], out: Path, rng: random.Random, span: float,
               failures: list[str], what: str) -> str:
     """Start ``cmd``, kill it once (how and when chosen by ``rng``), wait for it; returns what was done,
-    or "finished" when the run ended before the kill."""
+    or "finished" when the run ended before the kill. A kill at a random moment lands in training:
+    up to ``span`` seconds after the process takes the run folder's lock."""
     sig = rng.choice([signal.SIGINT, signal.SIGKILL])
     during_write = rng.random() < 0.5
+    wall = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.perf_counter() + (span * 3 if during_write else rng.uniform(0.3, span))
-    while proc.poll() is None and time.perf_counter() < deadline:
+    delay, deadline = rng.uniform(0.0, span), None
+    while proc.poll() is None:
         if during_write and saving(out):
             break
-        time.sleep(0.001 if during_write else 0.02)
+        if not during_write and deadline is None and locked_since(out, wall):
+            deadline = time.perf_counter() + delay
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        time.sleep(0.001 if during_write else 0.01)
     if proc.poll() is not None:
         _, err = proc.communicate()
         if proc.returncode != 0 or "Traceback" in err:
@@ -123,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     for model in models:
         ref, drill = work / f"{model}-uninterrupted", work / f"{model}-killed"
-        span = run_to_end(command(ref, model, args.epochs, args.encoder), env, failures, f"{model} reference")
+        total, span = run_to_end(command(ref, model, args.epochs, args.encoder), env, ref, failures,
+                                 f"{model} reference")
         kills: list[str] = []
         while len(kills) < args.kills:
             how = kill_once(command(drill, model, args.epochs, args.encoder), env, drill, rng, span, failures,
@@ -134,15 +158,15 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(drill)
                 continue
             kills.append(how)
-        run_to_end(command(drill, model, args.epochs, args.encoder), env, failures, f"{model} final resume")
+        run_to_end(command(drill, model, args.epochs, args.encoder), env, drill, failures, f"{model} final resume")
         before = len(failures)
         if (drill / "metrics.json").is_file() and (ref / "metrics.json").is_file():
             compare(ref, drill, failures, model)
         else:
             failures.append(f"{model}: a run did not finish (no metrics.json)")
         verdict = "identical" if len(failures) == before else "DIFFERENT"
-        print(f"{model:>6}: {len(kills)} kills ({', '.join(kills)}); reference {span:.1f} s; final run {verdict}",
-              flush=True)
+        print(f"{model:>6}: {len(kills)} kills ({', '.join(kills)}); reference run {total:.1f} s, {span:.1f} s of "
+              f"it training; final run {verdict}", flush=True)
     for f in failures:
         print(f"FAIL {f}", file=sys.stderr)
     print(f"{'passed' if not failures else f'{len(failures)} failure(s)'}; runs in {work}")
