@@ -2,7 +2,8 @@
 
 Importing the command line loads torch, which takes seconds; a Ctrl-C in that time ends the
 process with one line, not a traceback. :func:`kgqa.cli.main` then turns Ctrl-C back into
-``KeyboardInterrupt``, so that whatever is being written is cleaned up before it exits.
+``KeyboardInterrupt``, so that whatever is being written is cleaned up before it exits with
+status 130.
 """
 
 import os
@@ -21,10 +22,17 @@ def run() -> int:
     from .cli import main
 
     try:
-        return main()
+        code = main()
     except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
         _interrupted_while_starting(signal.SIGINT, None)
-        return 130
+    if code == 130:
+        # Interrupted, handled and reported. CPython remembers a KeyboardInterrupt that passed through
+        # code run by exec (libraries build functions that way) even when it was caught, and on a
+        # normal exit would then kill the process with SIGINT (status -2); leave directly instead.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return code
 
 
 if __name__ == "__main__":
