@@ -25,6 +25,7 @@ def run() -> int:
         code = main()
     except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
         _interrupted_while_starting(signal.SIGINT, None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is done: a Ctrl-C now changes nothing
     if code == 130:
         # Interrupted, handled and reported. CPython remembers a KeyboardInterrupt that passed through
         # code run by exec (libraries build functions that way) even when it was caught, and on a

@@ -229,6 +229,8 @@ def fit(
     if run_dir is None:
         return _fit(*args, run=None, **kwargs)
     with run_lock(run_dir) as run:
+        for line in recover_run(run):
+            print(f"{run}: {line}")
         return _fit(*args, run=run, **kwargs)
 
 
@@ -278,8 +280,6 @@ def _fit(
     history: list[dict[str, float]] = []
     best_dev, best_epoch, first_epoch, stale = -1.0, 0, 0, 0
     if run is not None:
-        for line in recover_run(run):
-            print(f"{run}: {line}")
         held = [n for n in ("best", "last") if (run / n).exists()]
         if held and not resume:
             if not overwrite:

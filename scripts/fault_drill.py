@@ -84,10 +84,12 @@ def kill_once(cmd: list[str], env: dict[str, str], out: Path, rng: random.Random
     wall = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     delay, deadline = rng.uniform(0.0, span), None
+    locked = False
     while proc.poll() is None:
-        if during_write and saving(out):
+        locked = locked or locked_since(out, wall)  # before the lock, a .tmp folder is an earlier run's
+        if during_write and locked and saving(out):
             break
-        if not during_write and deadline is None and locked_since(out, wall):
+        if not during_write and deadline is None and locked:
             deadline = time.perf_counter() + delay
         if deadline is not None and time.perf_counter() >= deadline:
             break
