@@ -78,6 +78,8 @@ def _train(args: argparse.Namespace) -> int:
     from .checkpoint import check_writable
 
     _check_device(args.device)
+    if args.overwrite and not args.no_resume:
+        raise UsageError("kgqa train: --overwrite goes with --no-resume (a resumed run replaces nothing)")
     run_dir = Path(args.out) if args.out else None
     if run_dir is not None:
         check_writable(run_dir)  # before the data and the encoder load, not after the first epoch
@@ -88,8 +90,6 @@ def _train(args: argparse.Namespace) -> int:
                if v is not None}
     tc = tc.with_(**changes, freeze_encoder=not args.finetune)
     mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities)
-    if args.overwrite and not args.no_resume:
-        raise UsageError("kgqa train: --overwrite goes with --no-resume (a resumed run replaces nothing)")
     run_dir = run_dir or Path("runs") / data.name
     print(f"{data!r}\ntraining -> {run_dir}")
     if data.origin is not None and data.notes:
@@ -98,9 +98,10 @@ def _train(args: argparse.Namespace) -> int:
     test = informative(result.system.evaluate(data.test)) if data.test else None
     summary = {"dataset": data.name, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
                "test": test, "seconds": result.seconds, "command": " ".join(sys.argv)}
+    from .kg_io import atomic_write
     from .runtime import json_safe
 
-    _atomic_text(run_dir / "metrics.json", json.dumps(json_safe(summary), indent=2, default=str, allow_nan=False) + "\n")
+    atomic_write(run_dir / "metrics.json", json.dumps(json_safe(summary), indent=2, default=str, allow_nan=False) + "\n")
     dev = "-" if result.best_dev != result.best_dev else f"{result.best_dev:.2f}"
     print(f"best epoch {result.best_epoch}, dev Hits@1 {dev}, {result.seconds:.0f} s")
     if test is None:
@@ -108,12 +109,6 @@ def _train(args: argparse.Namespace) -> int:
     else:
         _print_metrics("test", test)
     return 0
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    from .kg_io import _atomic_write
-
-    _atomic_write(path, text)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -149,16 +144,12 @@ def _eval(args: argparse.Namespace) -> int:
         raise UsageError(f"the {args.split} split of {name!r} is empty: nothing to evaluate")
     result = informative(system.evaluate(examples))
     if args.json:
-        print(json.dumps(_json_safe_result(result), indent=2, default=str, allow_nan=False))
+        from .runtime import json_safe
+
+        print(json.dumps(json_safe(result), indent=2, default=str, allow_nan=False))
     else:
         _print_metrics(f"{args.questions or args.split}", result)
     return 0
-
-
-def _json_safe_result(result: dict[str, Any]) -> dict[str, Any]:
-    from .runtime import json_safe
-
-    return json_safe(result)
 
 
 def _ask(args: argparse.Namespace) -> int:

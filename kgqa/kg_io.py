@@ -23,7 +23,7 @@ from .types import Triple
 if TYPE_CHECKING:  # pragma: no cover
     from .kg import KnowledgeGraph
 
-__all__ = ["read_triples", "save_kg", "load_saved_kg", "join_aliases", "split_aliases", "SAVE_FORMAT"]
+__all__ = ["read_triples", "save_kg", "load_saved_kg", "join_aliases", "split_aliases", "atomic_write", "SAVE_FORMAT"]
 
 SAVE_FORMAT = 1  # version of the folder layout written by save_kg
 
@@ -45,12 +45,12 @@ def save_kg(kg: KnowledgeGraph, directory: str | os.PathLike) -> Path:
         f"{e}\t{n}\t{join_aliases(a)}\t{t}\n"
         for e, n, a, t in zip(kg.entities, kg.names, kg.aliases, kg.types)
     )
-    _atomic_write(out / "entities.tsv", ents)
-    _atomic_write(out / "relations.txt", "".join(r + "\n" for r in kg.relations))
-    _atomic_write(out / "triples.tsv", "".join(f"{s}\t{r}\t{o}\n" for s, r, o in kg.triples.tolist()))
+    atomic_write(out / "entities.tsv", ents)
+    atomic_write(out / "relations.txt", "".join(r + "\n" for r in kg.relations))
+    atomic_write(out / "triples.tsv", "".join(f"{s}\t{r}\t{o}\n" for s, r, o in kg.triples.tolist()))
     meta = {"format": SAVE_FORMAT, "entities": kg.num_entities, "relations": kg.num_relations,
             "triples": kg.num_triples, "fingerprint": kg.fingerprint(), "source": kg.source}
-    _atomic_write(out / "kg.json", json.dumps(meta, indent=2) + "\n")
+    atomic_write(out / "kg.json", json.dumps(meta, indent=2) + "\n")
     return out
 
 def join_aliases(aliases: tuple[str, ...]) -> str:
@@ -186,7 +186,7 @@ def read_triples(
     return triples, lines
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
