@@ -27,7 +27,7 @@ from kgqa.datasets import load_dataset
 from report import run_meta, write_results
 
 
-def plain_topk(values: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+def plain_topk(values: torch.Tensor, keys: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.topk(values, t, dim=1)
 
 

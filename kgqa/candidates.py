@@ -116,24 +116,32 @@ class Candidates:
         return self.feature("exact") + self.feature("normalized_exact") + self.feature("ngram_cosine")
 
 
-def _top_stable(values: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _top_stable(values: torch.Tensor, keys: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``t`` largest entries of each row of ``values (S, L)`` and their positions, largest
-    first, equal values by position: the same for a row whatever other rows share the batch
-    (``torch.topk`` breaks ties by how the batch happens to be laid out, so a resumed training
-    run, which queries its spans in other batches, would see other candidates).
+    first, equal values by their ``keys (S, L)`` (distinct within a row): the same for a row
+    whatever other rows share the batch. (``torch.topk`` breaks ties by how the batch happens to
+    be laid out, so a span could get other candidates in another batch, and a resumed training
+    run, which queries its spans in other batches, other results than an uninterrupted one.)
 
     ``topk`` finds ``t + 1``; its first ``t`` are the exact top set unless the ``t``-th and the
-    next are equal, and only those rows are sorted in full."""
+    next are equal and positive (the caller stops at the first value ≤ 0); in those rows the
+    entries equal to the ``t``-th value are taken by smallest key."""
     m = min(t + 1, values.shape[1])
     val, pos = torch.topk(values, m, dim=1)
     if m > t:
-        tied = (val[:, t - 1] == val[:, t]).nonzero().flatten()
-        if tied.numel():
-            full_val, full_pos = torch.sort(values[tied], dim=1, descending=True, stable=True)
-            val[tied], pos[tied] = full_val[:, :m], full_pos[:, :m]
+        tied = ((val[:, t - 1] == val[:, t]) & (val[:, t] > 0)).nonzero().flatten()
         val, pos = val[:, :t], pos[:, :t]
-    by_pos = pos.argsort(dim=1)
-    val, pos = val.gather(1, by_pos), pos.gather(1, by_pos)
+        if tied.numel():  # the entries above the boundary value, then the boundary's smallest keys
+            edge = val[tied, t - 1:t]  # (n, 1)
+            above = (val[tied] > edge).sum(1, keepdim=True)  # (n, 1), fewer than t
+            at_edge = torch.where(values[tied] == edge, keys[tied], torch.iinfo(torch.int64).max)  # (n, L)
+            first = torch.topk(at_edge, t, dim=1, largest=False).indices  # (n, t): smallest keys first
+            j = torch.arange(t, device=values.device)
+            take = first.gather(1, (j - above).clamp(min=0))
+            pos[tied] = torch.where(j < above, pos[tied], take)
+            val[tied] = values[tied].gather(1, pos[tied])
+    by_key = keys.gather(1, pos).argsort(dim=1)
+    val, pos = val.gather(1, by_key), pos.gather(1, by_key)
     order = torch.sort(val, dim=1, descending=True, stable=True).indices
     return val.gather(1, order), pos.gather(1, order)
 
@@ -257,7 +265,6 @@ class CandidateIndex:
             empty = torch.zeros(0, dtype=torch.int64, device=self.device)
             return torch.zeros(len(norms) + 1, dtype=torch.int64, device=self.device), empty, empty.float()
         prod = (q @ self.matrix_t).tocsr()  # (S, N)
-        prod.sort_indices()  # rows in index order within each mention: ties rank by row, in any batch
 
         def tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a)).to(device=self.device, dtype=dtype)
@@ -287,7 +294,9 @@ class CandidateIndex:
         flat = torch.arange(vals.numel(), device=self.device) + torch.repeat_interleave(shift, lens)  # (nnz,)
         padded = torch.full((s_count * width,), -1.0, device=self.device).index_copy_(0, flat, vals)
         padded = padded.view(s_count, width)  # (S, L)
-        top_val, top_pos = _top_stable(padded, min(t, padded.shape[1]))  # (S, t)
+        keys = torch.full((s_count * width,), len(self.row_text), dtype=torch.int64, device=self.device)
+        keys = keys.index_copy_(0, flat, rows).view(s_count, width)  # surface row of each entry: ranks ties
+        top_val, top_pos = _top_stable(padded, keys, min(t, padded.shape[1]))  # (S, t)
         top_row = rows[(crow[:-1, None] + top_pos).clamp(max=vals.numel() - 1)]  # (S, t); padding masked below
         return top_row.cpu().tolist(), top_val.cpu().tolist()
 
