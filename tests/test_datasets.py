@@ -8,6 +8,7 @@ import pytest
 
 from kgqa.datasets import (
     DATASETS,
+    DataWarning,
     QAExample,
     QADataset,
     load_dataset,
@@ -303,7 +304,8 @@ def test_bring_your_own_kg_resolves_display_names(tmp_path: Path) -> None:
     folder = kg.save(tmp_path / "my_kg")
     questions = write(tmp_path, "who did [Natalie Portman] play in [Star Wars: Episode II]\tPadmé Amidala\n"
                                 "who did [natalie_portman] play in [Black Swan]\tnina\n" * 5)
-    ds = load_user(folder, questions, split=(0.6, 0.2, 0.2), seed=0, dedupe=False, grouped=False)
+    with pytest.warns(DataWarning, match="2 of 2 test questions have their topics and answers in training"):
+        ds = load_user(folder, questions, split=(0.6, 0.2, 0.2), seed=0, dedupe=False, grouped=False)
     assert (len(ds.train), len(ds.dev), len(ds.test)) == (6, 2, 2) and ds.kg.has_relation("played^-1")
     first = next(ex for ex in ds.train + ds.dev + ds.test if ex.source.endswith(":1"))
     assert first.question == "who did Natalie Portman play in Star Wars: Episode II"
@@ -316,7 +318,8 @@ def test_bring_your_own_kg_resolves_display_names(tmp_path: Path) -> None:
 
 def test_user_triple_file(tmp_path: Path, user_kg: Path) -> None:
     questions = write(tmp_path, "".join(f"q{i} [Natalie Portman]\tNina Sayers\n" for i in range(10)))
-    ds = load_user(user_kg, questions, grouped=False)
+    with pytest.warns(DataWarning, match="1 of 1 test questions"):
+        ds = load_user(user_kg, questions, grouped=False)
     assert (len(ds.train), len(ds.dev), len(ds.test)) == (8, 1, 1) and ds.name == "q"
     with pytest.raises(MissingDataError, match="no such knowledge-graph"):
         load_user(tmp_path / "missing.txt", questions)
