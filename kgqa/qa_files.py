@@ -142,9 +142,14 @@ def read_lines(path: str | os.PathLike) -> list[tuple[int, str]]:
     that is not UTF-8 or holds no lines. A leading byte-order mark and ``\\r`` are dropped.
     """
     p = Path(path)
+    if p.is_dir():
+        raise QAFormatError("is a directory, not a question file", path=p)
     if not p.is_file():
         raise MissingDataError(f"{p}: no such question file", path=p)
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise QAFormatError(f"cannot read ({err.strerror or err})", path=p) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

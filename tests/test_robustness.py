@@ -574,3 +574,35 @@ def test_stable_top_matches_a_sorted_oracle() -> None:
             assert val[r].tolist() == values[r, pos[r]].tolist()
 
     check()
+
+
+def test_fuzzed_saved_graph_files_raise_only_typed_errors(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    kg = KnowledgeGraph.from_triples([("a", "r", "b"), ("b", "s", "c")], names={"a": "Alpha"},
+                                     aliases={"b": ["B|b"]}, add_inverses=True)
+    folder = kg.save(tmp_path / "kg")
+    originals = {name: (folder / name).read_bytes() for name in ("entities.tsv", "relations.txt", "triples.tsv",
+                                                                  "kg.json")}
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(sorted(originals)), st.binary(max_size=120), st.integers(0, 200))
+    def fuzz(name: str, junk: bytes, at: int) -> None:
+        data = originals[name]
+        (folder / name).write_bytes(data[:at] + junk + data[at + len(junk):])
+        try:
+            KnowledgeGraph.load_saved(folder)
+        except KGQAError:
+            pass
+        finally:
+            (folder / name).write_bytes(data)
+
+    fuzz()
+
+
+def test_a_question_path_that_is_a_directory(tmp_path: Path, toy) -> None:
+    from kgqa.datasets import load_questions
+
+    with pytest.raises(QAFormatError, match="is a directory"):
+        load_questions(tmp_path, toy)
