@@ -7,6 +7,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
+# OpenMP threads sleep instead of spinning when out of work: kernels import torch before kgqa, too
+# late for kgqa.threads to choose it (benchmarks/train_speed.py measures why it matters)
+export OMP_WAIT_POLICY ?= PASSIVE
+
 .PHONY: setup demo test test-unit test-notebooks lab notebooks bench-follow bench-qa bench-latency bench-intersection clean
 
 setup: $(STAMP)

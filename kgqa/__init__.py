@@ -25,7 +25,11 @@ Every name but the errors loads its module on first use (``kgqa.follow`` imports
 ``import kgqa`` is quick, and ``kgqa`` on the command line can answer Ctrl-C from its first moment.
 """
 
-from .errors import (
+from .threads import prefer_passive_wait
+
+prefer_passive_wait()  # before anything imports torch: see kgqa.threads
+
+from .errors import (  # noqa: E402
     DuplicateTripleError,
     EmptyKGError,
     KGFormatError,
