@@ -7,7 +7,9 @@ Each run is a fresh ``kgqa train`` process (threading is chosen once per process
 kernels load), timed by the training time it records (``metrics.json`` ``seconds``: fit alone,
 without imports and encoder loading) and by its whole wall time. Settings:
 
-- ``default``: nothing set — what a learner gets;
+- ``default``: nothing set — what a learner gets (kgqa chooses passive waiting, see ``kgqa.threads``);
+- ``openmp default``: OpenMP's own wait policy (spin a while, then sleep), what a learner got before
+  kgqa chose: ``OMP_WAIT_POLICY`` set empty, which OpenMP ignores (with a warning) and kgqa leaves;
 - ``1 thread``: ``OMP_NUM_THREADS=1`` (torch and the compiled kernels on one thread each);
 - ``passive``: ``OMP_WAIT_POLICY=PASSIVE`` (OpenMP threads sleep instead of spinning when idle);
 - ``workqueue``: ``NUMBA_THREADING_LAYER=workqueue`` (the compiled kernels on Numba's own pool).
@@ -33,6 +35,7 @@ from report import run_meta, write_results
 
 SETTINGS = {
     "default": {},
+    "openmp default": {"OMP_WAIT_POLICY": ""},
     "1 thread": {"OMP_NUM_THREADS": "1"},
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
     "workqueue": {"NUMBA_THREADING_LAYER": "workqueue"},
