@@ -30,7 +30,8 @@ from .qa_files import NO_SPAN, QAExample, adjacency, find_mention, parse_bracket
     parse_worldcup, read_lines, run_gold_paths
 from .runtime import data_dir
 
-__all__ = ["QAExample", "QADataset", "SplitStats", "DataWarning", "split_examples", "seen_in_train", "dedupe_questions", "load_toy", "load_metaqa",
+__all__ = ["QAExample", "QADataset", "SplitStats", "DataWarning", "split_examples", "seen_in_train",
+           "dedupe_questions", "load_toy", "load_metaqa",
            "load_pathquestion", "load_worldcup", "load_user", "load_questions", "DatasetSpec", "DATASETS", "metaqa_path",
            "load_dataset"]
 
