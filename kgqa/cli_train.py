@@ -153,15 +153,57 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .pipeline import StringLinker
     from .qa import QASystem
 
-    system = QASystem.from_checkpoint(args.checkpoint)
-    question, entities = args.question, list(args.entity or [])
+    questions = list(args.question)
+    if args.questions:
+        questions += _question_lines(args.questions)
+    if not questions:
+        raise UsageError("kgqa ask: no question: give it as an argument, or one per line with --questions FILE "
+                         "(- reads standard input)")
+    if args.entity and len(questions) > 1:
+        raise UsageError("kgqa ask: --entity names the topic of one question; with several, mark each "
+                         "question's entities as [name]")
+    system = QASystem.from_checkpoint(args.checkpoint)  # loaded once, however many questions
+    if len(questions) == 1:
+        answer, how = _answer(system, questions[0], list(args.entity or []), args.k)
+        return _print_answer(system, answer, how, args.json)
+    results, failed = [], 0
+    for n, question in enumerate(questions, start=1):
+        try:
+            answer, how = _answer(system, question, [], args.k)
+        except (KGQAError, ValueError) as err:
+            failed += 1
+            print(f"kgqa: error: question {n} ({question!r}): {err}", file=sys.stderr)
+            results.append({"question": question, "error": str(err)})
+            continue
+        if args.json:
+            results.append(answer.to_json())
+        else:
+            _print_answer(system, answer, how, False)
+            print()
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _question_lines(path: str) -> list[str]:
+    """The non-blank lines of a question file, or of standard input for ``-``."""
+    if path == "-":
+        return [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
+    from .qa_files import read_lines
+
+    return [text.strip() for _, text in read_lines(path)]
+
+
+def _answer(system, question: str, entities: list[str], k: int):
+    """``(Answer, how the topic entities were found)`` for one question."""
+    from .pipeline import StringLinker
+
     if not question.strip():
-        raise SystemExit("kgqa ask: the question is empty")
+        raise UsageError("kgqa ask: the question is empty")
     if system.resolves and not entities and not _BRACKET.search(question):
-        return _print_answer(system, system.ask(question, k=args.k), "resolved from the text", args.json)
+        return system.ask(question, k=k), "resolved from the text"
     how = "given"
     if not entities and _BRACKET.search(question):
         entities = _BRACKET.findall(question)
@@ -171,8 +213,8 @@ def _ask(args: argparse.Namespace) -> int:
         entities = [system.kg.entities[m.chosen] for m in StringLinker(system.kg).link(question)]
         how = "string match"
     if not entities:
-        raise SystemExit("kgqa ask: no topic entity: pass --entity ID or mark it as [name] in the question")
-    return _print_answer(system, system.ask(question, entities, k=args.k), how, args.json)
+        raise UsageError("kgqa ask: no topic entity: pass --entity ID or mark it as [name] in the question")
+    return system.ask(question, entities, k=k), how
 
 
 def _print_answer(system, answer, how: str, as_json: bool) -> int:
@@ -282,8 +324,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.set_defaults(func=_eval)
 
-    ask = sub.add_parser("ask", help="answer one question with a checkpoint")
-    ask.add_argument("question")
+    ask = sub.add_parser("ask", help="answer questions with a checkpoint (loaded once for all of them)")
+    ask.add_argument("question", nargs="*", help="one or more questions")
+    ask.add_argument("--questions", metavar="FILE", help="more questions, one per line (- reads standard input)")
     ask.add_argument("--checkpoint", required=True)
     ask.add_argument("--entity", action="append", help="topic entity id or name (repeatable)")
     ask.add_argument("-k", type=positive_int, default=5, help="how many answers to show")

@@ -606,3 +606,22 @@ def test_a_question_path_that_is_a_directory(tmp_path: Path, toy) -> None:
 
     with pytest.raises(QAFormatError, match="is a directory"):
         load_questions(tmp_path, toy)
+
+
+def test_ask_answers_many_questions_in_one_process(toy_run: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    import io
+
+    code, out, _ = cli(capsys, "ask", "Who directed [Big]?", "Where is the [Mona Lisa] exhibited?",
+                       "--checkpoint", str(toy_run), "--json")
+    answers = json.loads(out)
+    assert code == 0 and [a["question"] for a in answers] == ["Who directed Big?", "Where is the Mona Lisa exhibited?"]
+    assert [a["topics"] for a in answers] == [["big"], ["mona_lisa"]]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Who directed [Big]?\n\nwho is [nobody]\n"))
+    code, out, err = cli(capsys, "ask", "--questions", "-", "--checkpoint", str(toy_run), "--json")
+    answers = json.loads(out)
+    assert code == 1 and len(answers) == 2 and answers[0]["topics"] == ["big"]
+    assert "question 2 ('who is [nobody]')" in err and "unknown entity 'nobody'" in answers[1]["error"]
+    code, _, err = cli(capsys, "ask", "a?", "b?", "--entity", "big", "--checkpoint", str(toy_run))
+    assert code == 2 and "--entity names the topic of one question" in err
+    code, _, err = cli(capsys, "ask", "--checkpoint", str(toy_run))
+    assert code == 2 and "no question" in err
