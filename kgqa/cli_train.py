@@ -127,6 +127,8 @@ def _eval(args: argparse.Namespace) -> int:
             options = {k: origin[k] for k in ("add_inverses", "split", "seed", "on_duplicate", "dedupe", "grouped")
                        if k in origin}
             data = load_user(origin["kg"], origin["questions"], name=name, **options)
+        elif args.dataset is None and origin and origin.get("loader") == "registry":
+            data = load_dataset(origin["name"], **origin.get("options", {}))  # the options it was trained with
         elif name in DATASETS:
             data = load_dataset(name)
         else:

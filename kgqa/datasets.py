@@ -508,4 +508,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, **options) ->
         except FileNotFoundError as err:
             raise MissingDataError(f"dataset {name!r} needs the real data files: {err}. "
                                    f"{ORIGINS[spec.origin]}.") from None
-    return spec(root, **options)
+    data = spec(root, **options)
+    if data.origin is None:  # how to load the same splits again (kgqa eval reads it from a checkpoint)
+        data.origin = {"loader": "registry", "name": name, "options": dict(options)}
+    return data

@@ -625,3 +625,23 @@ def test_ask_answers_many_questions_in_one_process(toy_run: Path, tmp_path: Path
     assert code == 2 and "--entity names the topic of one question" in err
     code, _, err = cli(capsys, "ask", "--checkpoint", str(toy_run))
     assert code == 2 and "no question" in err
+
+
+def test_eval_reloads_a_registered_dataset_with_its_training_options(tmp_path: Path, capsys) -> None:
+    from kgqa.datasets import load_dataset
+
+    run = tmp_path / "run"
+    fit(load_dataset("toy", seed=3), ModelConfig(), FAST.with_(epochs=1), run_dir=run, progress=False)
+    config = json.loads((run / "best/config.json").read_text())
+    assert config["data"]["origin"] == {"loader": "registry", "name": "toy", "options": {"seed": 3}}
+    code, out, _ = cli(capsys, "eval", "--checkpoint", str(run), "--json")
+    assert code == 0 and json.loads(out)["n"] == len(load_dataset("toy").test)
+
+
+def test_eval_of_a_pathquestion_run_split_by_fact(data_root: Path, tmp_path: Path, capsys) -> None:
+    from kgqa.datasets import load_dataset
+
+    data = load_dataset("pq-2h", grouped=True)
+    fit(data, ModelConfig(), FAST.with_(epochs=1), run_dir=tmp_path, progress=False)
+    code, out, _ = cli(capsys, "eval", "--checkpoint", str(tmp_path), "--json")
+    assert code == 0 and json.loads(out)["n"] == len(data.test) == 186
