@@ -227,11 +227,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``--json``, a JSON object ``{"error": ..., "message": ...}`` on stdout), never a traceback;
     Ctrl-C says how to go on."""
     args = build_parser().parse_args(argv)
+    shown, handler = warnings.showwarning, signal.getsignal(signal.SIGINT)
     warnings.showwarning = _show_warning
     try:  # Ctrl-C raises KeyboardInterrupt from here on (only the main thread may set handlers)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:
-        pass
+        handler = None
+    try:
+        return _run(args)
+    finally:  # leave the caller's process as it was (main is also called from tests and notebooks)
+        warnings.showwarning = shown
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
