@@ -270,22 +270,23 @@ class KnowledgeGraph:
         reversed facts missing on either side are added, so that every fact can be walked both
         ways. Calling it twice changes nothing.
         """
-        new_rels = [inverse_name(r) for r in self.relations if inverse_name(r) not in self._relation_index]
+        kg = self._complete_inverses()  # the pairs the file already has; the new ones are complete by construction
+        new_rels = [inverse_name(r) for r in kg.relations if inverse_name(r) not in kg._relation_index]
         if not new_rels:
-            return self._complete_inverses()
-        relations = self.relations + new_rels
+            return kg
+        relations = kg.relations + new_rels
         index = {r: i for i, r in enumerate(relations)}
         base = torch.tensor([index[inverse_name(r)] for r in new_rels])  # relation being inverted
-        new_ids = torch.arange(len(self.relations), len(relations))
+        new_ids = torch.arange(len(kg.relations), len(relations))
         remap = torch.full((len(relations),), -1, dtype=torch.int64)
         remap[base] = new_ids
-        keep = remap[self.triples[:, 1]] >= 0
-        t = self.triples[keep]
+        keep = remap[kg.triples[:, 1]] >= 0
+        t = kg.triples[keep]
         inv = torch.stack([t[:, 2], remap[t[:, 1]], t[:, 0]], dim=1)  # (T', 3)
         return KnowledgeGraph(
-            self.entities, relations, torch.cat([self.triples, inv]), names=self.names,
-            aliases=self.aliases, types=self.types, source=self.source,
-        )._complete_inverses()
+            kg.entities, relations, torch.cat([kg.triples, inv]), names=kg.names,
+            aliases=kg.aliases, types=kg.types, source=kg.source,
+        )
 
     def _complete_inverses(self) -> KnowledgeGraph:
         """``self`` with ``(o, r^-1, s)`` added for every ``(s, r, o)`` (and back) that lacks it, for
