@@ -34,7 +34,7 @@ from .errors import KGQAError
 from .kg import KnowledgeGraph
 
 __all__ = ["CheckpointError", "RunInUseError", "save_checkpoint", "load_checkpoint_files", "resolve_checkpoint",
-           "recover_run", "run_lock", "check_writable", "check_kg", "FORMAT", "weights_of", "file_digest"]
+           "read_config", "recover_run", "run_lock", "check_writable", "check_kg", "FORMAT", "weights_of", "file_digest"]
 
 FORMAT = 1  # version of the checkpoint layout
 
@@ -200,16 +200,7 @@ def load_checkpoint_files(
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any] | None, Path]:
     """Read ``(config, weights, state or None, folder)`` of a checkpoint."""
     folder = resolve_checkpoint(path, which)
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{folder / 'config.json'}: not valid JSON ({err})") from None
-    except OSError as err:
-        raise CheckpointError(f"{folder / 'config.json'}: cannot read ({err.strerror or err})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{folder / 'config.json'}: expected a JSON object, got {type(config).__name__}")
-    if config.get("format") != FORMAT:
-        raise CheckpointError(f"{folder}: checkpoint format {config.get('format')!r}, this version reads {FORMAT}")
+    config = read_config(folder)
     _verify(folder, config, ("model.safetensors", "state.pt") if with_state else ("model.safetensors",))
     try:
         weights = load_file(str(folder / "model.safetensors"))
@@ -224,6 +215,23 @@ def load_checkpoint_files(
         except (pickle.UnpicklingError, EOFError, RuntimeError, OSError, ValueError) as err:
             raise CheckpointError(f"{folder / 'state.pt'}: damaged or unreadable ({err})") from None
     return config, weights, state, folder
+
+
+def read_config(folder: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint folder (see :func:`resolve_checkpoint`), checked to be a
+    JSON object of this format; the weights are not read."""
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{folder / 'config.json'}: not valid JSON ({err})") from None
+    except OSError as err:
+        raise CheckpointError(f"{folder / 'config.json'}: cannot read ({err.strerror or err})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{folder / 'config.json'}: expected a JSON object, got {type(config).__name__}")
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{folder}: checkpoint format {config.get('format')!r}, this version reads {FORMAT}")
+    return config
 
 
 def _verify(folder: Path, config: dict[str, Any], names: tuple[str, ...]) -> None:

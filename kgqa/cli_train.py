@@ -112,12 +112,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .checkpoint import check_kg, load_checkpoint_files
+    from .checkpoint import check_kg, read_config, resolve_checkpoint
     from .datasets import DATASETS, load_dataset, load_questions, load_user
     from .qa import QASystem
 
-    config, _, _, folder = load_checkpoint_files(args.checkpoint)
     system = QASystem.from_checkpoint(args.checkpoint)
+    folder = resolve_checkpoint(args.checkpoint)
+    config = read_config(folder)
     if args.questions:
         examples = load_questions(args.questions, system.kg)
     else:
