@@ -53,10 +53,8 @@ def informative(m: dict[str, Any]) -> dict[str, Any]:
     placeholders (question type ``-``, hop count 0 of a plain question file)."""
     out = dict(m)
     for key, blank in (("by_type", "-"), ("by_hops", 0), ("by_topics", None)):
-        groups = out.get(key)
-        if groups is None:
-            continue
-        if len(groups) <= 1 or all(g in (blank, str(blank)) for g in groups):
+        groups = out.get(key, {})
+        if key in out and (len(groups) <= 1 or all(g == blank for g in groups)):
             del out[key]
     return out
 

@@ -176,8 +176,8 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _config_dict(data: QADataset, model_cfg: ModelConfig, train_cfg: TrainConfig, encoder: QuestionEncoder,
-                 resolver_cfg: ResolverConfig | None) -> dict[str, Any]:
+def _config_dict(data: QADataset, train: Sequence[QAExample], dev: Sequence[QAExample], model_cfg: ModelConfig,
+                 train_cfg: TrainConfig, encoder: QuestionEncoder, resolver_cfg: ResolverConfig | None) -> dict[str, Any]:
     kg = data.kg
     return {
         "dataset": data.name,
@@ -187,8 +187,7 @@ def _config_dict(data: QADataset, model_cfg: ModelConfig, train_cfg: TrainConfig
         "encoder": {"model": train_cfg.encoder, "dim": encoder.dim, "frozen": train_cfg.freeze_encoder},
         "kg": {"fingerprint": kg.fingerprint(), "entities": kg.num_entities, "relations": kg.num_relations,
                "triples": kg.num_triples, "source": kg.source},
-        "data": {"questions": data_fingerprint(_subset(data.train, train_cfg.max_train, train_cfg.seed),
-                                               _subset(data.dev, train_cfg.max_eval, train_cfg.seed)),
+        "data": {"questions": data_fingerprint(train, dev),
                  "test": data_fingerprint(data.test, ()), "test_n": len(data.test), "origin": data.origin},
     }
 
@@ -275,7 +274,7 @@ def _fit(
         params.append({"params": list(encoder.parameters()), "lr": tc.encoder_lr})
     trainable = [p for group in params for p in group["params"]]
     opt = torch.optim.AdamW(params, weight_decay=tc.weight_decay)
-    config = _config_dict(data, model_config, tc, encoder, resolver_config)
+    config = _config_dict(data, train, dev, model_config, tc, encoder, resolver_config)
 
     history: list[dict[str, float]] = []
     best_dev, best_epoch, first_epoch, stale = -1.0, 0, 0, 0

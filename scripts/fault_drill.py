@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,8 +156,6 @@ def main(argv: list[str] | None = None) -> int:
             how = kill_once(command(drill, model, args.epochs, args.encoder), env, drill, rng, span, failures,
                             f"{model} kill {len(kills) + 1}")
             if how == "finished":  # the run ended first: start it afresh so every kill lands mid-run
-                import shutil
-
                 shutil.rmtree(drill)
                 continue
             kills.append(how)
