@@ -21,7 +21,7 @@ test Hits@1 from 56.5 to 74.7 (mean over seeds 0, 1, 2, with ``mask_topics=True`
 ``benchmarks/qa_accuracy.py --datasets toy --seed S`` with and without ``--no-mask``).
 
 Two losses (``ModelConfig.loss``), measured against each other with ``benchmarks/qa_accuracy.py
---loss`` (the README has the tables):
+--loss`` (docs/results.md has the tables):
 
 - ``"bce"``: ``x_t`` is left as path counts, ``ŷ`` is clamped to ``[0, 1]`` and compared with the
   multi-hot answer vector by binary cross-entropy, as in ReifKB: every gold answer is scored on
