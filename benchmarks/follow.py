@@ -11,8 +11,8 @@ duplicate facts occur). Questions start at one random entity with out-facts and 
 walk's relations (hard one-hot ``r_t``), for B = 1, 16, 64, 256 questions and 1-3 hops.
 
 Methods, timed round-robin in the same process (the machine is shared, so ratios are what
-count): ``follow`` with the dense frontier (the fused kernel of :mod:`kgqa.fused`, and for
-comparison ``DENSE_KERNEL="torch"``, torch's CSR products), the sparse frontier (sparse COO one-hot
+count): ``follow`` with the dense frontier (the fused kernel of :mod:`kgqa.follow.fused`, and for
+comparison ``kernel="torch"``, torch's CSR products), the sparse frontier (sparse COO one-hot
 input, sparse output), and ``frontier="auto"`` on a dense one-hot input (what a model calls); a naive port of
 ReifKB — torch.sparse COO ``M_subj``, ``M_rel``, ``M_obj`` and three ``torch.sparse.mm`` a hop; and
 symbolic traversal with Python sets (forward only). ``fwd+bwd`` back-propagates ``sum(x_H)`` to the
@@ -44,8 +44,8 @@ warnings.filterwarnings("ignore", category=UserWarning)  # torch's "sparse CSR i
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from kgqa import reified  # noqa: E402
-from kgqa.reified import ReifiedKG, follow_path  # noqa: E402
+from kgqa.follow import ReifiedKG, follow_path  # noqa: E402
+from kgqa.follow.reference import follow_reference, incidence_matrices  # noqa: E402
 
 METHODS = ("auto", "dense", "torch", "sparse", "naive", "sets")
 LABELS = {"auto": "ours auto", "dense": "ours dense", "torch": "ours dense, torch CSR", "sparse": "ours sparse",
@@ -92,24 +92,6 @@ def one_hot_rows(starts: torch.Tensor, E: int) -> torch.Tensor:
     x = torch.zeros(E, starts.numel()).t()
     x[torch.arange(starts.numel()), starts] = 1
     return x
-
-
-def naive_matrices(triples: torch.Tensor, E: int, R: int):
-    """The three incidence matrices as torch.sparse COO (``M_objᵀ`` pre-transposed), as ReifKB ports do."""
-    T = triples.shape[0]
-    ar, ones = torch.arange(T), torch.ones(T)
-    Ms = torch.sparse_coo_tensor(torch.stack([ar, triples[:, 0]]), ones, (T, E)).coalesce()
-    Mr = torch.sparse_coo_tensor(torch.stack([ar, triples[:, 1]]), ones, (T, R)).coalesce()
-    MoT = torch.sparse_coo_tensor(torch.stack([triples[:, 2], ar]), ones, (E, T)).coalesce()
-    return Ms, Mr, MoT
-
-
-def naive_follow(mats, x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Eq. (1) with three ``torch.sparse.mm``: ``((x M_subjᵀ) ⊙ (r M_relᵀ)) M_obj``."""
-    Ms, Mr, MoT = mats
-    xs = torch.sparse.mm(Ms, x.t())  # (T, B)
-    rs = torch.sparse.mm(Mr, r.t())  # (T, B)
-    return torch.sparse.mm(MoT, xs * rs).t()  # (B, E)
 
 
 def python_adjacency(triples: torch.Tensor) -> dict[tuple[int, int], list[int]]:
@@ -185,7 +167,7 @@ def run_timing(name: str, quick: bool) -> dict:
     grids = QUICK_GRIDS if quick else GRIDS
     batches, hop_counts, skips = grids[name]
     need_naive = any(skip_reason(skips, "naive", B, m) is None for B in batches for m in ("fwd", "fwd+bwd"))
-    mats = naive_matrices(triples, E, R) if need_naive else None
+    mats = incidence_matrices(triples, E, R) if need_naive else None
     adj = python_adjacency(triples) if skip_reason(skips, "sets", 1, "fwd") is None else None
     budget, max_rounds = (0.5, 3) if quick else (2.0, 7)
     rows = []
@@ -251,19 +233,13 @@ def make_fn(method, mode, kb, mats, adj, x_dense, x_coo, rs, starts, paths):
     if method in ("auto", "dense", "sparse"):
         x = x_coo if method == "sparse" else x_dense
         return lambda: finish(follow_path(kb, x, leaves(), frontier=method, validate=False))
-    if method == "torch":  # the dense frontier as torch's CSR products (what it was before kgqa.fused)
-        def run_torch():
-            saved, reified.DENSE_KERNEL = reified.DENSE_KERNEL, "torch"
-            try:
-                return finish(follow_path(kb, x_dense, leaves(), frontier="dense", validate=False))
-            finally:
-                reified.DENSE_KERNEL = saved
-        return run_torch
+    if method == "torch":  # the dense frontier as torch's CSR products (what it was before kgqa.follow.fused)
+        return lambda: finish(follow_path(kb, x_dense, leaves(), frontier="dense", kernel="torch", validate=False))
     if method == "naive":
         def run():
             y = x_dense
             for r in leaves():
-                y = naive_follow(mats, y, r)
+                y = follow_reference(None, y, r, matrices=mats)
             return finish(y)
         return run
     s_list, p_list = starts.tolist(), paths.tolist()
@@ -304,11 +280,11 @@ def run_memory(name: str, method: str, B: int, H: int, mode: str) -> dict:
         built = time.perf_counter() - t0
         y = follow_path(kb, x, rs, frontier="dense", validate=False)
     else:
-        mats = naive_matrices(triples, E, R)
+        mats = incidence_matrices(triples, E, R)
         built = time.perf_counter() - t0
         y = x
         for r in rs:
-            y = naive_follow(mats, y, r)
+            y = follow_reference(None, y, r, matrices=mats)
     if mode == "fwd+bwd":
         y.sum().backward()
     return {"kg": name, "method": method, "B": B, "hops": H, "mode": mode, "rss_start_mib": base,
@@ -396,7 +372,7 @@ def thread_check(name: str) -> dict:
     """MetaQA, B=64, 3 hops, fwd+bwd: ours (dense) and naive with this process's thread count."""
     triples, E, R = load_graph(name)
     kb = ReifiedKG.from_tensors(triples, E, R)
-    mats = naive_matrices(triples, E, R)
+    mats = incidence_matrices(triples, E, R)
     starts, paths = workload(triples, E, 64, 3, seed=643)
     x = one_hot_rows(starts, E)
     rs = [torch.nn.functional.one_hot(paths[:, t], R).float() for t in range(3)]
@@ -482,7 +458,7 @@ def write_report(res: dict) -> str:
               "Bound = bytes that must move (read x and r, write y: 4 B a float; read three int32 indices a "
               "fact) ÷ copy bandwidth measured in the same worker. The unfused bound adds writing and reading "
               "the (P, B) pair messages once: the floor of any implementation that materialises them, as torch's "
-              "CSR products do. Dense = the fused kernel (`kgqa.fused`) on the workload's one-hot x, whose zero "
+              "CSR products do. Dense = the fused kernel (`kgqa.follow.fused`) on the workload's one-hot x, whose zero "
               "rows it skips; \"x all non-zero\" = the same on a random x with no zero entry, where every fact "
               "reads its subject's row.", "",
               "| graph | copy GB/s | B | dense ms/hop | must move MB | bound ms | × bound | x all non-zero ms/hop "

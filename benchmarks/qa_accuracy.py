@@ -3,7 +3,7 @@
     python benchmarks/qa_accuracy.py                       # every dataset below
     python benchmarks/qa_accuracy.py --datasets metaqa-1hop,pq-2h
     python benchmarks/qa_accuracy.py --loss softmax --tag softmax   # the other loss, for comparison
-    python benchmarks/qa_accuracy.py --dense-kernel torch --tag torch   # follow without kgqa.fused
+    python benchmarks/qa_accuracy.py --dense-kernel torch --tag torch   # follow without kgqa.follow.fused
 
 Writes ``benchmarks/results/qa_accuracy[-TAG].json`` and ``.md``: Hits@1 on the test split,
 the share of the dataset's Hits@1 ceiling where one is known, per question type, wall time,
@@ -16,7 +16,6 @@ import argparse
 import time
 from pathlib import Path
 
-from kgqa import reified
 from kgqa.datasets import load_dataset, seen_in_train
 from kgqa.model import LOSSES, ModelConfig
 from kgqa.train import TrainConfig, fit
@@ -91,12 +90,11 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/bench", help="where checkpoints go")
     ap.add_argument("--grouped", action="store_true",
                     help="PathQuestion: keep the paraphrases of one fact on one side of the split")
-    ap.add_argument("--dense-kernel", default=reified.DENSE_KERNEL, choices=("auto", "fused", "torch"),
-                    help="kgqa.reified.DENSE_KERNEL: how the dense frontier of follow runs")
+    ap.add_argument("--dense-kernel", default="auto", choices=("auto", "fused", "torch"),
+                    help="how follow runs (kgqa.follow: the kernel argument)")
     args = ap.parse_args()
-    reified.DENSE_KERNEL = args.dense_kernel
     mc = ModelConfig(hops=args.hops, loss=args.loss, mask_mentions=not args.no_mask)
-    tc = TrainConfig(seed=args.seed, patience=args.patience)
+    tc = TrainConfig(seed=args.seed, patience=args.patience, kernel=args.dense_kernel)
     if args.epochs:
         tc = tc.with_(epochs=args.epochs)
     rows = []

@@ -84,7 +84,7 @@ def hop_worker(graph: str, out: str) -> None:
     import kgqa  # noqa: F401 - chooses the thread settings before torch loads, as a user's process does
     import torch
 
-    from kgqa.reified import ReifiedKG, follow_path
+    from kgqa.follow import ReifiedKG, follow_path
     from kgqa.sets import one_hot
 
     if graph == "metaqa":

@@ -5,7 +5,7 @@ Run from the repository root::
     KGQA_DATA=/path/to/data .venv/bin/python benchmarks/validation.py [--threads 1]
 
 ``follow(kb, x, r)`` checks by default that ``x`` and ``r`` are finite and non-negative
-(:func:`kgqa.sets.check_weights`, one ``aminmax`` over ``x``): a mistake caught there gets an error
+(:func:`kgqa.follow.checks.check_weights`, one ``aminmax`` over ``x``): a mistake caught there gets an error
 that names the tensor instead of a wrong answer. The check reads all of ``x``, as a dense hop does,
 so it must stay a small part of the hop. Timed round-robin in one process, on the MetaQA KB with
 inverse relations (or a synthetic graph of 10^5 facts when ``KGQA_DATA`` is unset), for B = 1,
@@ -29,8 +29,8 @@ import time
 import torch
 
 from follow import load_graph, one_hot_rows, time_round_robin
-from kgqa.reified import ReifiedKG, follow
-from kgqa.sets import check_weights
+from kgqa.follow import ReifiedKG, follow
+from kgqa.follow.checks import check_weights
 from report import run_meta, write_results
 
 BATCHES = (1, 16, 64, 256)

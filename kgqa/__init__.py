@@ -6,22 +6,23 @@ A short tour (the toy world ships with the package)::
     >>> kg = kgqa.toy_kg()
     >>> kg.name_of("padme_amidala")
     'Padmé Amidala'
-    >>> sorted(kg.entities[i] for i in kgqa.follow_path(kg, ["mona_lisa"], ["exhibited_at", "located_in"]))
+    >>> sorted(kg.entities[i] for i in kgqa.walk_path(kg, ["mona_lisa"], ["exhibited_at", "located_in"]))
     ['paris']
     >>> program = kgqa.Program.parse(["natalie_portman", "star_wars_episode_ii"], "played;appears_in^-1")
     >>> program.answer_ids(kg)
     ['padme_amidala']
 
-The same question, differentiably: weighted sets in, weighted sets out.
+The same question, differentiably: weighted sets in, weighted sets out (:mod:`kgqa.follow`).
 
-    >>> kb = kgqa.ReifiedKG.from_kg(kg)
+    >>> from kgqa.follow import ReifiedKG, follow
+    >>> kb = ReifiedKG.from_kg(kg)
     >>> x = kgqa.one_hot(kg, ["mona_lisa"])
     >>> r1, r2 = (kgqa.relation_one_hot(kg, [rel]) for rel in ("exhibited_at", "located_in"))
-    >>> y = kgqa.follow(kb, kgqa.follow(kb, x, r1), r2)
+    >>> y = follow(kb, follow(kb, x, r1), r2)
     >>> kg.entities[int(y.argmax())]
     'paris'
 
-Every name but the errors loads its module on first use (``kgqa.follow`` imports torch then), so
+Every name but the errors loads its module on first use (``kgqa.one_hot`` imports torch then), so
 ``import kgqa`` is quick, and ``kgqa`` on the command line can answer Ctrl-C from its first moment.
 """
 
@@ -55,15 +56,13 @@ __all__ = [
     "ToyQuestion",
     "SEED_QUESTIONS",
     "follow_set",
-    "follow_path",
+    "walk_path",
     "intersect_sets",
     "trace_path",
     "Program",
     "StringLinker",
     "TemplateParser",
     "Pipeline",
-    "ReifiedKG",
-    "follow",
     "one_hot",
     "relation_one_hot",
     "intersect",
@@ -80,12 +79,11 @@ __all__ = [
 _LAZY = {
     "KGStats": "kg", "KnowledgeGraph": "kg", "inverse_name": "kg",
     "Pipeline": "pipeline", "StringLinker": "pipeline", "TemplateParser": "pipeline",
-    "ReifiedKG": "reified", "follow": "reified",
     "intersect": "sets", "normalize": "sets", "one_hot": "sets", "relation_one_hot": "sets", "top_k": "sets",
     "union": "sets",
     "data_dir": "runtime", "default_device": "runtime", "quick_mode": "runtime", "seed_everything": "runtime",
     "SEED_QUESTIONS": "toy", "ToyQuestion": "toy", "toy_kg": "toy", "toy_questions": "toy",
-    "Program": "traverse", "follow_path": "traverse", "follow_set": "traverse", "intersect_sets": "traverse",
+    "Program": "traverse", "walk_path": "traverse", "follow_set": "traverse", "intersect_sets": "traverse",
     "trace_path": "traverse",
     "QASystem": "qa", "Answer": "answers",
     "EndToEndQA": "model", "ModelConfig": "model",

@@ -151,7 +151,7 @@ class _Graph:
         return self.kg.relation_index(name)
 
     def follow(self, start: int, path: Sequence[str]) -> set[int]:
-        """Entities reached from ``start`` along ``path``: what :func:`kgqa.traverse.follow_path` returns."""
+        """Entities reached from ``start`` along ``path``: what :func:`kgqa.traverse.walk_path` returns."""
         frontier = {start}
         for name in path:
             r = self.rel(name)

@@ -76,7 +76,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .reified import ReifiedKG, follow
+from .follow import Kernel, ReifiedKG, follow
 
 __all__ = ["ModelConfig", "QAOutput", "EndToEndQA", "answer_loss", "random_walk_weights", "LOSSES"]
 
@@ -156,6 +156,7 @@ class QAOutput:
     branch_scores: torch.Tensor | None = None  # (B, K, E) answer of each branch (0 where not valid)
     branch_relations: torch.Tensor | None = None  # (B, K, T, R)
     branch_hop_attention: torch.Tensor | None = None  # (B, K, T)
+    branch_hop_entities: torch.Tensor | None = None  # (B, K, T, E) x_t of every branch, when asked for
 
 
 class EndToEndQA(nn.Module):
@@ -165,11 +166,15 @@ class EndToEndQA(nn.Module):
         num_relations: R, the relations of the knowledge graph (inverses included).
         question_dim: H, the size of the question vectors ``q`` it is given.
         config: the hyper-parameters.
+        kernel: how ``follow`` runs (:mod:`kgqa.follow`: ``"auto"``, ``"fused"``, ``"torch"``); an
+            execution choice like the device, not part of the saved model.
     """
 
-    def __init__(self, num_relations: int, question_dim: int, config: ModelConfig = ModelConfig()) -> None:
+    def __init__(self, num_relations: int, question_dim: int, config: ModelConfig = ModelConfig(),
+                 *, kernel: Kernel = "auto") -> None:
         super().__init__()
         self.config = config
+        self.kernel = kernel
         self.num_relations = num_relations
         self.question_dim = question_dim
         d, r = config.hidden, num_relations
@@ -223,7 +228,7 @@ class EndToEndQA(nn.Module):
                 per topic slot (``K' >= K``; zeros where a mention is unknown).
             topics: ``(B, K)`` int64 entity index of each question's k-th topic, -1 for none.
             topic_mask: ``(B, E)`` bool, every topic of the question, masked in every branch.
-            keep_hops: also return every ``x_t`` of the first branch.
+            keep_hops: also return every ``x_t`` of every branch.
         """
         if not self.config.branched:
             raise ValueError("this model sums its topics into x0: call forward")
@@ -275,7 +280,7 @@ class EndToEndQA(nn.Module):
             x0: ``(B, M, E)`` float start set of each slot; valid: ``(B, M)`` bool, the slot exists.
             combos: the C combinations of slots; combo_weights: ``(B, C)`` their weights ``w_c``.
             topic_mask: ``(B, E)`` float in [0, 1], the share of each entity's score to remove.
-            keep_hops: also return every ``x_t`` of the first branch.
+            keep_hops: also return every ``x_t`` of every branch.
         """
         if not self.config.branched:
             raise ValueError("this model sums its topics into x0: call forward")
@@ -314,10 +319,10 @@ class EndToEndQA(nn.Module):
                 part = part / part.sum(dim=1, keepdim=True).clamp(min=READING_FLOOR)
             combined = combined + weights[:, c: c + 1] * part
         branch_rel, branch_att = per_branch(out.relations), per_branch(out.hop_attention)
-        kept = per_branch(out.hop_entities)[:, 0] if keep_hops else None
+        kept = per_branch(out.hop_entities) if keep_hops else None
         return QAOutput(scores=combined, relations=branch_rel[:, 0], hop_attention=branch_att[:, 0],
-                        hop_entities=kept, branch_valid=valid, branch_scores=grid,
-                        branch_relations=branch_rel, branch_hop_attention=branch_att)
+                        hop_entities=kept[:, 0] if keep_hops else None, branch_valid=valid, branch_scores=grid,
+                        branch_relations=branch_rel, branch_hop_attention=branch_att, branch_hop_entities=kept)
 
     def _walk(self, kb: ReifiedKG, h: torch.Tensor, x0: torch.Tensor, topic_mask: torch.Tensor | None,
               keep_hops: bool) -> QAOutput:
@@ -333,7 +338,7 @@ class EndToEndQA(nn.Module):
         for t, head in enumerate(self.relation_heads):
             inp = torch.cat([h, *rels], dim=-1) if self.config.condition_on_previous else h
             r_t = torch.softmax(head(inp), dim=-1)  # (N, R)
-            x = follow(kb, x, r_t, validate=False)  # (N, E); inputs are built here, trusted
+            x = follow(kb, x, r_t, kernel=self.kernel, validate=False)  # (N, E); inputs built here, trusted
             if mask:  # "films that share actors with X" means films other than X, at every hop
                 if isinstance(topic_mask, tuple):  # (in place when no gradient needs the old x)
                     zero = x.new_zeros(())

@@ -22,7 +22,7 @@ from .kg import KnowledgeGraph
 from .metrics import Scores, breakdown, gold_mask, summarize
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
 from .qa_files import NO_SPAN, Span, topic_mentions
-from .reified import ReifiedKG
+from .follow import ReifiedKG
 from .resolve import EntityResolver, ResolverConfig, ResolverOutput
 from .resolve_metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
 from .sets import resolve_entity

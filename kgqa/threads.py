@@ -1,6 +1,6 @@
 """How the process's thread pools wait: chosen before torch loads its OpenMP runtime.
 
-torch's CPU operations and the compiled kernels of :mod:`kgqa.fused` run on OpenMP thread pools.
+torch's CPU operations and the compiled kernels of :mod:`kgqa.follow.fused` run on OpenMP thread pools.
 By default an OpenMP thread that runs out of work keeps spinning on its core for a while, waiting
 for the next parallel region. On an idle machine that saves a wake-up; on a machine doing anything
 else — a learner's laptop, a notebook beside a training run — the spinning threads take the cores

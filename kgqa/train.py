@@ -60,6 +60,7 @@ class TrainConfig:
     max_train: int | None = None  # use only N training questions, drawn at random (quick runs)
     max_eval: int | None = None  # use only N validation questions, drawn at random
     device: str | None = None  # "cpu", "cuda", ...; None picks CUDA when available
+    kernel: str = "auto"  # how follow runs: "auto", "fused" or "torch" (kgqa.follow); same results
 
     @classmethod
     def quick(cls) -> TrainConfig:
@@ -124,8 +125,8 @@ def data_fingerprint(train: Sequence[QAExample], dev: Sequence[QAExample]) -> st
     return h.hexdigest()[:16]
 
 
-RESUMABLE_CHANGES = ("epochs", "patience", "device")
-"""Training settings a resumed run may change: how long it goes on, and where it runs. Any other
+RESUMABLE_CHANGES = ("epochs", "patience", "device", "kernel")
+"""Training settings a resumed run may change: how long it goes on, where and how it runs. Any other
 difference (learning rate, seed, batch size, subsets, encoder) would continue a run under settings
 its history was not made with, so it is refused."""
 
@@ -213,7 +214,7 @@ def fit(
 
     With ``resume`` and a ``run_dir`` holding a ``last/`` checkpoint of the same configuration
     and knowledge graph, training continues from it; a different configuration is refused with a
-    message naming the differing fields rather than silently mixed (only ``epochs``, ``patience``
+    message naming the differing fields rather than silently mixed (only ``epochs``, ``patience``, ``kernel``
     and ``device`` may change). Without ``resume``, a run folder that already holds a checkpoint
     is refused unless ``overwrite``, which removes it first: a better ``best/`` is never replaced
     unawares.
@@ -256,7 +257,7 @@ def _fit(
     if model_config.mask_topics is None:
         model_config = model_config.with_(mask_topics=topic_answer_share(train) < 0.01)
     encoder = build_encoder(tc.encoder, freeze=tc.freeze_encoder, device=device)
-    model = EndToEndQA(kg.num_relations, encoder.dim, model_config)
+    model = EndToEndQA(kg.num_relations, encoder.dim, model_config, kernel=tc.kernel)
     resolver = None
     if model_config.entities != "given":
         resolver_config = resolver_config or ResolverConfig(max_entities=2 if model_config.branched else 1)

@@ -9,7 +9,7 @@ intersection of what the paths reach::
       answer = intersection                     {padme_amidala}
 
 Everything here works on plain Python sets of entity indices: slow, obviously right, and
-independent of the tensor code in :mod:`kgqa.reified`.
+independent of the tensor code in :mod:`kgqa.follow`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .types import EntityKey, RelationKey
 
 __all__ = [
     "follow_set",
-    "follow_path",
+    "walk_path",
     "intersect_sets",
     "Hop",
     "trace_path",
@@ -42,7 +42,7 @@ def follow_set(kg: KnowledgeGraph, entities: Iterable[EntityKey], relation: Rela
     return out
 
 
-def follow_path(
+def walk_path(
     kg: KnowledgeGraph, start: Iterable[EntityKey], path: Sequence[RelationKey]
 ) -> set[int]:
     """Follow ``path`` (a sequence of relations) from the set ``start``; returns entity indices."""
@@ -137,7 +137,7 @@ class Program:
 
     def execute(self, kg: KnowledgeGraph) -> set[int]:
         """The answer: entity indices reached by every path from its topic."""
-        return intersect_sets(follow_path(kg, [t], p) for t, p in zip(self.topics, self.paths))
+        return intersect_sets(walk_path(kg, [t], p) for t, p in zip(self.topics, self.paths))
 
     def answer_ids(self, kg: KnowledgeGraph) -> list[str]:
         """The answer as sorted entity ids."""

@@ -30,7 +30,7 @@ from kgqa.errors import (
     UnknownEntityError,
 )
 from kgqa.kg import KnowledgeGraph
-from kgqa.traverse import follow_path, path_ceiling
+from kgqa.traverse import walk_path, path_ceiling
 
 
 def raw_lines(path: Path) -> list[str]:
@@ -140,7 +140,7 @@ def test_pathquestion_counts_split_and_gold_paths(data_root: Path, name: str, n:
     assert (len(ds.train), len(ds.dev), len(ds.test)) == (round(0.8 * n), round(0.1 * n), n - round(0.8 * n) - round(0.1 * n))
     check_mentions(ds, by_id=True)
     unreached = [ex.source for ex in ds.train + ds.dev + ds.test
-                 if {ds.kg.entity_index(a) for a in ex.answers} != follow_path(ds.kg, ex.topics, ex.paths[0])]
+                 if {ds.kg.entity_index(a) for a in ex.answers} != walk_path(ds.kg, ex.topics, ex.paths[0])]
     assert unreached == []  # every gold path leads exactly to the answer set
     assert ds.stats()["test"].paths_exact == 1.0
     assert "seed 0" in ds.notes
@@ -162,7 +162,7 @@ def test_worldcup_conjunctive_is_intersection_of_two_lookups(data_root: Path) ->
     for ex in every:
         topics = lines[line_of(ex) - 1].split("\t")[-1].strip("/").split("/")
         assert ex.topics == tuple(topics) and len(topics) == 2
-        reached = [follow_path(ds.kg, [t], p) for t, p in zip(ex.topics, ex.paths)]
+        reached = [walk_path(ds.kg, [t], p) for t, p in zip(ex.topics, ex.paths)]
         assert {ds.kg.entity_index(a) for a in ex.answers} == reached[0] & reached[1], ex.source
     check_mentions(ds, by_id=True)
     assert all(ex.qtype == "conjunctive" and ex.hops == 1 for ex in every)

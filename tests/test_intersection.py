@@ -13,8 +13,8 @@ from kgqa.datasets import QAExample
 from kgqa.model import EndToEndQA, ModelConfig
 from kgqa.qa import PLACEHOLDER, QASystem, encoder_input, pad_questions, span_vectors
 from kgqa.qa_files import NO_SPAN
-from kgqa.reified import ReifiedKG
-from kgqa.traverse import follow_path, intersect_sets
+from kgqa.follow import ReifiedKG
+from kgqa.traverse import walk_path, intersect_sets
 
 H = 12
 
@@ -96,11 +96,11 @@ def test_hard_branches_compute_the_symbolic_intersection(toy):
     topics = torch.tensor([[toy.entity_index(t) for t in paths]])
     out = model.forward_branches(kb, q, topics)
     got = set((out.scores[0] > 0.5).nonzero().flatten().tolist())
-    want = intersect_sets([follow_path(toy, [t], [r]) for t, r in paths.items()])
+    want = intersect_sets([walk_path(toy, [t], [r]) for t, r in paths.items()])
     assert got == want and len(got) >= 2
     for k, (t, r) in enumerate(paths.items()):
         reached = set((out.branch_scores[0, k] > 0.5).nonzero().flatten().tolist())
-        assert reached == follow_path(toy, [t], [r]) and reached != got
+        assert reached == walk_path(toy, [t], [r]) and reached != got
 
 
 def test_mention_vectors_make_branches_differ(toy):

@@ -14,7 +14,7 @@ from kgqa.encoders import tiny_encoder
 from kgqa.mentions import build_slots, combination_weights, given_slots, greedy_slots
 from kgqa.model import EndToEndQA, ModelConfig
 from kgqa.qa import QASystem
-from kgqa.reified import ReifiedKG
+from kgqa.follow import ReifiedKG
 from kgqa.resolve import EntityResolver, ResolverConfig
 from kgqa.resolve_metrics import reading_accuracy
 from kgqa.train import TrainConfig, fit

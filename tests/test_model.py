@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from kgqa.model import EndToEndQA, ModelConfig, answer_loss, random_walk_weights
-from kgqa.reified import ReifiedKG
-from kgqa.traverse import follow_path
+from kgqa.follow import ReifiedKG
+from kgqa.traverse import walk_path
 
 
 def test_random_walk_weights_split_each_entity_relation_evenly(toy):
@@ -59,7 +59,7 @@ def test_hard_relations_reproduce_symbolic_traversal(toy):
     x0 = torch.zeros(1, toy.num_entities)
     x0[0, toy.entity_index("mona_lisa")] = 1
     scores = model(kb, torch.zeros(1, 4), x0).scores[0]
-    expected = follow_path(toy, ["mona_lisa"], path)
+    expected = walk_path(toy, ["mona_lisa"], path)
     assert set(torch.nonzero(scores > 0.5).flatten().tolist()) == expected
 
 

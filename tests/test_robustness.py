@@ -468,7 +468,7 @@ def test_json_failures_print_an_error_object(tmp_path: Path, capsys) -> None:
 
 
 def test_half_precision_follow_matches_float32(toy) -> None:
-    from kgqa.reified import ReifiedKG, follow
+    from kgqa.follow import ReifiedKG, follow
 
     kb = ReifiedKG.from_kg(toy)
     x = torch.zeros(3, toy.num_entities)

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from kgqa.errors import AmbiguousEntityError, ShapeError, UnknownEntityError, UnknownRelationError, WeightError
 from kgqa.kg import KnowledgeGraph
-from kgqa.sets import _storage_order, check_weights, intersect, normalize, one_hot, relation_one_hot, resolve_entity, top_k, union
+from kgqa.follow.checks import check_weights, storage_order
+from kgqa.sets import intersect, normalize, one_hot, relation_one_hot, resolve_entity, top_k, union
 
 FAST = settings(max_examples=40, deadline=None)
 
@@ -198,12 +199,12 @@ def test_check_weights_finds_a_bad_entry_in_any_memory_layout(dims, data):
         check_weights("x", view, shape, "any")
 
 
-def test_storage_order_reads_a_transposed_view_as_the_tensor_it_views():
+def teststorage_order_reads_a_transposed_view_as_the_tensor_it_views():
     x = torch.zeros(7, 3).t()  # the entity-major layout of one_hot
     assert not x.is_contiguous()
-    w = _storage_order(x)
+    w = storage_order(x)
     assert w.is_contiguous() and w.data_ptr() == x.data_ptr() and w.shape == (7, 3)
     y = torch.zeros(6, 6)[::2]  # not a permutation of a contiguous tensor: left as it is
-    assert _storage_order(y) is y
+    assert storage_order(y) is y
     z = torch.zeros(2, 3)
-    assert _storage_order(z) is z
+    assert storage_order(z) is z

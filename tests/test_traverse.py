@@ -8,7 +8,7 @@ import pytest
 
 from kgqa.errors import KGFormatError, UnknownRelationError
 from kgqa.kg import KnowledgeGraph
-from kgqa.traverse import Program, follow_path, follow_set, intersect_sets, path_ceiling, trace_path
+from kgqa.traverse import Program, walk_path, follow_set, intersect_sets, path_ceiling, trace_path
 
 
 def brute_follow(triples, start: set[str], path) -> set[str]:
@@ -21,10 +21,10 @@ def brute_follow(triples, start: set[str], path) -> set[str]:
 def test_hand_counted(tiny):
     ids = lambda s: {tiny.entities[i] for i in s}  # noqa: E731
     assert ids(follow_set(tiny, ["mona_lisa", "starry_night"], "exhibited_at")) == {"louvre", "moma"}
-    assert ids(follow_path(tiny, ["mona_lisa"], ["exhibited_at", "located_in", "capital_of"])) == {"france"}
-    assert ids(follow_path(tiny, ["paris", "new_york"], ["located_in^-1", "exhibited_at^-1"])) == {"mona_lisa", "starry_night"}
-    assert follow_path(tiny, ["france"], ["capital_of"]) == set()
-    assert follow_path(tiny, ["paris"], []) == {tiny.entity_index("paris")}
+    assert ids(walk_path(tiny, ["mona_lisa"], ["exhibited_at", "located_in", "capital_of"])) == {"france"}
+    assert ids(walk_path(tiny, ["paris", "new_york"], ["located_in^-1", "exhibited_at^-1"])) == {"mona_lisa", "starry_night"}
+    assert walk_path(tiny, ["france"], ["capital_of"]) == set()
+    assert walk_path(tiny, ["paris"], []) == {tiny.entity_index("paris")}
 
 
 def test_intersect_sets():
@@ -44,12 +44,12 @@ def test_random_graphs_match_brute_force(seed):
     for _ in range(20):
         start = set(rng.sample(ents, rng.randint(1, len(ents))))
         path = [rng.choice(kg.relations) for _ in range(rng.randint(1, 3))]
-        got = {kg.entities[i] for i in follow_path(kg, start, path)}
+        got = {kg.entities[i] for i in walk_path(kg, start, path)}
         assert got == brute_follow(triples, start, path)
 
 
 def test_trace_path_prunes_dead_ends(toy):
-    answers = follow_path(toy, ["mona_lisa"], ["exhibited_at", "located_in"])
+    answers = walk_path(toy, ["mona_lisa"], ["exhibited_at", "located_in"])
     hops = trace_path(toy, "mona_lisa", ["exhibited_at", "located_in"], keep=answers)
     assert [h.relation for h in hops] == ["exhibited_at", "located_in"]
     assert hops[-1].targets == answers

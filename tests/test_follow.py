@@ -1,9 +1,9 @@
-"""ReifiedKG and follow against independent oracles: Python-set traversal, dense adjacency, gradcheck."""
+"""kgqa.follow: every kernel × frontier against the reference (eq. 1), which is itself checked against
+Python-set traversal and a dense adjacency; gradients, the dispatcher's choices, bad inputs."""
 
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -11,26 +11,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kgqa import fused, reified
+from kgqa.follow import fused, sparse
 from kgqa.errors import DeviceMismatchError, KGQAError, ShapeError, WeightError
 from kgqa.kg import KnowledgeGraph
-from kgqa.reified import ReifiedKG, follow, follow_path
+from kgqa.follow import ReifiedKG, follow, follow_path, follow_reference
 from kgqa.sets import one_hot, relation_one_hot
-from kgqa.sparse_frontier import sparse_follow
 
 FAST = settings(max_examples=40, deadline=None)
 KERNELS = ["fused", "torch"] if fused.AVAILABLE else ["torch"]
-
-
-@contextmanager
-def dense_kernel(name: str):
-    """Run the dense frontier with ``kgqa.reified.DENSE_KERNEL = name`` inside the block."""
-    saved = reified.DENSE_KERNEL
-    reified.DENSE_KERNEL = name
-    try:
-        yield
-    finally:
-        reified.DENSE_KERNEL = saved
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +49,7 @@ def kb(world) -> ReifiedKG:
 
 
 # ---------------------------------------------------------------------- oracles
-def dense_reference(triples: torch.Tensor, E: int, R: int, x: torch.Tensor, r: torch.Tensor,
+def dense_adjacency_oracle(triples: torch.Tensor, E: int, R: int, x: torch.Tensor, r: torch.Tensor,
                     w: torch.Tensor | None = None) -> torch.Tensor:
     """Σ_k r[:, k] · (x @ A_k) with dense adjacency A_k[s, o] = Σ weights of facts s -k-> o."""
     vals = torch.ones(triples.shape[0], dtype=x.dtype) if w is None else w.to(x.dtype)
@@ -155,7 +143,7 @@ def test_follow_path_forms(world, kb):
 def test_fact_weights_stored_and_per_call(world):
     w = torch.rand(world.num_triples)
     x, r = torch.rand(2, world.num_entities), torch.rand(2, world.num_relations)
-    ref = dense_reference(world.triples, world.num_entities, world.num_relations, x, r, w)
+    ref = follow_reference(ReifiedKG.from_kg(world), x, r, w)
     weighted = ReifiedKG.from_kg(world, fact_weights=w)
     plain = ReifiedKG.from_kg(world)
     for frontier in ("dense", "sparse"):
@@ -168,7 +156,7 @@ def test_fact_weights_stored_and_per_call(world):
 def test_structure_helpers(world, kb):
     assert kb.to("cpu") is kb
     assert kb.memory_bytes() == sum(kb.memory_breakdown().values()) > 0
-    assert torch.equal(kb.out_degree(), world.degree())
+    assert torch.equal((kb.subj_ptr[1:] - kb.subj_ptr[:-1]).long(), world.degree())
     assert torch.equal(kb.subj, world.triples[:, 0]) and torch.equal(kb.obj, world.triples[:, 2])
     assert "ReifiedKG(" in repr(kb)
 
@@ -187,6 +175,68 @@ def test_dtype_promotion(kb, world):
     x = torch.rand(2, world.num_entities, dtype=torch.float64)
     r = torch.rand(2, world.num_relations, dtype=torch.float32)
     assert follow(kb, x, r, frontier="dense").dtype == torch.float64
+
+
+# ---------------------------------------------------------------------- the reference and every kernel
+@FAST
+@given(random_graphs(), st.integers(0, 2**31 - 1), st.booleans())
+def test_reference_equals_a_dense_adjacency_per_relation(graph, seed, weighted):
+    """Eq. (1) with incidence matrices against Σ_k r[:, k] · x A_k built from the facts one by one,
+    values and gradients (in x, r and the fact weights)."""
+    triples, E, R, B = graph
+    g = torch.Generator().manual_seed(seed)
+    w = torch.rand(triples.shape[0], generator=g, dtype=torch.float64).requires_grad_() if weighted else None
+    x = torch.rand(B, E, generator=g, dtype=torch.float64).requires_grad_()
+    r = torch.rand(B, R, generator=g, dtype=torch.float64).requires_grad_()
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    got, want = follow_reference(kb, x, r, w), dense_adjacency_oracle(triples, E, R, x, r, w)
+    torch.testing.assert_close(got, want)
+    leaves = [t for t in (x, r, w) if t is not None]
+    probe = torch.rand(B, E, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad((got * probe).sum(), leaves, allow_unused=True),
+                    torch.autograd.grad((want * probe).sum(), leaves, allow_unused=True)):
+        if a is not None or b is not None:
+            torch.testing.assert_close(a if a is not None else torch.zeros_like(b),
+                                       b if b is not None else torch.zeros_like(a))
+
+
+ALL_KERNELS = ["auto", "fused", "torch"] if fused.AVAILABLE else ["auto", "torch"]
+DISPATCH = [(k, f, layout) for k in ALL_KERNELS for f in ("auto", "dense", "sparse") for layout in ("dense", "coo")]
+
+
+@pytest.mark.parametrize("kernel, frontier, layout", DISPATCH)
+@settings(max_examples=20, deadline=None)
+@given(graph=random_graphs(), seed=st.integers(0, 2**31 - 1), weighted=st.booleans())
+def test_every_kernel_and_frontier_equals_the_reference(kernel, frontier, layout, graph, seed, weighted):
+    """Every path the dispatcher can take — kernel × frontier × dense or sparse COO input, with and
+    without gradients to track (the compiled sparse hop runs only without) — gives eq. (1)'s values
+    and gradients. The sparse frontier's gradient in x is exact on the support of x."""
+    triples, E, R, B = graph
+    g = torch.Generator().manual_seed(seed)
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    w = torch.rand(triples.shape[0], generator=g, dtype=torch.float64) if weighted else None
+    x = torch.rand(B, E, generator=g, dtype=torch.float64) * (torch.rand(B, E, generator=g) < 0.5)
+    r = torch.rand(B, R, generator=g, dtype=torch.float64)
+    dense = lambda t: t.to_dense() if t.is_sparse else t  # noqa: E731
+    with torch.no_grad():
+        fast = follow(kb, x.to_sparse() if layout == "coo" else x, r, kernel=kernel, frontier=frontier, fact_weights=w)
+    torch.testing.assert_close(dense(fast), follow_reference(kb, x, r, w))
+
+    xg, rg = x.clone().requires_grad_(), r.clone().requires_grad_()
+    wg = w.clone().requires_grad_() if w is not None else None
+    leaves = [t for t in (rg, wg) if t is not None] + ([xg] if layout == "dense" else [])
+    got = follow(kb, xg.to_sparse() if layout == "coo" else xg, rg, kernel=kernel, frontier=frontier, fact_weights=wg)
+    ref = follow_reference(kb, xg, rg, wg)
+    torch.testing.assert_close(dense(got), ref)
+    probe = torch.rand(B, E, generator=g, dtype=torch.float64)
+    got_grads = torch.autograd.grad((dense(got) * probe).sum(), leaves, allow_unused=True)
+    ref_grads = torch.autograd.grad((ref * probe).sum(), leaves, allow_unused=True)
+    for leaf, a, b in zip(leaves, got_grads, ref_grads):
+        a = a if a is not None else torch.zeros_like(leaf)
+        b = b if b is not None else torch.zeros_like(leaf)
+        if leaf is xg and frontier != "dense":
+            a, b = a * (x != 0), b * (x != 0)
+        torch.testing.assert_close(a, b)
 
 
 # ---------------------------------------------------------------------- random graphs
@@ -215,12 +265,11 @@ def test_soft_sets_equal_dense_reference_and_frontiers_agree(graph, seed, weight
     kb = ReifiedKG.from_tensors(triples, E, R, fact_weights=w)
     x = torch.rand(B, E, generator=g, dtype=torch.float64) * (torch.rand(B, E, generator=g) < 0.5)
     r = torch.rand(B, R, generator=g, dtype=torch.float64)
-    ref = dense_reference(triples, E, R, x, r, w)
+    ref = follow_reference(ReifiedKG.from_tensors(triples, E, R), x, r, w)
     for frontier in ("dense", "sparse", "auto"):
         torch.testing.assert_close(follow(kb, x, r, frontier=frontier), ref)
     for name in KERNELS:
-        with dense_kernel(name):
-            torch.testing.assert_close(follow(kb, x, r, frontier="dense"), ref)
+        torch.testing.assert_close(follow(kb, x, r, frontier="dense", kernel=name), ref)
     torch.testing.assert_close(follow(kb, x.to_sparse(), r, frontier="sparse").to_dense(), ref)
 
 
@@ -234,23 +283,22 @@ def test_multi_hop_equals_repeated_dense_reference(graph, seed):
     kb = ReifiedKG.from_tensors(triples, E, R)
     ref = x
     for r in rs:
-        ref = dense_reference(triples, E, R, ref, r)
+        ref = follow_reference(ReifiedKG.from_tensors(triples, E, R), ref, r)
     torch.testing.assert_close(follow_path(kb, x, rs, frontier="sparse"), ref)
     for name in KERNELS:
-        with dense_kernel(name):
-            torch.testing.assert_close(follow_path(kb, x, rs, frontier="dense"), ref)
+        torch.testing.assert_close(follow_path(kb, x, rs, frontier="dense", kernel=name), ref)
 
 
 # ---------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("frontier, kernel", [("dense", k) for k in KERNELS] + [("sparse", "auto")])
-def test_gradcheck_follow(kb, world, frontier, kernel, monkeypatch):
-    monkeypatch.setattr(reified, "DENSE_KERNEL", kernel)
+def test_gradcheck_follow(kb, world, frontier, kernel):
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(3, world.num_entities, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
     r = torch.rand(3, world.num_relations, generator=g, dtype=torch.float64).requires_grad_()
     w = (torch.rand(world.num_triples, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
-    assert torch.autograd.gradcheck(lambda x, r, w: follow(kb, x, r, frontier=frontier, fact_weights=w), (x, r, w))
-    assert torch.autograd.gradcheck(lambda x, r: follow_path(kb, x, [r, r], frontier=frontier), (x, r))
+    assert torch.autograd.gradcheck(lambda x, r, w: follow(kb, x, r, frontier=frontier, kernel=kernel, fact_weights=w),
+                                    (x, r, w))
+    assert torch.autograd.gradcheck(lambda x, r: follow_path(kb, x, [r, r], frontier=frontier, kernel=kernel), (x, r))
 
 
 def test_gradcheck_sparse_frontier_on_a_sparse_support(kb, world):
@@ -344,9 +392,8 @@ def test_metaqa_one_hop_matches_neighbours(data_root):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_many_relations(kernel, monkeypatch):
+def test_many_relations(kernel):
     """Hundreds of relations, few facts each: same values and gradients as the reference."""
-    monkeypatch.setattr(reified, "DENSE_KERNEL", kernel)
     g = torch.Generator().manual_seed(3)
     E, R, T = 12, 300, 400
     triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
@@ -354,8 +401,8 @@ def test_many_relations(kernel, monkeypatch):
     kb = ReifiedKG.from_tensors(triples, E, R)
     x = torch.rand(2, E, generator=g, dtype=torch.float64, requires_grad=True)
     r = torch.rand(2, R, generator=g, dtype=torch.float64, requires_grad=True)
-    got = follow(kb, x, r, frontier="dense")
-    ref = dense_reference(triples, E, R, x, r)
+    got = follow(kb, x, r, frontier="dense", kernel=kernel)
+    ref = follow_reference(ReifiedKG.from_tensors(triples, E, R), x, r)
     torch.testing.assert_close(got, ref)
     w = torch.rand(2, E, generator=g, dtype=torch.float64)
     for a, b in zip(torch.autograd.grad((got * w).sum(), (x, r)), torch.autograd.grad((ref * w).sum(), (x, r))):
@@ -365,10 +412,9 @@ def test_many_relations(kernel, monkeypatch):
 @pytest.mark.parametrize("B", [12, 40])
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_wide_batches_with_duplicate_facts_match_the_reference(dtype, kernel, B, monkeypatch):
+def test_wide_batches_with_duplicate_facts_match_the_reference(dtype, kernel, B):
     """B ≥ 8 takes torch's native CSR kernel, B = 40 the fused kernel's prefetching; duplicates and
     self-loops must still count right."""
-    monkeypatch.setattr(reified, "DENSE_KERNEL", kernel)
     g = torch.Generator().manual_seed(5)
     E, R, T = 15, 4, 60
     triples = torch.stack([torch.randint(0, E, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
@@ -379,10 +425,10 @@ def test_wide_batches_with_duplicate_facts_match_the_reference(dtype, kernel, B,
     x = torch.rand(B, E, generator=g, dtype=dtype, requires_grad=True)
     r = torch.rand(B, R, generator=g, dtype=dtype, requires_grad=True)
     probe = torch.rand(B, E, generator=g, dtype=dtype)
-    ref = dense_reference(triples, E, R, x, r, w)
+    ref = follow_reference(ReifiedKG.from_tensors(triples, E, R), x, r, w)
     ref_grads = torch.autograd.grad((ref * probe).sum(), (x, r, w))
     for frontier in ("dense", "sparse"):
-        got = follow(kb, x, r, frontier=frontier, fact_weights=w)
+        got = follow(kb, x, r, frontier=frontier, kernel=kernel, fact_weights=w)
         torch.testing.assert_close(got, ref)
         for a, b in zip(torch.autograd.grad((got * probe).sum(), (x, r, w)), ref_grads):
             torch.testing.assert_close(a, b)
@@ -467,12 +513,13 @@ def test_auto_goes_sparse_under_the_budget_and_dense_over_it(monkeypatch):
     kb = ReifiedKG.from_tensors(triples, E, R)
     r = torch.rand(3, R, generator=g, requires_grad=True)
     calls = []
-    monkeypatch.setattr(reified, "sparse_follow", lambda *a: calls.append(1) or sparse_follow(*a))
-    for x, sparse in ((torch.zeros(3, E).index_fill_(1, torch.tensor([7]), 1.0), True),
+    real = sparse.sparse_hop
+    monkeypatch.setattr(sparse, "sparse_hop", lambda *a: calls.append(1) or real(*a))
+    for x, goes_sparse in ((torch.zeros(3, E).index_fill_(1, torch.tensor([7]), 1.0), True),
                       (torch.rand(3, E, generator=g), False)):
         calls.clear()
         got = follow(kb, x, r, frontier="auto")
-        assert bool(calls) == sparse
+        assert bool(calls) == goes_sparse
         torch.testing.assert_close(got, follow(kb, x, r, frontier="dense"))
 
 
@@ -481,7 +528,7 @@ def test_auto_goes_sparse_under_the_budget_and_dense_over_it(monkeypatch):
 def test_auto_takes_the_fused_kernel_on_the_cpu(kb, world):
     x = one_hot(world, "mona_lisa").requires_grad_()
     y = follow(kb, x, relation_one_hot(world, "exhibited_at"), frontier="dense")
-    assert "FusedDenseFollowBackward" in str(y.grad_fn.next_functions)  # y is a transposed view of its result
+    assert "_FusedDenseFollowBackward" in str(y.grad_fn.next_functions)  # y is a transposed view of its result
 
 
 @pytest.mark.skipif(not fused.AVAILABLE, reason="Numba is not installed")
@@ -501,12 +548,11 @@ def test_fused_kernel_splits_skewed_work_exactly(threads):
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with dense_kernel("fused"):
-            got = follow(kb, x, r, frontier="dense")
-            grads = torch.autograd.grad((got * probe).sum(), (x, r))
+        got = follow(kb, x, r, frontier="dense", kernel="fused")
+        grads = torch.autograd.grad((got * probe).sum(), (x, r))
     finally:
         torch.set_num_threads(saved)
-    ref = dense_reference(triples, E, R, x, r)
+    ref = follow_reference(ReifiedKG.from_tensors(triples, E, R), x, r)
     torch.testing.assert_close(got, ref)
     for a, b in zip(grads, torch.autograd.grad((ref * probe).sum(), (x, r))):
         torch.testing.assert_close(a, b)
@@ -531,20 +577,19 @@ def test_fused_kernel_on_an_x_with_few_zero_rows(monkeypatch, zero_rows):
     scans = []
     real = fused._live_rows
     monkeypatch.setattr(fused, "_live_rows", lambda *a: scans.append(1) or real(*a))
-    with dense_kernel("fused"):
-        got = follow(kb, x, r, frontier="dense")
-    torch.testing.assert_close(got, dense_reference(triples, E, R, x, r))
+    got = follow(kb, x, r, frontier="dense", kernel="fused")
+    torch.testing.assert_close(got, follow_reference(ReifiedKG.from_tensors(triples, E, R), x, r))
     assert bool(scans) == (zero_rows == "probed")
 
 
-def test_dense_kernel_setting_is_checked(kb, world, monkeypatch):
+def test_kernel_and_frontier_arguments_are_checked(kb, world):
     x, r = one_hot(world, "mona_lisa"), relation_one_hot(world, "exhibited_at")
-    monkeypatch.setattr(reified, "DENSE_KERNEL", "fastest")
-    with pytest.raises(ValueError, match="DENSE_KERNEL"):
-        follow(kb, x, r, frontier="dense")
-    monkeypatch.setattr(reified, "DENSE_KERNEL", "fused")
+    with pytest.raises(ValueError, match="kernel must be"):
+        follow(kb, x, r, kernel="fastest")
+    with pytest.raises(ValueError, match="frontier must be"):
+        follow(kb, x, r, frontier="wide")
     # the fused kernel takes float32/float64 only; half-precision inputs are followed in float32
-    y = follow(kb, x.to(torch.bfloat16), r.to(torch.bfloat16), frontier="dense")
+    y = follow(kb, x.to(torch.bfloat16), r.to(torch.bfloat16), frontier="dense", kernel="fused")
     assert y.dtype == torch.bfloat16 and torch.equal(y.float(), follow(kb, x, r, frontier="dense"))
 
 
@@ -556,8 +601,7 @@ def test_fused_kernel_leaves_torch_thread_count_alone(kb, world):
         for threads in (1, 2):
             torch.set_num_threads(threads)
             x = one_hot(world, "mona_lisa").requires_grad_()
-            with dense_kernel("fused"):
-                follow(kb, x, relation_one_hot(world, "exhibited_at"), frontier="dense").sum().backward()
+            follow(kb, x, relation_one_hot(world, "exhibited_at"), frontier="dense", kernel="fused").sum().backward()
             assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(saved)
@@ -585,7 +629,7 @@ def test_compiled_sparse_forward_equals_the_differentiable_one(graph, seed, weig
     with torch.no_grad():
         fast = follow(kb, x, r, frontier="sparse", fact_weights=call_w)
     slow = follow(kb, x, r.clone().requires_grad_(), frontier="sparse", fact_weights=call_w)
-    torch.testing.assert_close(fast.to_dense(), dense_reference(triples, E, R, x.to_dense(), r, w))
+    torch.testing.assert_close(fast.to_dense(), follow_reference(ReifiedKG.from_tensors(triples, E, R), x.to_dense(), r, w))
     torch.testing.assert_close(fast.to_dense(), slow.detach().to_dense())
     if triples.shape[0]:  # (an empty graph answers with dense zeros)
         assert fast.is_sparse and fast.is_coalesced()
@@ -617,7 +661,7 @@ def test_compiled_sparse_forward_on_a_hub(dtype, shared_r):
     with torch.no_grad():
         fast = follow(kb, x.to_sparse(), r, frontier="sparse")
     slow = follow(kb, x.to_sparse(), r.clone().requires_grad_(), frontier="sparse")
-    want = dense_reference(triples, E, R, x, r.expand(4, R))
+    want = follow_reference(ReifiedKG.from_tensors(triples, E, R), x, r.expand(4, R))
     torch.testing.assert_close(fast.to_dense(), want)
     torch.testing.assert_close(fast.to_dense(), slow.detach().to_dense())
     assert fast.is_coalesced() and fast.dtype == dtype and bool((fast.values() != 0).all())

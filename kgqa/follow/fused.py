@@ -1,14 +1,14 @@
 """Compiled CPU kernels (Numba) for ``follow``: the dense frontier as one fused pass per direction,
-and a sparse COO hop without gradients as one call (:func:`sparse_forward`).
+and a sparse COO hop without gradients as one call (:func:`sparse_hop`).
 
-Eq. (2) of :mod:`kgqa.reified` written with torch's sparse products moves every value three
+Eq. (2) of :mod:`kgqa.follow` written with torch's sparse products moves every value three
 times: the ``(P, B)`` pair messages ``x A`` are written, scaled by the relation weights in place,
 and read again by the product with ``O``. A hop has to read ``x`` and write ``y`` once; the pair
 messages are a by-product. Here each output row is built where it is needed:
 
     y[o] = Σ_{pairs p = (k, o)} r[k] ⊙ Σ_{facts t of p} w_t · x[s_t]                      (forward)
 
-Rows are ``B`` values long (the transposed ``(E, B)`` layout of :mod:`kgqa.reified`), so the inner
+Rows are ``B`` values long (the transposed ``(E, B)`` layout of :mod:`kgqa.follow.dense`), so the inner
 loop runs over the batch and vectorises; objects are split into chunks of about equal work, one
 thread per chunk, and each thread writes only its own rows — no atomics, no ``(P, B)`` buffer.
 The rows a fact needs are requested from memory a few facts ahead (``llvm.prefetch``), and rows
@@ -20,23 +20,21 @@ The backward pass is two more such loops and recomputes the pair messages instea
     g_r[k] = Σ_{pairs p = (k, o)} g_y[o] ⊙ Σ_{facts t of p} w_t · x[s_t]                   (object order)
     g_w[t] = Σ_b x[s_t, b] · r[k_t, b] · g_y[o_t, b]                                    (object order)
 
-The kernels read the index arrays a :class:`~kgqa.reified.ReifiedKG` already holds (nothing new is
-stored) and are compiled on first use for each dtype (cached on disk by Numba). ``AVAILABLE`` is
-false when Numba cannot be imported; :func:`kgqa.reified.follow` then uses torch's products.
+The kernels read the index arrays a :class:`~kgqa.follow.reified.ReifiedKG` already holds (nothing
+new is stored) and are compiled on first use for each dtype (cached on disk by Numba). ``AVAILABLE``
+is false when Numba cannot be imported; the dispatcher of :mod:`kgqa.follow` then runs
+:mod:`kgqa.follow.dense` and :mod:`kgqa.follow.sparse`.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .types import Tensor
-
-if TYPE_CHECKING:
-    from .reified import ReifiedKG
+from ..types import Tensor
+from .reified import ReifiedKG
 
 try:
     import numba
@@ -47,7 +45,7 @@ AVAILABLE = numba is not None
 DTYPES = (torch.float32, torch.float64)
 CHUNKS_PER_THREAD = 8  # more chunks than threads, so one heavy chunk does not hold up the rest
 
-__all__ = ["AVAILABLE", "DTYPES", "FusedDenseFollow", "active_entries", "sparse_forward", "supports"]
+__all__ = ["AVAILABLE", "DTYPES", "active_entries", "dense_hop", "sparse_hop", "supports"]
 
 _LOCK = threading.Lock()  # Numba's fallback thread pool (workqueue) must not be entered twice
 
@@ -288,22 +286,22 @@ if AVAILABLE:
         return idx, out_v[:k]
 
 
-def sparse_forward(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
-    """Eq. (3) of :mod:`kgqa.reified` for a coalesced sparse COO ``x (B, E)``, without gradients,
+def sparse_hop(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
+    """Eq. (3) of :mod:`kgqa.follow` for a coalesced sparse COO ``x (B, E)``, without gradients,
     in one compiled call: the messages, their sort and their sums. Returns the coalesced sparse COO
     ``(B, E)`` result. At hop 1 of a batch a call touches a few hundred facts, so what surrounds
     the kernel counts as much as the kernel: the graph's arrays are viewed as NumPy once and kept
-    (:func:`_graph_arrays`), unit fact weights are not materialised, and a shared ``r`` row is
+    (:meth:`ReifiedKG.numpy`), unit fact weights are not materialised, and a shared ``r`` row is
     read in place."""
-    s_crow, s_col, pair_rel, pair_obj = _graph_arrays(kb)
+    s_ptr, s_pair, pair_rel, pair_obj = kb.numpy("subj_ptr", "subj_pair", "pair_rel", "pair_obj")
     v = x._values()
-    if fact_weights is None and kb._s_vals is None:
+    if fact_weights is None and kb.subj_weights is None:
         s_vals = _NO_WEIGHTS[v.dtype]
     else:
-        s_vals = _np(kb._weights_in("subject", fact_weights, v.dtype))
+        s_vals = _np(kb.weights_in("subject", fact_weights, v.dtype))
     if r.shape[0] > 1 and r.stride(0) == 0:  # (1, R) expanded to (B, R)
         r = r[:1]
-    idx, vals = _sparse_forward(_np(x._indices()), _np(v), _np(r), s_crow, s_col, s_vals, pair_rel, pair_obj)
+    idx, vals = _sparse_forward(_np(x._indices()), _np(v), _np(r), s_ptr, s_pair, s_vals, pair_rel, pair_obj)
     return torch.sparse_coo_tensor(torch.from_numpy(idx), torch.from_numpy(vals), x.shape,
                                    is_coalesced=True, check_invariants=False)
 
@@ -317,7 +315,7 @@ def active_entries(kb: ReifiedKG, x: Tensor, budget: float) -> tuple[Tensor, Ten
     xs = _np(x.t() if entity_major else x)
     cap = int(max(0, min(budget, kb.num_triples * x.shape[0])))  # each entry kept touches ≥ 1 fact
     b, e = np.empty(cap, np.int64), np.empty(cap, np.int64)
-    n = _scan_active(xs, entity_major, _graph_arrays(kb)[0], budget, b, e)
+    n = _scan_active(xs, entity_major, kb.numpy("subj_ptr")[0], budget, b, e)
     if n < 0:
         return None
     return torch.from_numpy(b[:n]), torch.from_numpy(e[:n])
@@ -326,32 +324,10 @@ def active_entries(kb: ReifiedKG, x: Tensor, budget: float) -> tuple[Tensor, Ten
 _NO_WEIGHTS = {torch.float32: np.empty(0, np.float32), torch.float64: np.empty(0, np.float64)}
 
 
-def _graph_arrays(kb: ReifiedKG) -> tuple[np.ndarray, ...]:
-    """NumPy views of the subject-order structure (``_s_crow``, ``_s_col``, ``_pair_rel``,
-    ``_pair_obj``), made once per graph and kept on it (checked against the tensors they view)."""
-    cached = kb.__dict__.get("_fused_arrays")
-    if cached is None or cached[0] is not kb._s_crow:
-        cached = (kb._s_crow, kb._s_crow.numpy(), kb._s_col.numpy(), kb._pair_rel.numpy(), kb._pair_obj.numpy())
-        kb.__dict__["_fused_arrays"] = cached
-    return cached[1:]
-
-
 def _bounds(kb: ReifiedKG, order: str) -> np.ndarray:
-    """Chunk boundaries over the entities for the object-order (``"o"``) or subject-order (``"s"``)
-    loops: about equal numbers of facts per chunk, ``CHUNKS_PER_THREAD`` chunks per thread of the
-    current torch setting. Cached on the graph per (order, chunk count)."""
-    E = kb.num_entities
-    n = max(1, min(E, CHUNKS_PER_THREAD * torch.get_num_threads()))
-    cache = kb.__dict__.setdefault("_fused_bounds", {})
-    if (order, n) not in cache:
-        if order == "o":  # facts before each object's first pair
-            off = kb._c_crow.numpy().astype(np.int64)[kb._o_crow.numpy()]
-        else:
-            off = kb._s_crow.numpy().astype(np.int64)
-        b = np.searchsorted(off, np.linspace(0, int(off[-1]), n + 1), side="left").astype(np.int64)
-        b[0], b[-1] = 0, E
-        cache[(order, n)] = np.maximum.accumulate(np.clip(b, 0, E))
-    return cache[(order, n)]
+    """Chunk boundaries for the object-order (``"o"``) or subject-order (``"s"``) loops:
+    ``CHUNKS_PER_THREAD`` chunks of about equal work per thread of the current torch setting."""
+    return kb.chunk_bounds(order, CHUNKS_PER_THREAD * torch.get_num_threads())
 
 
 def _live(x: np.ndarray) -> np.ndarray:
@@ -389,26 +365,27 @@ def _np(t: Tensor) -> np.ndarray:
     return t.numpy() if not t.requires_grad and t.is_contiguous() else t.detach().contiguous().numpy()
 
 
-class FusedDenseFollow(torch.autograd.Function):
-    """The module docstring's forward and backward, with the signature of
-    :class:`kgqa.reified._DenseFollow`: ``(xT (E, B), rT (R, B), c_vals (T,), s_vals (T,), kb)`` →
-    ``yT (E, B)``; ``c_vals`` are the fact weights in pair order, ``s_vals`` in subject order."""
+class _FusedDenseFollow(torch.autograd.Function):
+    """The module docstring's forward and backward: ``(xT (E, B), rT (R, B), pair_w (T,),
+    subj_w (T,), kb)`` → ``yT (E, B)``; ``pair_w`` are the fact weights in pair order, ``subj_w``
+    in subject order."""
 
     @staticmethod
-    def forward(ctx, xT: Tensor, rT: Tensor, c_vals: Tensor, s_vals: Tensor, kb: ReifiedKG) -> Tensor:
+    def forward(ctx, xT: Tensor, rT: Tensor, pair_w: Tensor, subj_w: Tensor, kb: ReifiedKG) -> Tensor:
         E, B = kb.num_entities, xT.shape[1]
         yT = torch.empty(E, B, dtype=xT.dtype)
         x = _np(xT)
         live = _live(x)
-        _run(_forward, _bounds(kb, "o"), kb._o_crow.numpy(), kb._pair_rel.numpy(), kb._c_crow.numpy(),
-             kb._c_col.numpy(), _np(c_vals), x, live, _np(rT), yT.numpy(), _ahead(x))
+        o_ptr, pair_rel, pair_ptr, pair_subj = kb.numpy("obj_ptr", "pair_rel", "pair_ptr", "pair_subj")
+        _run(_forward, _bounds(kb, "o"), o_ptr, pair_rel, pair_ptr, pair_subj, _np(pair_w), x, live,
+             _np(rT), yT.numpy(), _ahead(x))
         ctx.kb = kb
-        ctx.save_for_backward(xT, rT, c_vals, s_vals)
+        ctx.save_for_backward(xT, rT, pair_w, subj_w)
         return yT
 
     @staticmethod
     def backward(ctx, gyT: Tensor):  # type: ignore[override]
-        xT, rT, c_vals, s_vals = ctx.saved_tensors
+        xT, rT, pair_w, subj_w = ctx.saved_tensors
         kb: ReifiedKG = ctx.kb
         need_x, need_r, need_w = ctx.needs_input_grad[:3]
         E, R, B = kb.num_entities, kb.num_relations, xT.shape[1]
@@ -416,17 +393,26 @@ class FusedDenseFollow(torch.autograd.Function):
         g_x = g_r = g_w = None
         if need_x:
             g_x = torch.empty(E, B, dtype=xT.dtype)
-            _run(_grad_x, _bounds(kb, "s"), kb._s_crow.numpy(), kb._s_col.numpy(), _np(s_vals),
-                 kb._pair_rel.numpy(), kb._pair_obj.numpy(), r, gy, g_x.numpy(), _ahead(gy))
+            _run(_grad_x, _bounds(kb, "s"), *kb.numpy("subj_ptr", "subj_pair"), _np(subj_w),
+                 *kb.numpy("pair_rel", "pair_obj"), r, gy, g_x.numpy(), _ahead(gy))
         if need_r or need_w:
             bounds = _bounds(kb, "o")
             x = _np(xT)
             part = np.zeros((len(bounds) - 1 if need_r else 0, R, B), dtype=r.dtype)
             gw = np.zeros(kb.num_triples if need_w else 0, dtype=r.dtype)
-            _run(_grad_r_w, bounds, kb._o_crow.numpy(), kb._pair_rel.numpy(), kb._c_crow.numpy(),
-                 kb._c_col.numpy(), _np(c_vals), x, r, gy, part, gw, need_r, need_w, _ahead(x))
+            _run(_grad_r_w, bounds, *kb.numpy("obj_ptr", "pair_rel", "pair_ptr", "pair_subj"), _np(pair_w),
+                 x, r, gy, part, gw, need_r, need_w, _ahead(x))
             if need_r:
                 g_r = torch.from_numpy(part.sum(0))
             if need_w:
-                g_w = torch.from_numpy(gw)  # pair order, as c_vals
+                g_w = torch.from_numpy(gw)  # pair order, as pair_w
         return g_x, g_r, g_w, None, None
+
+
+def dense_hop(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
+    """Eq. (2) for a dense CPU ``x (B, E)`` and ``r (B, R)`` of one dtype in :data:`DTYPES` →
+    ``(B, E)``, a transposed view (stride ``(1, B)``), as :func:`kgqa.follow.dense.dense_hop`."""
+    xT = x.t().contiguous()  # (E, B); free when x came out of a hop
+    rT = r.t().contiguous()  # (R, B)
+    pair_w, subj_w = (kb.weights_in(order, fact_weights, x.dtype) for order in ("pair", "subject"))
+    return _FusedDenseFollow.apply(xT, rT, pair_w, subj_w, kb).t()

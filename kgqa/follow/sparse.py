@@ -1,50 +1,45 @@
-"""The sparse frontier of ``follow`` (eq. 3 of :mod:`kgqa.reified`): touch only the out-facts
-of the entities a batch row holds weight on.
+"""The sparse frontier as torch operations (eq. 3 of :mod:`kgqa.follow`): touch only the
+out-facts of the entities a batch row holds weight on.
 
-Facts are kept sorted by subject with offsets ``(E + 1,)`` in the :class:`~kgqa.reified.ReifiedKG`;
-the ranges of all active ``(b, e)`` are expanded at once with ``repeat_interleave``, one message
-per fact, and summed into the objects with ``index_add_``. No Python loop over facts or rows.
-A sparse COO ``x`` with no gradient to track (inference, ``torch.no_grad()``) takes one compiled
-call instead (:func:`kgqa.fused.sparse_forward`; same messages and sums, none of the per-op
-overhead that dominates at this size).
+Facts are kept sorted by subject with offsets ``subj_ptr (E + 1,)`` in the
+:class:`~kgqa.follow.reified.ReifiedKG`; the ranges of all active ``(b, e)`` are expanded at once
+with ``repeat_interleave``, one message per fact, and summed into the objects with
+``index_add_``. No Python loop over facts or rows; differentiable in ``r``, the fact weights and
+the non-zero entries of ``x``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 
-from . import fused
-from .types import Tensor
+from ..types import Tensor
+from .reified import ReifiedKG
 
-if TYPE_CHECKING:
-    from .reified import ReifiedKG
-
-__all__ = ["entries", "expand", "sparse_follow", "touched"]
+__all__ = ["entries", "expand", "sparse_hop", "touched"]
 
 SCAN_BLOCK = 1024  # values per block when looking for the non-zeros of a dense x
 
 
 def expand(kb: ReifiedKG, b: Tensor, e: Tensor, v: Tensor, r: Tensor,
-            fact_weights: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+           fact_weights: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """Eq. (3): one message per out-fact of each active ``(b, e, v)``; returns ``(rows, objs, vals)``."""
-    start = kb._s_crow.index_select(0, e).to(torch.int64)  # (n,)
-    deg = kb._s_crow.index_select(0, e + 1).to(torch.int64) - start  # (n,)
+    start = kb.subj_ptr.index_select(0, e).to(torch.int64)  # (n,)
+    deg = kb.subj_ptr.index_select(0, e + 1).to(torch.int64) - start  # (n,)
     m = int(deg.sum())
     src = torch.repeat_interleave(torch.arange(e.numel(), device=e.device), deg, output_size=m)  # (M,)
     first = torch.cumsum(deg, 0) - deg  # exclusive prefix sum, (n,)
     pos = start.index_select(0, src) + torch.arange(m, device=e.device) - first.index_select(0, src)  # (M,)
-    pair = kb._s_col.index_select(0, pos)
-    rel = kb._pair_rel.index_select(0, pair).to(torch.int64)
-    objs = kb._pair_obj.index_select(0, pair).to(torch.int64)
+    pair = kb.subj_pair.index_select(0, pos)
+    rel = kb.pair_rel.index_select(0, pair).to(torch.int64)
+    objs = kb.pair_obj.index_select(0, pair).to(torch.int64)
     rows = b.index_select(0, src)
     vals = v.index_select(0, src) * r[rows, rel]  # (M,)
     if fact_weights is not None:
-        vals = vals * fact_weights.to(vals.dtype).index_select(0, kb._s_order.index_select(0, pos))
-    elif kb._s_vals is not None:
-        vals = vals * kb._s_vals.to(vals.dtype).index_select(0, pos)
+        vals = vals * fact_weights.to(vals.dtype).index_select(0, kb.subj_fact.index_select(0, pos))
+    elif kb.subj_weights is not None:
+        vals = vals * kb.subj_weights.to(vals.dtype).index_select(0, pos)
     return rows, objs, vals
 
 
@@ -67,16 +62,14 @@ def entries(x: Tensor, max_blocks: float = math.inf) -> tuple[Tensor, Tensor] | 
     return (idx % B, idx // B) if entity_major else (idx // E, idx % E)
 
 
-def sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None,
-                  active: tuple[Tensor, Tensor] | None = None) -> Tensor:
-    """Sparse frontier, eq. (3). Dense ``x`` → dense ``(B, E)`` (entity-major); sparse COO ``x`` →
-    sparse COO. ``active``: the ``(b, e)`` non-zeros of a dense x, when already found."""
+def sparse_hop(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None,
+               active: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Eq. (3). Dense ``x`` → dense ``(B, E)`` (entity-major, as the dense frontier's); sparse COO
+    ``x`` → coalesced sparse COO. ``active``: the ``(b, e)`` non-zeros of a dense x, when the
+    dispatcher already found them."""
     B, E = x.shape
     if x.is_sparse:
         xc = x.coalesce()
-        if fused.supports(xc) and not (torch.is_grad_enabled() and (
-                x.requires_grad or r.requires_grad or (fact_weights is not None and fact_weights.requires_grad))):
-            return fused.sparse_forward(kb, xc, r, fact_weights)
         b, e = xc.indices()
         v = xc.values()
     else:
@@ -98,4 +91,4 @@ def sparse_follow(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | No
 
 def touched(kb: ReifiedKG, e: Tensor) -> int:
     """Facts leaving the entities ``e`` (with repetition): the sparse frontier's work."""
-    return int((kb._s_crow.index_select(0, e + 1) - kb._s_crow.index_select(0, e)).sum())
+    return int((kb.subj_ptr.index_select(0, e + 1) - kb.subj_ptr.index_select(0, e)).sum())
