@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--eval", type=int, default=1000, help="questions evaluated under each topic mask")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    system = QASystem.from_checkpoint(args.checkpoint)
+    system = QASystem.from_pretrained(args.checkpoint)
     if not system.resolves or system.branched:
         raise SystemExit(f"{args.checkpoint}: not a single-entity text model (train with --entities text)")
     test = list(load_dataset(args.dataset).test)
@@ -54,9 +54,9 @@ def main() -> None:
 
     chosen, words = Counter(), Counter()
     for ex in test[: args.sample]:
-        spans = system.ask(ex.question).spans
+        spans = system.explain(ex.question, paths=0).mentions
         top = spans[0] if spans else None
-        pick = top.entities[0][0] if top is not None and top.entities else None
+        pick = top.candidates[0].id if top is not None and top.candidates else None
         if pick not in set(ex.topics):
             chosen[str(pick)] += 1
             words[top.text.lower() if top is not None else "(no span)"] += 1

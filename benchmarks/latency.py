@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--n-ask", type=int, default=200)
     args = ap.parse_args()
     data = load_dataset(args.dataset)
-    system = QASystem.from_checkpoint(args.checkpoint, kg=data.kg)
+    system = QASystem.from_pretrained(args.checkpoint, kg=data.kg)
     test = data.test
     for ex in test[:10]:  # warm-up
         system.ask(ex.question, list(ex.topics))

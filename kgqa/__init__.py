@@ -39,7 +39,17 @@ from .errors import (  # noqa: E402
     UnknownRelationError,
 )
 
-__version__ = "0.1.0"
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is its one source)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kgqa")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "KGQAError",
@@ -85,7 +95,7 @@ _LAZY = {
     "SEED_QUESTIONS": "toy", "ToyQuestion": "toy", "toy_kg": "toy", "toy_questions": "toy",
     "Program": "traverse", "walk_path": "traverse", "follow_set": "traverse", "intersect_sets": "traverse",
     "trace_path": "traverse",
-    "QASystem": "qa", "Answer": "answers",
+    "QASystem": "qa", "Trace": "trace",
     "EndToEndQA": "model", "ModelConfig": "model",
     "fit": "train", "TrainConfig": "train",
     "QuestionEncoder": "encoders",

@@ -19,6 +19,8 @@ def _interrupted_while_starting(signum, frame) -> None:  # noqa: ARG001 - a sign
 
 def run() -> int:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
+    # no "Loading weights" progress bar each time an encoder loads (read when transformers loads)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from .cli import main
 
     try:

@@ -92,13 +92,10 @@ def _demo_pipeline(kg: KnowledgeGraph, questions: Sequence[str]) -> int:
 
 
 def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Namespace) -> int:
-    from .cli_train import describe_work
     from .datasets import load_toy
     from .model import ModelConfig
-    from .answers import Branch
     from .pipeline import StringLinker
     from .toy import toy_questions
-    from .traverse import trace_path
 
     data = load_toy()
     run = Path(args.out)
@@ -136,26 +133,21 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
         if not topics:
             print("   no topic entity found in the question\n")
             continue
-        ans = system.ask(question, list(topics), k=args.k)
-        print(f"   topics ({how}): " + ", ".join(kg.label(t) for t in topics))
-        for line in describe_work(kg, ans, relations=2):
+        trace = system.explain(question, list(topics), k=args.k, paths=1, how=how)
+        print(f"   topics ({how}): " + ", ".join(t.name for t in trace.topics))
+        for line in trace.walk_lines(relations=2):
             print(f"   {line}")
-        if ans.answers:
-            best = {kg.entity_index(ans.answers[0][0])}
-            branches = ans.branches or [Branch(topics[0], [], ans.relations, ans.hop_attention)]
-            for branch in branches:
-                hops = max(range(len(branch.hop_attention)), key=branch.hop_attention.__getitem__) + 1
-                path = [rels[0][0] for rels in branch.relations[:hops]]
-                for line in chains(kg, trace_path(kg, branch.topic, path, keep=best)):
-                    print(f"   path   : {line}")
-            print(f"   answer : {ans.answers[0][1]} ({ans.answers[0][2]:.2f})   next: " +
-                  ", ".join(f"{n} ({s:.2f})" for _, n, s in ans.answers[1:]))
+        if trace.best is not None:
+            for path in trace.best.paths:  # the heaviest path of each walk to the top answer
+                print(f"   path   : {path.text()}   ({100 * path.share:.0f}% of its score)")
+            print(f"   answer : {trace.best.name} ({trace.best.score:.2f})   next: " +
+                  ", ".join(f"{a.name} ({a.score:.2f})" for a in trace.answers[1:]))
         else:
             print("   answer : (no entity reached)")
-        read = reader.system.ask(question, k=1)
-        found = ", ".join(f"{s.text!r} {s.p:.2f}" for s in read.spans if s.p >= 0.05) or "(none)"
-        print(f"   from the text alone: mentions {found} -> " + (", ".join(kg.label(t) for t in read.topics) or "(none)")
-              + "; answer " + (f"{read.answers[0][1]} ({read.answers[0][2]:.2f})" if read.answers else "(none)"))
+        read = reader.system.explain(question, k=1, paths=0)
+        found = ", ".join(f"{m.text!r} {m.p:.2f}" for m in read.mentions if m.p >= 0.05) or "(none)"
+        print(f"   from the text alone: mentions {found} -> " + (", ".join(t.name for t in read.topics) or "(none)")
+              + "; answer " + (f"{read.best.name} ({read.best.score:.2f})" if read.best else "(none)"))
         print()
     print(f"Ask your own: kgqa ask \"Who directed Big?\" --checkpoint {run} --entity big\n"
           f"         or: kgqa ask \"Who directed Big?\" --checkpoint {text_run}")
@@ -202,17 +194,24 @@ STATS_TOP = 30  # relations listed by `kgqa stats` without --all
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="kgqa", description="Question answering over knowledge graphs.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"kgqa {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="say more about what is happening (-vv: details) (default: warnings only)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only, no warnings or progress")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,stats,train,eval,ask}")
     demo = sub.add_parser("demo", help="train on the toy world and answer the seed questions, showing the work")
-    demo.add_argument("questions", nargs="*", help="questions to ask instead of the seed questions")
+    demo.add_argument("questions", nargs="*", help="questions to ask (default: the three seed questions)")
     demo.add_argument("--pipeline", action="store_true", help="use the traditional pipeline instead of the model")
-    demo.add_argument("--out", default="runs/toy-demo", help="run folder for the demo model's checkpoints")
-    demo.add_argument("-k", type=positive_int, default=4, help="how many answers to show")
+    demo.add_argument("--out", default="runs/toy-demo",
+                      help="run folder for the demo model's checkpoints (default: runs/toy-demo)")
+    demo.add_argument("-k", type=positive_int, default=4, help="how many answers to show (default: 4)")
     demo.set_defaults(func=_demo)
     stats = sub.add_parser("stats", help="load a knowledge graph and print its statistics")
     stats.add_argument("kg", nargs="?", default="toy",
-                       help="toy, " + ", ".join(REAL_KGS) + " (from $KGQA_DATA), or a triple file")
+                       help="toy, " + ", ".join(REAL_KGS) + " (from $KGQA_DATA), or a triple file (default: toy)")
     stats.add_argument("--no-inverses", action="store_true", help="for a file: do not add r^-1 relations")
     stats.add_argument("--all", action="store_true", help=f"list every relation (default: the {STATS_TOP} largest)")
     stats.set_defaults(func=_stats)
@@ -226,15 +225,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Every failure a user can cause ends in one line on stderr (and, with
     ``--json``, a JSON object ``{"error": ..., "message": ...}`` on stdout), never a traceback;
     Ctrl-C says how to go on."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # plain `kgqa`: what it can do
+        parser.print_help()
+        return 0
     shown, handler = warnings.showwarning, signal.getsignal(signal.SIGINT)
     warnings.showwarning = _show_warning
     try:  # Ctrl-C raises KeyboardInterrupt from here on (only the main thread may set handlers)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:
         handler = None
+    from .log import cli_logging
+
     try:
-        return _run(args)
+        with cli_logging(-1 if args.quiet else args.verbose):
+            return _run(args)
     finally:  # leave the caller's process as it was (main is also called from tests and notebooks)
         warnings.showwarning = shown
         if handler is not None:

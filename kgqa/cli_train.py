@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import KGQAError
 
-__all__ = ["add_commands", "describe_work", "informative", "UsageError"]
+__all__ = ["add_commands", "informative", "UsageError"]
 
 
 class UsageError(KGQAError):
@@ -92,7 +92,8 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{data!r}\ntraining -> {run_dir}")
     if data.origin is not None and data.notes:
         print(data.notes)
-    result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, overwrite=args.overwrite)
+    result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, overwrite=args.overwrite,
+                 progress=not getattr(args, "quiet", False))
     test = informative(result.system.evaluate(data.test)) if data.test else None
     summary = {"dataset": data.name, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
                "test": test, "seconds": result.seconds, "command": " ".join(sys.argv)}
@@ -114,7 +115,7 @@ def _eval(args: argparse.Namespace) -> int:
     from .datasets import DATASETS, load_dataset, load_questions, load_user
     from .qa import QASystem
 
-    system = QASystem.from_checkpoint(args.checkpoint)
+    system = QASystem.from_pretrained(args.checkpoint)
     folder = resolve_checkpoint(args.checkpoint)
     config = read_config(folder)
     if args.questions:
@@ -165,24 +166,24 @@ def _ask(args: argparse.Namespace) -> int:
     if args.entity and len(questions) > 1:
         raise UsageError("kgqa ask: --entity names the topic of one question; with several, mark each "
                          "question's entities as [name]")
-    system = QASystem.from_checkpoint(args.checkpoint)  # loaded once, however many questions
+    system = QASystem.from_pretrained(args.checkpoint)  # loaded once, however many questions
     if len(questions) == 1:
-        answer, how = _answer(system, questions[0], list(args.entity or []), args.k)
-        return _print_answer(system, answer, how, args.json)
+        trace = _explain(system, questions[0], list(args.entity or []), args.k)
+        print(json.dumps(trace.to_json(), indent=2, ensure_ascii=False) if args.json else "\n".join(trace.lines()))
+        return 0
     results, failed = [], 0
     for n, question in enumerate(questions, start=1):
         try:
-            answer, how = _answer(system, question, [], args.k)
+            trace = _explain(system, question, [], args.k)
         except (KGQAError, ValueError) as err:
             failed += 1
             print(f"kgqa: error: question {n} ({question!r}): {err}", file=sys.stderr)
             results.append({"question": question, "error": str(err)})
             continue
         if args.json:
-            results.append(answer.to_json())
+            results.append(trace.to_json())
         else:
-            _print_answer(system, answer, how, False)
-            print()
+            print("\n".join(trace.lines()) + "\n")
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
     return 1 if failed else 0
@@ -197,14 +198,15 @@ def _question_lines(path: str) -> list[str]:
     return [text.strip() for _, text in read_lines(path)]
 
 
-def _answer(system, question: str, entities: list[str], k: int):
-    """``(Answer, how the topic entities were found)`` for one question."""
+def _explain(system, question: str, entities: list[str], k: int):
+    """The :class:`~kgqa.trace.Trace` of one question, its topics given (``--entity``), marked
+    ``[name]`` in the text, read by the model's resolver, or found by string matching."""
     from .pipeline import StringLinker
 
     if not question.strip():
         raise UsageError("kgqa ask: the question is empty")
     if system.resolves and not entities and not _BRACKET.search(question):
-        return system.ask(question, k=k), "resolved from the text"
+        return system.explain(question, k=k)
     how = "given"
     if not entities and _BRACKET.search(question):
         entities = _BRACKET.findall(question)
@@ -215,73 +217,7 @@ def _answer(system, question: str, entities: list[str], k: int):
         how = "string match"
     if not entities:
         raise UsageError("kgqa ask: no topic entity: pass --entity ID or mark it as [name] in the question")
-    return system.ask(question, entities, k=k), how
-
-
-def _print_answer(system, answer, how: str, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
-        return 0
-    kg = system.kg
-    print(f"Q: {answer.question}")
-    slots = bool(answer.entity_count)  # several entities from text: one line per mention slot
-    for s in answer.spans:
-        cands = ", ".join(f"{kg.label(e)} {p:.2f}" for e, _, p in s.entities)
-        print(f"   {'mention' if slots else 'span'} {s.text!r} p={s.p:.2f} -> {cands}")
-    if slots:
-        print("   entities in the question: " + ", ".join(f"{n} {p:.2f}" for n, p in enumerate(answer.entity_count, 1)))
-    print(f"   topic entities ({how}): " + (", ".join(kg.label(e) for e in answer.topics) or "(none found)"))
-    for line in describe_work(kg, answer):
-        print(f"   {line}")
-    for line in answer_lines(kg, answer.answers, system.model.config.objective):
-        print(f"   {line}")
-    return 0
-
-
-TAIL_SHOWN = 1e-3  # answers below this score are not listed at all
-
-
-def answer_lines(kg, answers: list[tuple[str, str, float]], objective: str) -> list[str]:
-    """The answers as a reader should take them: what the score is, the answers (scores at least
-    half the best one, the set that answer F1 scores) apart from the weaker ones, and no entity
-    whose score rounds to nothing."""
-    if not answers or answers[0][2] < TAIL_SHOWN:
-        return ["(no entity reached)"]
-    if objective == "bce":
-        what = "score = the model's belief that the entity is an answer, clamp(ŷ, 0, 1)"
-        shown = [(e, min(s, 1.0)) for e, _, s in answers if s >= TAIL_SHOWN]
-    else:
-        what = "score = the share of the walk's weight that reaches the entity"
-        shown = [(e, s) for e, _, s in answers if s >= TAIL_SHOWN]
-    top = shown[0][1]
-    lines = [f"answers ({what}):"]
-    lines += [f"{s:8.4f}  {kg.label(e)}" for e, s in shown if s >= 0.5 * top]
-    weaker = [(e, s) for e, s in shown if s < 0.5 * top]
-    if weaker:
-        lines.append("weaker (under half the best score):")
-        lines += [f"{s:8.4f}  {kg.label(e)}" for e, s in weaker]
-    if objective == "bce" and top < 0.5:
-        lines.append("(no confident answer: the best score is under 0.5)")
-    return lines
-
-
-def describe_work(kg, answer, *, relations: int = 3, reached: int = 3) -> list[str]:
-    """Lines showing what the model attended to: the relations per hop, or, for an intersection
-    model, each branch's relations and what the branch alone reaches, then how they combine."""
-    def hops(rels: list[list[tuple[str, float]]], att: list[float], indent: str = "") -> list[str]:
-        return [f"{indent}hop {t} (attention {a:.2f}): " + ", ".join(f"{r} {w:.2f}" for r, w in hop[:relations])
-                for t, (hop, a) in enumerate(zip(rels, att), start=1)]
-
-    if len(answer.branches) <= 1:  # one entity: one walk, nothing to combine
-        return hops(answer.relations, answer.hop_attention)
-    lines = []
-    for k, branch in enumerate(answer.branches, start=1):
-        lines.append(f"branch {k} from {kg.label(branch.topic)}:")
-        lines += hops(branch.relations, branch.hop_attention, "  ")
-        got = ", ".join(f"{n} {s:.3f}" for _, n, s in branch.answers[:reached]) or "(nothing)"
-        lines.append(f"  reaches: {got}")
-    lines.append(f"answer = {answer.combine} over the {len(answer.branches)} branches")
-    return lines
+    return system.explain(question, entities, k=k, how=how)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -289,27 +225,33 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from .cli import positive_float, positive_int
 
     tr = sub.add_parser("train", help="train the end-to-end model on a dataset or your own KG + questions")
-    tr.add_argument("--dataset", default="toy", help="a registered dataset (toy, metaqa-1hop, pq-2h, wc-c, ...)")
-    tr.add_argument("--kg", help="your own KG file: s|r|o or tab-separated triples")
-    tr.add_argument("--questions", help="your own questions: 'text with [entity]<TAB>answer|answer'")
-    tr.add_argument("--out", help="run folder for checkpoints (default runs/DATASET)")
-    tr.add_argument("--epochs", type=positive_int)
-    tr.add_argument("--batch-size", type=positive_int)
-    tr.add_argument("--lr", type=positive_float)
-    tr.add_argument("--hops", type=positive_int, default=3, help="maximum hops T (default 3)")
+    tr.add_argument("--dataset", default="toy",
+                    help="a registered dataset: toy, metaqa-1hop, pq-2h, wc-c, ... (default: toy)")
+    tr.add_argument("--kg", help="your own KG file: s|r|o or tab-separated triples (default: the dataset's)")
+    tr.add_argument("--questions", help="your own questions: 'text with [entity]<TAB>answer|answer' "
+                                        "(default: the dataset's)")
+    tr.add_argument("--out", help="run folder for checkpoints (default: runs/DATASET)")
+    # the literal defaults below are TrainConfig's (tests/test_cli.py keeps them in step), written
+    # out so that --help does not import torch
+    tr.add_argument("--epochs", type=positive_int,
+                    help="most epochs; early stopping usually ends sooner (default: 30, with --quick 4)")
+    tr.add_argument("--batch-size", type=positive_int,
+                    help="questions per step (default: a 40th of the training questions, within 16..128)")
+    tr.add_argument("--lr", type=positive_float, help="AdamW learning rate of the model (default: 0.003)")
+    tr.add_argument("--hops", type=positive_int, default=3, help="maximum hops T (default: 3)")
     # the choices are kgqa.model.LOSSES, not imported here so that --help stays fast
     tr.add_argument("--loss", choices=["auto", "softmax", "bce"], default="auto",
-                    help="answer loss (auto: bce; softmax for --entities span/text with --intersection, which mixes "
-                         "readings of several entities)")
+                    help="answer loss (default: auto, which is bce; softmax for --entities span/text with "
+                         "--intersection, which mixes readings of several entities)")
     tr.add_argument("--intersection", choices=["none", "min", "product"], default="none",
                     help="questions with several entities: one branch per entity, combined by min or product "
                          "(default none: the entities share one walk)")
     tr.add_argument("--entities", choices=["given", "span", "text"], default="given",
-                    help="where the topic entities come from: given (annotated, default); span (gold mention, "
-                         "learned entity); text (learned from the question alone)")
-    tr.add_argument("--encoder", help="minilm (default), a local model folder, or a hub name")
+                    help="where the topic entities come from: given (annotated); span (gold mention, learned "
+                         "entity); text (learned from the question alone) (default: given)")
+    tr.add_argument("--encoder", help="minilm, a local model folder, or a hub name (default: minilm)")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int, default=0, help="seeds the split, data order and initialisation (default: 0)")
     tr.add_argument("--device", help="cpu, cuda, ... (default: CUDA when available)")
     tr.add_argument("--quick", action="store_true", help="a few epochs on a subset")
     tr.add_argument("--no-resume", action="store_true", help="start afresh instead of resuming the run folder's checkpoint")
@@ -318,18 +260,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint")
-    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--checkpoint", required=True, metavar="RUN",
+                    help="a run folder written by kgqa train (its best/ checkpoint), or a checkpoint folder; required")
     ev.add_argument("--dataset", help="dataset to evaluate on (default: the one it was trained on)")
-    ev.add_argument("--split", default="test", choices=["train", "dev", "test"])
-    ev.add_argument("--questions", help="a question file in MetaQA format, on the checkpoint's KG")
+    ev.add_argument("--split", default="test", choices=["train", "dev", "test"], help="which split (default: test)")
+    ev.add_argument("--questions", help="a question file in MetaQA format, on the checkpoint's KG "
+                                        "(default: the dataset's split)")
     ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.set_defaults(func=_eval)
 
     ask = sub.add_parser("ask", help="answer questions with a checkpoint (loaded once for all of them)")
     ask.add_argument("question", nargs="*", help="one or more questions")
-    ask.add_argument("--questions", metavar="FILE", help="more questions, one per line (- reads standard input)")
-    ask.add_argument("--checkpoint", required=True)
-    ask.add_argument("--entity", action="append", help="topic entity id or name (repeatable)")
-    ask.add_argument("-k", type=positive_int, default=5, help="how many answers to show")
+    ask.add_argument("--questions", metavar="FILE",
+                     help="more questions, one per line (- reads standard input) (default: none)")
+    ask.add_argument("--checkpoint", required=True, metavar="RUN",
+                     help="a run folder written by kgqa train (its best/ checkpoint), or a checkpoint folder; required")
+    ask.add_argument("--entity", action="append",
+                     help="topic entity id or name, repeatable (default: marked [name] in the question, read by "
+                          "the model's resolver, or found by string matching)")
+    ask.add_argument("-k", type=positive_int, default=5, help="how many answers to show (default: 5)")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
     ask.set_defaults(func=_ask)

@@ -2,10 +2,12 @@
 scores, the path it followed, and its training curves.
 
 Same contract as :mod:`kgqa.plot`: every function draws into ``ax`` (a new figure when it is
-None), returns the Axes and never calls ``plt.show()``. Inputs are either an
-:class:`~kgqa.answers.Answer` (what :meth:`QASystem.ask <kgqa.qa.QASystem.ask>` returns) or the raw
-tensors of a :class:`~kgqa.model.QAOutput`, so a figure can be drawn from a saved answer as well
-as from a live model.
+None), returns the Axes and never calls ``plt.show()``. Inputs are either a
+:class:`~kgqa.trace.Trace` (what :meth:`QASystem.explain <kgqa.qa.QASystem.explain>` returns; its
+first walk unless ``branch`` says otherwise) or the raw tensors of a
+:class:`~kgqa.model.QAOutput`, so a figure can be drawn from a saved trace as well as from a live
+model. The path a figure highlights is the trace's own: the heaviest path carrying the top
+answer's score (:mod:`kgqa.paths`), never a re-derived one.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import torch
 
 from .kg import KnowledgeGraph
 from .plot import _axes, draw_kg, neighbourhood
-from .answers import Answer
-from .traverse import Hop, trace_path
+from .trace import Trace
+from .traverse import Hop
 from .types import EntityKey
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,14 +49,15 @@ def _vector(values: Any, what: str) -> list[float]:
 
 
 # ---------------------------------------------------------------------------- relations per hop
-def _relation_matrix(answer_or_relations: Answer | torch.Tensor,
-                     relation_names: Sequence[str] | None) -> tuple[list[list[float]], list[str]]:
+def _relation_matrix(answer_or_relations: Trace | torch.Tensor,
+                     relation_names: Sequence[str] | None, branch: int = 0) -> tuple[list[list[float]], list[str]]:
     """``(T, R')`` weights (NaN where unknown) and the R' relation names."""
-    if isinstance(answer_or_relations, Answer):
-        names = list(dict.fromkeys(r for hop in answer_or_relations.relations for r, _ in hop))
+    if isinstance(answer_or_relations, Trace):
+        per_hop = [h.relations for h in answer_or_relations.branches[branch].hops]
+        names = list(dict.fromkeys(r for hop in per_hop for r, _ in hop))
         col = {r: j for j, r in enumerate(names)}
         rows = []
-        for hop in answer_or_relations.relations:
+        for hop in per_hop:
             row = [math.nan] * len(names)
             for r, w in hop:
                 row[col[r]] = float(w)
@@ -73,11 +76,12 @@ def _relation_matrix(answer_or_relations: Answer | torch.Tensor,
 
 
 def plot_relation_attention(
-    answer_or_relations: Answer | torch.Tensor,
+    answer_or_relations: Trace | torch.Tensor,
     relation_names: Sequence[str] | None = None,
     *,
     top: int = 8,
     hop_attention: Sequence[float] | torch.Tensor | None = None,
+    branch: int = 0,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -88,21 +92,22 @@ def plot_relation_attention(
     the other relations follow, ordered by the hop where they peak.
 
     Args:
-        answer_or_relations: an :class:`~kgqa.answers.Answer` (it records the top 3 relations of each
+        answer_or_relations: a :class:`~kgqa.trace.Trace` (it records the top 3 relations of each
             hop; other cells are left blank) or a ``(T, R)`` float tensor of relation weights
             (``QAOutput.relations[b]``; ``(1, T, R)`` is accepted).
         relation_names: the R relation names (``kg.relations``); needed with a tensor.
         top: how many relations (columns) to show.
         hop_attention: ``(T,)`` hop weights written next to each hop's label (taken from the
-            Answer when one is given).
+            Trace when one is given).
+        branch: which walk of a Trace (default the first).
         ax: Axes to draw into (a new figure sized to the matrix when None).
         title: Axes title.
     """
     if top < 1:
         raise ValueError(f"top must be at least 1, got {top}")
-    rows, names = _relation_matrix(answer_or_relations, relation_names)
-    if hop_attention is None and isinstance(answer_or_relations, Answer):
-        hop_attention = answer_or_relations.hop_attention
+    rows, names = _relation_matrix(answer_or_relations, relation_names, branch)
+    if hop_attention is None and isinstance(answer_or_relations, Trace):
+        hop_attention = [h.attention for h in answer_or_relations.branches[branch].hops]
     att = _vector(hop_attention, "hop_attention") if hop_attention is not None else None
     T = len(rows)
     if att is not None and len(att) != T:
@@ -121,7 +126,7 @@ def plot_relation_attention(
     ax = _axes(ax, (max(4.5, 0.95 * len(chosen) + 2.0), 0.55 * T + 2.0))
     from matplotlib import colormaps
 
-    cmap = colormaps["Blues"].with_extremes(bad="#f2f2f2")  # blank: weight not recorded (Answer input)
+    cmap = colormaps["Blues"].with_extremes(bad="#f2f2f2")  # blank: weight not recorded (Trace input)
     ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
     for t in range(T):
         for c, w in enumerate(matrix[t]):
@@ -141,7 +146,7 @@ def plot_relation_attention(
 
 # ---------------------------------------------------------------------------- hop attention
 def plot_hop_attention(
-    weights: Answer | Sequence[float] | torch.Tensor,
+    weights: Trace | Sequence[float] | torch.Tensor,
     *,
     ax: Axes | None = None,
     title: str | None = None,
@@ -149,12 +154,13 @@ def plot_hop_attention(
     """Bar chart of the hop attention ``a`` (one bar per hop, the most attended one in red).
 
     Args:
-        weights: an :class:`~kgqa.answers.Answer`, or ``(T,)`` hop weights (a sequence, or a ``(T,)``
+        weights: a :class:`~kgqa.trace.Trace` (its first walk), or ``(T,)`` hop weights (a sequence, or a ``(T,)``
             / ``(1, T)`` tensor such as ``QAOutput.hop_attention``).
         ax: Axes to draw into (a new 3.5x3 inch figure when None).
         title: Axes title.
     """
-    att = _vector(weights.hop_attention if isinstance(weights, Answer) else weights, "weights")
+    att = _vector([h.attention for h in weights.branches[0].hops] if isinstance(weights, Trace) else weights,
+                  "weights")
     if not att:
         raise ValueError("weights is empty: expected one weight per hop")
     ax = _axes(ax, (3.5, 3.0))
@@ -172,7 +178,7 @@ def plot_hop_attention(
 # ---------------------------------------------------------------------------- entity scores
 def plot_entity_scores(
     kg: KnowledgeGraph,
-    scores_or_answer: Answer | torch.Tensor,
+    scores_or_answer: Trace | torch.Tensor,
     *,
     k: int = 10,
     gold: Iterable[EntityKey] | None = None,
@@ -186,7 +192,7 @@ def plot_entity_scores(
 
     Args:
         kg: the graph the scores index (labels come from :meth:`KnowledgeGraph.label`).
-        scores_or_answer: an :class:`~kgqa.answers.Answer` (its ranked answers) or ``(E,)`` float
+        scores_or_answer: a :class:`~kgqa.trace.Trace` (its ranked answers) or ``(E,)`` float
             answer scores (``QAOutput.scores[b]``; ``(1, E)`` is accepted).
         k: how many entities to show at most.
         gold: ids or indices of the gold answers.
@@ -195,8 +201,8 @@ def plot_entity_scores(
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    if isinstance(scores_or_answer, Answer):
-        ranked = [(kg.entity_index(e), float(s)) for e, _, s in scores_or_answer.answers[:k]]
+    if isinstance(scores_or_answer, Trace):
+        ranked = [(kg.entity_index(a.id), float(a.score)) for a in scores_or_answer.answers[:k]]
     else:
         scores = torch.tensor(_vector(scores_or_answer, "scores"))
         if scores.numel() != kg.num_entities:
@@ -285,26 +291,28 @@ def plot_training_curves(
 
 
 # ---------------------------------------------------------------------------- the followed path
-def followed_path(answer: Answer) -> list[str]:
-    """The relation path an answer's attention points at: the best relation of each hop, up to
-    and including the most attended hop."""
-    if not answer.hop_attention:
-        return []
-    hops = max(range(len(answer.hop_attention)), key=answer.hop_attention.__getitem__) + 1
-    return [rels[0][0] for rels in answer.relations[:hops] if rels]
+def followed_path(trace: Trace, branch: int = 0) -> list[str]:
+    """The relations of the heaviest path carrying the top answer's score in walk ``branch``
+    (empty when nothing was reached, or the trace was built without paths)."""
+    best = trace.best
+    paths = [p for p in best.paths if p.branch == branch] if best is not None else []
+    return paths[0].relations if paths else []
 
 
-def trace_answer(kg: KnowledgeGraph, answer: Answer) -> list[list[Hop]]:
-    """The facts of :func:`followed_path` from each topic entity that lead to the top answer
-    (one :func:`~kgqa.traverse.trace_path` per topic; empty hops when the path misses it)."""
-    path = followed_path(answer)
-    keep = {kg.entity_index(answer.answers[0][0])} if answer.answers else set()
-    return [trace_path(kg, topic, path, keep=keep) for topic in answer.topics]
+def trace_answer(kg: KnowledgeGraph, trace: Trace) -> list[list[Hop]]:
+    """The facts of every path the trace lists for the top answer (its heaviest, in each walk), as
+    one :class:`~kgqa.traverse.Hop` (relation and its one edge) per hop — what
+    :func:`draw_answer_path` highlights."""
+    out: list[list[Hop]] = []
+    for path in trace.best.paths if trace.best is not None else []:
+        ids = [kg.entity_index(e.id) for e in path.entities]
+        out.append([Hop(r, ((s, o),)) for r, s, o in zip(path.relations, ids, ids[1:])])
+    return out
 
 
 def draw_answer_path(
     kg: KnowledgeGraph,
-    answer: Answer,
+    trace: Trace,
     *,
     radius: int = 1,
     max_entities: int = 30,
@@ -320,23 +328,23 @@ def draw_answer_path(
 
     Args:
         kg: the graph the model answered over.
-        answer: what :meth:`QASystem.ask <kgqa.qa.QASystem.ask>` returned.
+        trace: what :meth:`QASystem.explain <kgqa.qa.QASystem.explain>` returned.
         radius: neighbourhood radius around each topic entity (0: the path alone).
         max_entities: at most this many entities from the neighbourhoods (path entities always
             stay).
         ax: Axes to draw into (a new 9x6 inch figure when None).
         title: Axes title (default: the question and the top answer).
     """
-    traces = trace_answer(kg, answer)
+    traces = trace_answer(kg, trace)
     on_path = {kg.entities[e] for hops in traces for hop in hops for edge in hop.edges for e in edge}
-    keep = set(answer.topics) | on_path
-    if answer.answers:
-        keep.add(answer.answers[0][0])
-    extra = sorted(set().union(*(neighbourhood(kg, t, radius) for t in answer.topics)) - keep,
-                   key=kg.entity_index)
+    topics = [t.id for t in trace.topics]
+    keep = set(topics) | on_path
+    if trace.best is not None:
+        keep.add(trace.best.id)
+    extra = sorted(set().union(*(neighbourhood(kg, t, radius) for t in topics)) - keep, key=kg.entity_index)
     keep |= set(extra[: max(0, max_entities - len(keep))])
     if title is None:
-        best = kg.label(answer.answers[0][0]) if answer.answers else "(no entity reached)"
-        path = " > ".join(followed_path(answer)) or "-"
-        title = f"{answer.question}\nfollowed: {path}   →   {best}"
+        best = trace.best.name if trace.best is not None else "(no entity reached)"
+        path = " > ".join(followed_path(trace)) or "-"
+        title = f"{trace.question}\nfollowed: {path}   →   {best}"
     return draw_kg(kg, entities=keep, highlight=traces, ax=ax, title=title, **draw_options)

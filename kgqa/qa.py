@@ -13,12 +13,13 @@ from typing import Any
 
 import torch
 
-from .answers import Answer, Branch, ResolvedSpan
 from .checkpoint import check_kg, load_checkpoint_files, weights_of
 from .datasets import QAExample
 from .errors import KGQAError
+from .explain import build_trace, slot_index, walks_of
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
+from .log import log
 from .metrics import Scores, breakdown, gold_mask, summarize
 from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
 from .qa_files import NO_SPAN, Span, topic_mentions
@@ -26,6 +27,7 @@ from .follow import ReifiedKG
 from .resolve import EntityResolver, ResolverConfig, ResolverOutput
 from .resolve_metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
 from .sets import resolve_entity
+from .trace import AnswerTrace, Trace
 
 __all__ = ["QASystem", "EvaluationError", "check_answers_known", "example_indices", "build_encoder", "encoder_input",
            "masked_pool", "pieces_inside", "span_vectors", "pad_questions"]
@@ -36,9 +38,14 @@ class EvaluationError(KGQAError, ValueError):
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
-    """The encoder called ``name``: ``"minilm"``, ``"tiny"`` (random, for tests), a folder or a hub name."""
-    if name == "tiny":
-        return tiny_encoder(0, freeze=freeze, device=device)
+    """The encoder called ``name``: ``"minilm"``, ``"tiny"`` (random, for tests) or the name a
+    :func:`~kgqa.encoders.tiny_encoder` carries (``tiny-bert-h32-l2-seed0``), a folder or a hub name."""
+    import re
+
+    tiny = re.fullmatch(r"tiny-bert-h(\d+)-l(\d+)-seed(\d+)", name)
+    if name == "tiny" or tiny:
+        hidden, layers, seed = (int(g) for g in tiny.groups()) if tiny else (32, 2, 0)
+        return tiny_encoder(seed, hidden=hidden, layers=layers, freeze=freeze, device=device)
     return QuestionEncoder(name, freeze=freeze, device=device)
 
 
@@ -152,6 +159,21 @@ class QASystem:
             raise ValueError("an intersection model that resolves its entities needs a resolver that finds "
                              "several: ResolverConfig(max_entities=2) or more")
         self.resolver = resolver.to(self.device) if resolver is not None else None
+        self.config: dict[str, Any] | None = None  # the config.json it was loaded from or trained with
+
+    @classmethod
+    def build(cls, kg: KnowledgeGraph, model_config: ModelConfig, encoder: QuestionEncoder, *,
+              resolver_config: ResolverConfig | None = None, device: torch.device | str | None = None,
+              kernel: str = "auto") -> QASystem:
+        """A new, untrained system over ``kg``: the model and, when the entities come from the text,
+        an entity resolver (default :class:`~kgqa.resolve.ResolverConfig` finding one entity, or two
+        for an intersection model). ``kernel``: how ``follow`` runs (:mod:`kgqa.follow`)."""
+        model = EndToEndQA(kg.num_relations, encoder.dim, model_config, kernel=kernel)  # type: ignore[arg-type]
+        resolver = None
+        if model_config.entities != "given":
+            resolver_config = resolver_config or ResolverConfig(max_entities=2 if model_config.branched else 1)
+            resolver = EntityResolver(kg, encoder.dim, resolver_config)
+        return cls(kg, encoder, model, device=device, resolver=resolver)
 
     # ------------------------------------------------------------------ tensors
     @property
@@ -227,84 +249,71 @@ class QASystem:
         mentions = span_vectors(out.tokens, out.offsets, out.mask, spans)  # (B, K, H)
         return torch.cat([out.pooled[:, None], mentions], dim=1)
 
+    def forward(self, examples: Sequence[QAExample], encoded: torch.Tensor | EncoderOutput | None = None,
+                topics: Sequence[Sequence[int]] | None = None) -> tuple[QAOutput, ResolverOutput | None]:
+        """The model on a batch of examples — the one place that tells the two kinds apart: a
+        resolver model reads its entities from the text (:meth:`run_text`, with the gold mention
+        spans for the ``"span"`` variant), the others start from the given ``topics`` (default:
+        the examples' own) (:meth:`run`). ``encoded``: the batch's encoder output (an
+        :class:`~kgqa.encoders.EncoderOutput` for a resolver model, else the :meth:`encode`
+        tensor) when computed already. Returns the model output and the resolver's (or None)."""
+        if self.resolves:
+            texts = [e.question for e in examples]
+            enc = encoded if encoded is not None else self.encoder(texts)
+            spans = [e.mentions for e in examples] if self.model.config.entities == "span" else None
+            return self.run_text(enc, texts, spans)
+        q = encoded if encoded is not None else self.encode(examples)
+        return self.run(q, topics if topics is not None else example_indices(self.kg, examples)[0]), None
+
     # ------------------------------------------------------------------ answering
     @torch.inference_mode()
-    def ask(self, question: str, topics: Sequence[str] = (), k: int = 5) -> Answer:
-        """Answer one question whose topic entities (ids or unambiguous names) are given, or, for
-        a model with a resolver and no ``topics``, from the text alone.
+    def explain(self, question: str, topics: Sequence[str] = (), *, k: int = 5, paths: int = 3,
+                how: str = "") -> Trace:
+        """Answer one question and account for it: the :class:`~kgqa.trace.Trace` (mentions and
+        candidates, each walk's relations, attention and reached entities, the combination, the
+        top ``k`` answers and the ``paths`` heaviest paths carrying each).
 
-        Given topics are located in the text by name, so the encoder sees the question the
-        way it saw the training questions (mentions masked when the model was trained so)."""
+        The topic entities (ids or unambiguous names) are given, or, for a model with a resolver
+        and no ``topics``, read from the text. Given topics are located in the text by name, so
+        the encoder sees the question the way it saw the training questions (mentions masked when
+        the model was trained so). ``how`` says how the topics were found, for the reader."""
+        cfg = self.model.config
+        self.model.eval()
+        common = dict(objective=cfg.objective, combine=cfg.intersection, k=k, paths=paths)
         if not topics:
             if not self.resolves:
                 raise ValueError("this model needs the topic entities: pass topics (it has no entity resolver)")
-            return self._ask_text(question, k)
+            if not question.strip():
+                raise ValueError("the question is empty")
+            self.resolver.eval()
+            out, res = self.run_text(self.encoder([question]), [question], keep_hops=True)
+            if res.slots is None:
+                x0 = res.x0[0]
+                found = [int(x0.argmax())] if bool(x0.sum() > 0) else []
+                walks = walks_of(out, x0, None)
+            else:  # the likeliest reading: its slots are the branches shown
+                best, index = res.slots.best(0), slot_index(res)
+                found = [int(res.slots.x0[0, m].argmax()) for m in best]
+                walks = walks_of(out, res.slots.x0[0], best, [index[m] for m in best])
+            return build_trace(self.kg, self.kb, question, entities=cfg.entities, out=out, walks=walks,
+                               topics=found, res=res, how=how or "resolved from the text", **common)
         idx = [resolve_entity(self.kg, t) for t in topics]
         ids = tuple(self.kg.entities[i] for i in idx)
         example = QAExample(question, ids, topic_mentions(question, self.kg, ids), ())
-        self.model.eval()
-        out = self.run(self.encode([example]), [idx])
-        return self._describe(question, list(ids), out, 0, k)
+        out = self.run(self.encode([example]), [idx], keep_hops=True)
+        if self.branched:  # one branch per topic, in order, each from its one-hot
+            starts = torch.zeros(len(idx), self.kg.num_entities, device=self.device)
+            starts[torch.arange(len(idx)), torch.tensor(idx)] = 1.0
+            walks = walks_of(out, starts, list(range(len(idx))))
+        else:
+            walks = walks_of(out, self.topic_tensors([idx])[0][0], None)
+        return build_trace(self.kg, self.kb, question, entities="given", out=out, walks=walks, topics=idx,
+                           how=how or "given", **common)
 
-    def _ask_text(self, question: str, k: int) -> Answer:
-        if not question.strip():
-            raise ValueError("the question is empty")
-        self.model.eval()
-        self.resolver.eval()
-        out, res = self.run_text(self.encoder([question]), [question])
-        if res.slots is None:
-            spans = [ResolvedSpan(text, span, p, cands) for text, span, p, cands in res.best(0, spans=3, entities=3)]
-            topics = [self.kg.entities[int(res.x0[0].argmax())]] if bool(res.x0[0].sum() > 0) else []
-            answer = self._describe(question, topics, out, 0, k)
-        else:  # the likeliest reading: its slots are the branches shown
-            slots, best = res.slots, res.slots.best(0)
-            topics = [self.kg.entities[int(slots.x0[0, m].argmax())] for m in best]
-            answer = self._describe(question, topics, out, 0, k, branch_ids=best)
-            spans = self._slot_spans(res)
-            answer.entity_count = [float(p) for p in slots.count_probs[0].tolist()]
-        answer.spans = spans
-        return answer
-
-    def _slot_spans(self, res: ResolverOutput, b: int = 0) -> list[ResolvedSpan]:
-        """One :class:`ResolvedSpan` per mention slot of question ``b``: the slot's likeliest span,
-        the probability that the slot is one of the question's entities, and the slot's best
-        entities with their weight in its start set ``x0_k``."""
-        slots, chosen, out = res.slots, res.slots.chosen[b].tolist(), []
-        for m in range(slots.valid.shape[1]):
-            if not slots.valid[b, m]:
-                continue
-            s = int(slots.span_weight[b, m].argmax())
-            w, idx = slots.x0[b, m].topk(min(3, slots.x0.shape[-1]))
-            ents = [(self.kg.entities[i], self.kg.names[i], float(v)) for v, i in zip(w.tolist(), idx.tolist()) if v > 0]
-            start, end = res.span_chars[b, s].tolist()
-            out.append(ResolvedSpan(res.span_texts[b][s], (start, end), chosen[m], ents))
-        return out
-
-    def _describe(self, question: str, topics: list[str], out: QAOutput, b: int, k: int,
-                  branch_ids: Sequence[int] | None = None) -> Answer:
-        def top(scores: torch.Tensor) -> list[tuple[str, str, float]]:
-            val, idx = scores.topk(min(k, scores.numel()))
-            return [(self.kg.entities[i], self.kg.names[i], float(v))
-                    for v, i in zip(val.tolist(), idx.tolist()) if v > 0]
-
-        def relations(per_hop: torch.Tensor) -> list[list[tuple[str, float]]]:  # (T, R)
-            hops = []
-            for t in range(per_hop.shape[0]):
-                w, r = per_hop[t].topk(min(3, self.kg.num_relations))
-                hops.append([(self.kg.relations[i], float(x)) for x, i in zip(w.tolist(), r.tolist())])
-            return hops
-
-        branches = []
-        if out.branch_valid is not None:
-            ids = range(int(out.branch_valid[b].sum())) if branch_ids is None else branch_ids
-            for topic, j in zip(topics, ids):
-                branches.append(Branch(topic, top(out.branch_scores[b, j]), relations(out.branch_relations[b, j]),
-                                       [float(a) for a in out.branch_hop_attention[b, j].tolist()]))
-        rel, att = out.relations[b], out.hop_attention[b]
-        if branch_ids:  # the first branch of the reading shown, not necessarily slot 1
-            rel, att = out.branch_relations[b, branch_ids[0]], out.branch_hop_attention[b, branch_ids[0]]
-        return Answer(question, topics, top(out.scores[b]), relations(rel), [float(a) for a in att.tolist()],
-                      branches, self.model.config.intersection)
+    def ask(self, question: str, topics: Sequence[str] = (), k: int = 5) -> list[AnswerTrace]:
+        """The top ``k`` answers to one question, best first (:meth:`explain` without paths: the
+        same arguments, the answers alone)."""
+        return self.explain(question, topics, k=k, paths=0).answers
 
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
@@ -328,23 +337,18 @@ class QASystem:
             er.update(entity_set_accuracy=0.0, count_accuracy=0.0)
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
-            if self.resolves:
-                batch = examples[sl]
-                texts = [e.question for e in batch]
-                rows = list(range(start, start + len(batch)))
-                enc = q.get(rows, self.device) if q is not None else self.encoder(texts)
-                spans = [e.mentions for e in batch]
-                out, res = self.run_text(enc, texts, spans if self.model.config.entities == "span" else None)
+            rows = list(range(start, min(start + batch_size, len(examples))))
+            encoded = None if q is None else q.get(rows, self.device) if isinstance(q, EncoderCache) else q[sl]
+            out, res = self.forward(examples[sl], encoded, topics[sl])
+            if res is not None:
+                spans = [e.mentions for e in examples[sl]]
                 metrics = [("span_accuracy", span_accuracy(res, spans)),
                            ("entity_accuracy", entity_accuracy(res, topics[sl], self.kg)),
                            ("candidate_recall", candidate_recall(res, topics[sl], spans))]
                 if res.slots is not None:
                     metrics += zip(("entity_set_accuracy", "count_accuracy"), reading_accuracy(res.slots, topics[sl]))
                 for key, value in metrics:
-                    er[key] += 0.0 if value != value else value * len(batch)  # NaN: no gold span known
-            else:
-                qb = q[sl] if q is not None else self.encode(examples[sl])
-                out = self.run(qb, topics[sl])
+                    er[key] += 0.0 if value != value else value * len(rows)  # NaN: no gold span known
             scores.add(out.scores, answers[sl])
         result = summarize(scores)
         if self.resolves:
@@ -354,11 +358,63 @@ class QASystem:
         result["by_topics"] = breakdown(scores, ["1 entity" if len(t) <= 1 else f"{len(t)} entities" for t in topics])
         return result
 
-    # ------------------------------------------------------------------ loading
+    # ------------------------------------------------------------------ saving and loading
+    def parts(self) -> dict[str, torch.nn.Module]:
+        """What a checkpoint holds, by the prefix its tensors are saved under: ``model``, the
+        ``resolver`` of a text model, and the ``encoder`` when it is fine-tuned (a frozen one is
+        rebuilt from its name)."""
+        out: dict[str, torch.nn.Module] = {"model": self.model}
+        if self.resolver is not None:
+            out["resolver"] = self.resolver
+        if not getattr(self.encoder, "frozen", True):
+            out["encoder"] = self.encoder
+        return out
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every saved tensor, keyed ``part.name`` (:meth:`parts`)."""
+        return {f"{name}.{k}": v for name, module in self.parts().items() for k, v in module.state_dict().items()}
+
+    def load_state_dict(self, weights: dict[str, torch.Tensor], *, where: str | Path = "") -> None:
+        """Load what :meth:`state_dict` gave; a tensor that does not fit raises
+        :class:`~kgqa.checkpoint.CheckpointError` naming ``where``."""
+        from .checkpoint import CheckpointError
+
+        parts = dict(self.parts())
+        if weights_of(weights, "encoder"):  # saved fine-tuned: load it even into a frozen encoder
+            parts["encoder"] = self.encoder
+        try:
+            for name, module in parts.items():
+                module.load_state_dict(weights_of(weights, name))
+        except RuntimeError as err:
+            raise CheckpointError(f"{where or 'checkpoint'}: weights do not fit the configuration "
+                                  f"({str(err).splitlines()[0]})") from None
+
+    def run_config(self) -> dict[str, Any]:
+        """What ``config.json`` records of this system: the model, resolver and encoder settings and
+        the graph's fingerprint (plus, for a trained system, its training settings and history)."""
+        from dataclasses import asdict
+
+        own = {"model": asdict(self.model.config),
+               "resolver": asdict(self.resolver.config) if self.resolver is not None else None,
+               "encoder": {"model": self.encoder.name, "dim": self.encoder.dim,
+                           "frozen": bool(getattr(self.encoder, "frozen", True))},
+               "kg": {"fingerprint": self.kg.fingerprint(), "entities": self.kg.num_entities,
+                      "relations": self.kg.num_relations, "triples": self.kg.num_triples, "source": self.kg.source}}
+        return {**(self.config or {}), **own}
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write this system to ``folder`` (weights, ``config.json`` with checksums, the graph), so
+        that :meth:`from_pretrained` loads it back; the folder is replaced atomically."""
+        from .checkpoint import save_checkpoint
+        from .runtime import json_safe
+
+        return save_checkpoint(folder, weights=self.state_dict(), config=json_safe(self.run_config()), kg=self.kg)
+
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, kg: KnowledgeGraph | None = None,
+    def from_pretrained(cls, path: str | Path, *, kg: KnowledgeGraph | None = None,
                         device: str | torch.device | None = None) -> QASystem:
-        """Load a checkpoint written by :func:`kgqa.train.fit` (its ``best/`` by default).
+        """Load a system written by :meth:`save_pretrained` or :func:`kgqa.train.fit` (a run
+        folder's ``best/`` by default).
 
         With ``kg`` given, it must be the graph the model was trained on (fingerprint check);
         otherwise the graph saved inside the checkpoint is used.
@@ -374,8 +430,7 @@ class QASystem:
             enc_cfg = config["encoder"]
             model_cfg = ModelConfig(**config["model"])
             resolver_cfg = ResolverConfig(**config["resolver"]) if config.get("resolver") is not None else None
-            model = EndToEndQA(kg.num_relations, enc_cfg["dim"], model_cfg)
-            resolver = EntityResolver(kg, enc_cfg["dim"], resolver_cfg) if resolver_cfg is not None else None
+            int(enc_cfg["dim"]), str(enc_cfg["model"])
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             from .checkpoint import CheckpointError
 
@@ -387,16 +442,9 @@ class QASystem:
 
             raise CheckpointError(f"{folder}: encoder {enc_cfg['model']!r} has size {encoder.dim}, "
                                   f"the checkpoint expects {enc_cfg['dim']}")
-        model_weights, enc_weights = weights_of(weights, "model"), weights_of(weights, "encoder")
-        try:
-            model.load_state_dict(model_weights)
-            if enc_weights:
-                encoder.load_state_dict(enc_weights)
-            if resolver is not None:
-                resolver.load_state_dict(weights_of(weights, "resolver"))
-        except RuntimeError as err:
-            from .checkpoint import CheckpointError
-
-            first = str(err).splitlines()[0]
-            raise CheckpointError(f"{folder}: weights do not fit the configuration ({first})") from None
-        return cls(kg, encoder, model, device=dev, resolver=resolver)
+        system = cls.build(kg, model_cfg, encoder, resolver_config=resolver_cfg, device=dev)
+        system.load_state_dict(weights, where=folder)
+        system.config = config
+        log.info("loaded %s: %s model (entities %s), epoch %s, dev Hits@1 %s, on %s", folder, config.get("dataset", "?"),
+                 model_cfg.entities, config.get("epoch", "?"), config.get("best_dev", "?"), dev)
+        return system

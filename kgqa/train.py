@@ -22,14 +22,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import (CheckpointError, check_kg, load_checkpoint_files, recover_run, run_lock, save_checkpoint,
-                         weights_of)
+from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, recover_run, run_lock, save_checkpoint
 from .datasets import QADataset, QAExample
 from .encoders import EncoderCache, QuestionEncoder
+from .log import log
 from .metrics import gold_mask
-from .model import EndToEndQA, ModelConfig, answer_loss
+from .model import ModelConfig, answer_loss
 from .qa import QASystem, build_encoder, example_indices, pad_questions
-from .resolve import EntityResolver, ResolverConfig
+from .resolve import ResolverConfig
 from .runtime import default_device, json_safe, release_memory, seed_everything
 
 __all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_share"]
@@ -230,7 +230,7 @@ def fit(
         return _fit(*args, run=None, **kwargs)
     with run_lock(run_dir) as run:
         for line in recover_run(run):
-            print(f"{run}: {line}")
+            log.warning("%s: %s", run, line)
         return _fit(*args, run=run, **kwargs)
 
 
@@ -257,25 +257,16 @@ def _fit(
     if model_config.mask_topics is None:
         model_config = model_config.with_(mask_topics=topic_answer_share(train) < 0.01)
     encoder = build_encoder(tc.encoder, freeze=tc.freeze_encoder, device=device)
-    model = EndToEndQA(kg.num_relations, encoder.dim, model_config, kernel=tc.kernel)
-    resolver = None
-    if model_config.entities != "given":
-        resolver_config = resolver_config or ResolverConfig(max_entities=2 if model_config.branched else 1)
-        resolver = EntityResolver(kg, encoder.dim, resolver_config)
-    else:
-        resolver_config = None
-    system = QASystem(kg, encoder, model, device=device, resolver=resolver)
-    parts = {"model": model}  # what is trained, hence saved: checkpoint prefix -> module
-    if not tc.freeze_encoder:
-        parts["encoder"] = encoder
-    if resolver is not None:
-        parts["resolver"] = resolver
+    system = QASystem.build(kg, model_config, encoder, resolver_config=resolver_config, device=device, kernel=tc.kernel)
+    model, resolver = system.model, system.resolver
+    resolver_config = resolver.config if resolver is not None else None
     params = [{"params": list(model.parameters()) + (list(resolver.parameters()) if resolver else []), "lr": tc.lr}]
     if not tc.freeze_encoder:
         params.append({"params": list(encoder.parameters()), "lr": tc.encoder_lr})
     trainable = [p for group in params for p in group["params"]]
     opt = torch.optim.AdamW(params, weight_decay=tc.weight_decay)
     config = _config_dict(data, train, dev, model_config, tc, encoder, resolver_config)
+    system.config = config
 
     history: list[dict[str, float]] = []
     best_dev, best_epoch, first_epoch, stale = -1.0, 0, 0, 0
@@ -292,9 +283,8 @@ def _fit(
         saved, weights, state, folder = load_checkpoint_files(run, "last", with_state=True)
         check_kg(saved, kg, folder)
         _check_resume(saved, config, folder)
+        system.load_state_dict(weights, where=folder)
         try:
-            for name, module in parts.items():
-                module.load_state_dict(weights_of(weights, name))
             opt.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{folder}: weights or optimizer state do not fit the model "
@@ -328,15 +318,8 @@ def _fit(
                    disable=not progress, leave=False)
         for s in bar:
             idx = order[s: s + batch_size].tolist()
-            if resolver is not None:
-                batch = [train[i] for i in idx]
-                texts = [e.question for e in batch]
-                enc = q_train.get(idx, device) if q_train is not None else encoder(texts)
-                spans = [e.mentions for e in batch] if model_config.entities == "span" else None
-                out, _ = system.run_text(enc, texts, spans)
-            else:
-                q = q_train[idx] if q_train is not None else system.encode([train[i] for i in idx])
-                out = system.run(q, [train_topics[i] for i in idx])
+            encoded = None if q_train is None else q_train.get(idx, device) if resolver is not None else q_train[idx]
+            out, _ = system.forward([train[i] for i in idx], encoded, [train_topics[i] for i in idx])
             gold = gold_mask([train_answers[i] for i in idx], kg.num_entities).to(device)
             loss = answer_loss(out.scores, gold, model_config.objective)
             opt.zero_grad(set_to_none=True)
@@ -362,7 +345,7 @@ def _fit(
         stale = 0 if metrics["hits@1"] > best_dev else stale + 1
         if improved:
             best_dev, best_epoch = metrics["hits@1"], epoch + 1
-        weights = {f"{name}.{k}": v for name, module in parts.items() for k, v in module.state_dict().items()}
+        weights = system.state_dict()
         if run is not None:
             meta = json_safe({**config, "epoch": epoch + 1, "history": history, "best_dev": best_dev,
                                "best_epoch": best_epoch})
@@ -379,8 +362,7 @@ def _fit(
                        f"({row['seconds']:.1f} s)")
 
     if run is not None and (run / "best").exists():
-        system = QASystem.from_checkpoint(run / "best", kg=kg, device=device)
+        system = QASystem.from_pretrained(run / "best", kg=kg, device=device)
     elif run is None and best_epoch:
-        for name, module in parts.items():
-            module.load_state_dict(weights_of(best_state, name))
+        system.load_state_dict(best_state)
     return FitResult(system, history, best_epoch, best_dev, run, time.perf_counter() - start_time)

@@ -6,6 +6,8 @@ import doctest
 import subprocess
 import sys
 
+import pytest
+
 import kgqa
 from kgqa.cli import main
 
@@ -68,3 +70,46 @@ def test_package_doctest_tour():
     from kgqa import toy as toy_module
 
     assert doctest.testmod(toy_module).failed == 0
+
+
+# ---------------------------------------------------------------------------- conventions
+def test_no_arguments_prints_help_and_version_is_the_installed_one(capsys):
+    from importlib.metadata import version
+
+    import kgqa
+
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: kgqa") and all(c in out for c in ("demo", "stats", "train", "eval", "ask"))
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"kgqa {version('kgqa')}"
+    assert kgqa.__version__ == version("kgqa")
+
+
+def test_every_option_that_takes_a_value_states_its_default_or_that_it_is_required():
+    import argparse
+
+    from kgqa.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            says = "required" if action.required else "default"
+            if action.option_strings and action.nargs != 0 and says not in (action.help or ""):
+                missing.append(f"{name} {action.option_strings[0]}")
+    assert missing == []
+
+
+def test_help_defaults_are_the_training_defaults():
+    """The numbers `kgqa train --help` writes out are TrainConfig's (it does not import torch to say them)."""
+    from kgqa.cli import build_parser
+    from kgqa.train import TrainConfig
+
+    text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    assert f"(default: {TrainConfig.epochs}, with --quick {TrainConfig.quick().epochs})" in text
+    assert f"(default: {TrainConfig.lr})" in text and f"(default: {TrainConfig.seed})" in text
+    assert TrainConfig().steps_batch(40 * 20) == 20 and TrainConfig().steps_batch(10) == 16  # "a 40th, 16..128"
+    assert TrainConfig().steps_batch(10**6) == 128

@@ -51,7 +51,7 @@ def test_train_eval_ask_on_your_own_kg(byo, capsys):
 
     assert main(["ask", "where does [person3] live", "--checkpoint", str(run), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["topics"] == ["person3"] and len(answer["relations"]) == 3
+    assert [t["id"] for t in answer["topics"]] == ["person3"] and len(answer["branches"][0]["hops"]) == 3
     assert all({"id", "name", "score"} <= set(a) for a in answer["answers"])
 
     assert main(["ask", "who raised person5", "--checkpoint", str(run), "--entity", "person5"]) == 0
@@ -102,7 +102,7 @@ def test_intersection_model_from_the_command_line(byo, capsys, tmp_path):
     capsys.readouterr()
     assert main(["ask", "which child of [person3] lives in [city4]", "--checkpoint", str(run), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert [b["topic"] for b in answer["branches"]] == ["person3", "city4"] and answer["combine"] == "min"
+    assert [b["start"][0]["id"] for b in answer["branches"]] == ["person3", "city4"] and answer["combine"] == "min"
     assert main(["ask", "which child of [person3] lives in [city4]", "--checkpoint", str(run)]) == 0
     text = capsys.readouterr().out
     assert "branch 1 from person3" in text and "branch 2 from city4" in text and "answer = min" in text

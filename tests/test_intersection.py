@@ -185,12 +185,12 @@ def test_a_system_answers_with_branches(toy):
     torch.manual_seed(0)
     model = EndToEndQA(toy.num_relations, tiny_encoder(0).dim, ModelConfig(hops=2, hidden=8, intersection="min"))
     system = QASystem(toy, tiny_encoder(0), model)
-    ans = system.ask("Who did Natalie Portman play in Star Wars Episode II?",
-                     ["natalie_portman", "star_wars_episode_ii"])
-    assert [b.topic for b in ans.branches] == ["natalie_portman", "star_wars_episode_ii"] and ans.combine == "min"
-    assert len(ans.branches[0].relations) == 2
-    js = ans.to_json()
-    assert js["branches"][1]["topic"] == "star_wars_episode_ii" and "relations" in js["branches"][0]
+    trace = system.explain("Who did Natalie Portman play in Star Wars Episode II?",
+                           ["natalie_portman", "star_wars_episode_ii"])
+    assert [b.start[0].id for b in trace.branches] == ["natalie_portman", "star_wars_episode_ii"]
+    assert trace.combine == "min" and len(trace.branches[0].hops) == 2
+    js = trace.to_json()
+    assert js["branches"][1]["start"][0]["id"] == "star_wars_episode_ii" and "relations" in js["branches"][0]["hops"][0]
     ex = [QAExample("Who did Natalie Portman play in Black Swan?", ("natalie_portman", "black_swan"),
                     ((8, 23), (32, 42)), ("nina_sayers",), qtype="conjunctive"),
           QAExample("Where is the Mona Lisa?", ("mona_lisa",), ((13, 22),), ("louvre_museum",))]

@@ -185,13 +185,16 @@ def trained_text_intersection():
 
 def test_ask_from_text_shows_slots_count_and_branches(trained_text_intersection):
     system, _ = trained_text_intersection
-    a = system.ask("Who did Natalie Portman play in Star Wars Episode II?")
-    assert a.combine == "min" and len(a.entity_count) == 2 and abs(sum(a.entity_count) - 1) < 1e-5
-    assert 1 <= len(a.spans) <= 3 and all(0 <= s.p <= 1 + 1e-6 for s in a.spans)
-    assert len(a.branches) == len(a.topics) >= 1 and all(b.topic in system.kg._entity_index for b in a.branches)
+    a = system.explain("Who did Natalie Portman play in Star Wars Episode II?")
+    assert len(a.entity_count) == 2 and abs(sum(a.entity_count) - 1) < 1e-5
+    assert a.combine == ("min" if len(a.branches) > 1 else "none")
+    assert 1 <= len(a.mentions) <= 3 and all(0 <= s.p <= 1 + 1e-6 for s in a.mentions)
+    assert len(a.branches) == len(a.topics) >= 1
+    assert all(b.mention is not None and b.start[0].id == t.id for b, t in zip(a.branches, a.topics))
+    assert a.readings and a.readings[0].slots == [b.mention for b in a.branches]
     js = a.to_json()
     assert js["entity_count"] == a.entity_count and len(js["branches"]) == len(a.branches)
-    none = system.ask("???")  # nothing linkable: no entity, no answer, no crash
+    none = system.explain("???")  # nothing linkable: no entity, no answer, no crash
     assert none.answers == [] and none.topics == []
 
 

@@ -1,4 +1,4 @@
-"""plot_model: figures of a model's answer, built from hand-made Answers and tensors (no training)."""
+"""plot_model: figures of a model's answer, built from hand-made Traces and tensors (no training)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from kgqa.plot_model import (  # noqa: E402
     plot_training_curves,
     trace_answer,
 )
-from kgqa.answers import Answer  # noqa: E402
+from kgqa.trace import AnswerTrace, BranchTrace, HopTrace, PathTrace, Scored, Trace  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -35,17 +35,33 @@ def _close_figures():
     plt.close("all")
 
 
+def hand_trace(question: str, topics: list[str], answers: list[tuple[str, str, float]],
+               relations: list[list[tuple[str, float]]], attention: list[float],
+               paths: list[list[str]] = ()) -> Trace:
+    """A one-walk Trace as a trained model gives it; ``paths``: the top answer's paths, each as
+    entity, relation, entity, ... ids."""
+    def path(p: list[str]) -> PathTrace:
+        return PathTrace(0, [Scored(e, e, 0.0) for e in p[::2]], list(p[1::2]), 0.1, 1.0 / len(paths))
+
+    hops = [HopTrace(rel, a, []) for rel, a in zip(relations, attention)]
+    ranked = [AnswerTrace(i, n, s) for i, n, s in answers]
+    if ranked:
+        ranked[0].paths = [path(p) for p in paths]
+    return Trace(question, "given", "bce", [Scored(t, t, 1.0) for t in topics],
+                 [BranchTrace([Scored(t, t, 1.0) for t in topics], hops, [])], ranked)
+
+
 @pytest.fixture()
-def mona_lisa() -> Answer:
+def mona_lisa() -> Trace:
     """An answer as a trained model gives it: exhibited_at, then located_in, hop 2 attended."""
-    return Answer(
-        question="What city is the Mona Lisa in?",
-        topics=["mona_lisa"],
-        answers=[("paris", "Paris", 0.89), ("louvre_museum", "Louvre Museum", 0.10), ("france", "France", 0.004)],
-        relations=[[("exhibited_at", 0.97), ("created^-1", 0.02), ("born_in", 0.01)],
-                   [("located_in", 0.99), ("born_in", 0.006), ("works_at", 0.004)],
-                   [("located_in", 0.90), ("capital_of", 0.05), ("located_in^-1", 0.01)]],
-        hop_attention=[0.10, 0.89, 0.01],
+    return hand_trace(
+        "What city is the Mona Lisa in?", ["mona_lisa"],
+        [("paris", "Paris", 0.89), ("louvre_museum", "Louvre Museum", 0.10), ("france", "France", 0.004)],
+        [[("exhibited_at", 0.97), ("created^-1", 0.02), ("born_in", 0.01)],
+         [("located_in", 0.99), ("born_in", 0.006), ("works_at", 0.004)],
+         [("located_in", 0.90), ("capital_of", 0.05), ("located_in^-1", 0.01)]],
+        [0.10, 0.89, 0.01],
+        [["mona_lisa", "exhibited_at", "louvre_museum", "located_in", "paris"]],
     )
 
 
@@ -185,7 +201,7 @@ def test_training_curves_accept_a_fit_result_and_ax():
 
 
 # ---------------------------------------------------------------------------- the followed path
-def test_followed_path_stops_at_the_most_attended_hop(toy, mona_lisa):
+def test_followed_path_is_the_heaviest_path_of_the_top_answer(toy, mona_lisa):
     assert followed_path(mona_lisa) == ["exhibited_at", "located_in"]
     traces = trace_answer(toy, mona_lisa)
     assert len(traces) == 1
@@ -207,16 +223,18 @@ def test_draw_answer_path_highlights_the_path(toy, mona_lisa):
 
 
 def test_draw_answer_path_keeps_to_the_top_answer(toy):
-    writers = Answer("Who wrote films starring Tom Hanks?", ["tom_hanks_actor"],
-                     [("william_broyles_jr", "William Broyles Jr.", 0.2), ("eric_roth", "Eric Roth", 0.1)],
-                     [[("starred_in", 0.98)], [("written_by", 0.99)], [("born_in", 0.4)]], [0.1, 0.85, 0.05])
+    writers = hand_trace("Who wrote films starring Tom Hanks?", ["tom_hanks_actor"],
+                         [("william_broyles_jr", "William Broyles Jr.", 0.2), ("eric_roth", "Eric Roth", 0.1)],
+                         [[("starred_in", 0.98)], [("written_by", 0.99)], [("born_in", 0.4)]], [0.1, 0.85, 0.05],
+                         [["tom_hanks_actor", "starred_in", "apollo_13", "written_by", "william_broyles_jr"],
+                          ["tom_hanks_actor", "starred_in", "cast_away", "written_by", "william_broyles_jr"]])
     ax = draw_answer_path(toy, writers, max_entities=6)
     # Broyles wrote two Tom Hanks films, Apollo 13 and Cast Away; the other writers are not marked
     assert len(_red_arrows(ax)) == 4
     nodes = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
     assert len(nodes[0].get_offsets()) == 6  # 4 on the path + 2 neighbours: the cap holds
     assert "Eric Roth" not in {t.get_text() for t in ax.texts}
-    nothing = Answer("?", ["mona_lisa"], [], [[("created^-1", 0.5)]], [1.0])
+    nothing = hand_trace("?", ["mona_lisa"], [], [[("created^-1", 0.5)]], [1.0])
     ax = draw_answer_path(toy, nothing)
     assert not _red_arrows(ax) and "no entity reached" in ax.get_title()
 

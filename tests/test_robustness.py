@@ -98,7 +98,7 @@ def test_eval_on_another_graph_is_refused(toy_run: Path, family, capsys) -> None
 def test_an_example_with_no_known_answer_never_scores(toy_run: Path) -> None:
     from kgqa.datasets import QAExample
 
-    system = QASystem.from_checkpoint(toy_run)
+    system = QASystem.from_pretrained(toy_run)
     ok = QAExample("Who directed Big?", ("big",), (), ("penny_marshall",))
     gone = QAExample("Who directed Big?", ("big",), (), ("not_an_entity",), source="mine.txt:7")
     assert system.evaluate([ok])["n"] == 1
@@ -266,7 +266,7 @@ def test_flipped_bytes_in_the_weights_are_detected(toy_run: Path, tmp_path: Path
         data[i] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="model.safetensors: damaged"):
-        QASystem.from_checkpoint(run)
+        QASystem.from_pretrained(run)
     code, _, err = cli(capsys, "ask", "Who directed Big?", "--checkpoint", str(run), "--entity", "big")
     assert code == 2 and "SHA-256" in err
 
@@ -315,7 +315,7 @@ def test_damaged_checkpoint_files_give_messages(toy_run: Path, tmp_path: Path, c
             load_checkpoint_files(run, "last", with_state=True)
         return
     with pytest.raises(KGQAError):
-        QASystem.from_checkpoint(run)
+        QASystem.from_pretrained(run)
     code, _, err = cli(capsys, "ask", "Who directed Big?", "--checkpoint", str(run), "--entity", "big")
     assert code == 2 and err.startswith("kgqa: error: ") and str(run) in err
 
@@ -615,11 +615,11 @@ def test_ask_answers_many_questions_in_one_process(toy_run: Path, tmp_path: Path
                        "--checkpoint", str(toy_run), "--json")
     answers = json.loads(out)
     assert code == 0 and [a["question"] for a in answers] == ["Who directed Big?", "Where is the Mona Lisa exhibited?"]
-    assert [a["topics"] for a in answers] == [["big"], ["mona_lisa"]]
+    assert [[t["id"] for t in a["topics"]] for a in answers] == [["big"], ["mona_lisa"]]
     monkeypatch.setattr(sys, "stdin", io.StringIO("Who directed [Big]?\n\nwho is [nobody]\n"))
     code, out, err = cli(capsys, "ask", "--questions", "-", "--checkpoint", str(toy_run), "--json")
     answers = json.loads(out)
-    assert code == 1 and len(answers) == 2 and answers[0]["topics"] == ["big"]
+    assert code == 1 and len(answers) == 2 and [t["id"] for t in answers[0]["topics"]] == ["big"]
     assert "question 2 ('who is [nobody]')" in err and "unknown entity 'nobody'" in answers[1]["error"]
     code, _, err = cli(capsys, "ask", "a?", "b?", "--entity", "big", "--checkpoint", str(toy_run))
     assert code == 2 and "--entity names the topic of one question" in err

@@ -1,0 +1,56 @@
+"""The README and docs/ stay short and true: size, links that resolve, a generated package page."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchor of every heading of a Markdown page: lower case, punctuation dropped,
+    spaces as hyphens."""
+    out = set()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"#+\s+(.*)", line)
+        if m:
+            out.add(re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-"))
+    return out
+
+
+def test_readme_is_at_most_10_kb():
+    assert len((ROOT / "README.md").read_bytes()) <= 10 * 1024
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_resolves(page):
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):  # http(s), mailto: not checked here
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        assert dest.exists(), f"{page.name}: {target} -> {dest} does not exist"
+        if anchor and dest.suffix == ".md":
+            assert anchor in anchors(dest), f"{page.name}: {target}: no heading with anchor #{anchor}"
+
+
+def test_package_page_is_generated_from_the_module_docstrings():
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "package_reference.py"), "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_every_module_has_a_docstring():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from package_reference import modules, summary
+    finally:
+        sys.path.pop(0)
+    assert [name for name, path in modules() if not summary(path)] == []
