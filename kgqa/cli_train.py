@@ -137,7 +137,7 @@ def _eval(args: argparse.Namespace) -> int:
         check_kg(config, data.kg, folder)  # the dataset's graph must be the one the model was trained on
         examples = getattr(data, args.split)
         if args.split == "test" and args.dataset is None and "data" in config:
-            from .train import data_fingerprint
+            from .run_record import data_fingerprint
 
             if data_fingerprint(examples, ()) != config["data"].get("test"):
                 raise UsageError(f"{folder}: the {name!r} test split read now differs from the one recorded at "

@@ -5,17 +5,19 @@ With a frozen encoder (the default on a CPU) every question is encoded once and 
 model above it trains, which makes an epoch over MetaQA take seconds, not minutes. After every
 epoch the model is scored on the validation split; the best one is kept in ``best/`` and the
 latest (with optimizer and RNG state) in ``last/``, so an interrupted run resumes where it was.
+
+The loop itself is short (``_fit``): build the system and optimizer, restore a run to resume,
+encode the questions once, then per epoch train (``_train_epoch``: one :meth:`QASystem.forward
+<kgqa.qa.QASystem.forward>` and one loss per batch), validate, record and checkpoint. What a run
+records about itself and what a resume may change live in :mod:`kgqa.run_record`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,13 @@ from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, recover_run, run_lock, save_checkpoint
 from .datasets import QADataset, QAExample
-from .encoders import EncoderCache, QuestionEncoder
+from .encoders import EncoderCache
 from .log import log
 from .metrics import gold_mask
 from .model import ModelConfig, answer_loss
 from .qa import QASystem, build_encoder, example_indices, pad_questions
 from .resolve import ResolverConfig
+from .run_record import check_resume, rng_state, run_record, set_rng_state
 from .runtime import default_device, json_safe, release_memory, seed_everything
 
 __all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_share"]
@@ -114,85 +117,6 @@ def encode_questions(system: QASystem, examples: Sequence[QAExample], batch_size
     return pad_questions(parts) if parts else torch.zeros(0, system.encoder.dim)
 
 
-def data_fingerprint(train: Sequence[QAExample], dev: Sequence[QAExample]) -> str:
-    """A short hash of the training and validation questions (text, topics, mentions, answers), in
-    order: a resumed run must see the questions it started with."""
-    h = hashlib.sha256()
-    for split in (train, dev):
-        for e in split:
-            h.update(json.dumps([e.question, e.topics, e.mentions, e.answers]).encode("utf-8"))
-        h.update(b"\x00split")
-    return h.hexdigest()[:16]
-
-
-RESUMABLE_CHANGES = ("epochs", "patience", "device", "kernel")
-"""Training settings a resumed run may change: how long it goes on, where and how it runs. Any other
-difference (learning rate, seed, batch size, subsets, encoder) would continue a run under settings
-its history was not made with, so it is refused."""
-
-
-def _check_resume(saved: dict[str, Any], config: dict[str, Any], folder: Path) -> None:
-    """Refuse to resume from ``saved`` when the model, resolver, encoder, data or training settings
-    differ from ``config``, naming every differing field."""
-    diffs = []
-    for key in ("model", "resolver", "encoder"):
-        old, new = saved.get(key), config[key]
-        if old != new:
-            if isinstance(old, dict) and isinstance(new, dict):
-                diffs += [f"{key}.{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-                          if old.get(k) != new.get(k)]
-            else:
-                diffs.append(f"{key} {old!r} -> {new!r}")
-    old_train = saved.get("train") or {}
-    diffs += [f"train.{k} {old_train.get(k)!r} -> {v!r}" for k, v in config["train"].items()
-              if k not in RESUMABLE_CHANGES and old_train.get(k) != v]
-    if "data" in saved and saved["data"].get("questions") != config["data"]["questions"]:
-        diffs.append("the training or validation questions differ (another question file, split or seed)")
-    if diffs:
-        raise CheckpointError(f"{folder}: cannot resume: the run was started with other settings ("
-                              + "; ".join(diffs) + "). Resume with the settings it was started with, or "
-                              "start afresh in a new run folder (or with --no-resume --overwrite)")
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every random generator training draws from: torch's (CPU and CUDA), Python's and NumPy's."""
-    import numpy as np
-
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    import numpy as np
-
-    if isinstance(state, torch.Tensor):  # checkpoints written before every generator was saved
-        torch.set_rng_state(state)
-        return
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _config_dict(data: QADataset, train: Sequence[QAExample], dev: Sequence[QAExample], model_cfg: ModelConfig,
-                 train_cfg: TrainConfig, encoder: QuestionEncoder, resolver_cfg: ResolverConfig | None) -> dict[str, Any]:
-    kg = data.kg
-    return {
-        "dataset": data.name,
-        "model": asdict(model_cfg),
-        "resolver": asdict(resolver_cfg) if resolver_cfg is not None else None,
-        "train": asdict(train_cfg),
-        "encoder": {"model": train_cfg.encoder, "dim": encoder.dim, "frozen": train_cfg.freeze_encoder},
-        "kg": {"fingerprint": kg.fingerprint(), "entities": kg.num_entities, "relations": kg.num_relations,
-               "triples": kg.num_triples, "source": kg.source},
-        "data": {"questions": data_fingerprint(train, dev),
-                 "test": data_fingerprint(data.test, ()), "test_n": len(data.test), "origin": data.origin},
-    }
-
-
 def fit(
     data: QADataset,
     model_config: ModelConfig = ModelConfig(),
@@ -234,135 +158,196 @@ def fit(
         return _fit(*args, run=run, **kwargs)
 
 
-def _fit(
-    data: QADataset,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    *,
-    run: Path | None,
-    resume: bool,
-    progress: bool,
-    on_epoch: Callable[[dict[str, float]], None] | None,
-    resolver_config: ResolverConfig | None,
-    overwrite: bool,
-) -> FitResult:
-    start_time = time.perf_counter()
-    tc = train_config
-    seed_everything(tc.seed)
-    device = torch.device(tc.device) if tc.device else default_device()
-    kg = data.kg
-    train, dev = _subset(data.train, tc.max_train, tc.seed), _subset(data.dev, tc.max_eval, tc.seed)
-    if not train:
-        raise ValueError(f"dataset {data.name!r} has no training questions")
+@dataclass
+class _State:
+    """Where a run stands after each epoch: what ``last/`` restores on resume."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_dev: float = -1.0
+    best_epoch: int = 0
+    first_epoch: int = 0
+    stale: int = 0  # epochs since validation Hits@1 last improved
+
+    def record(self, row: dict[str, float], has_dev: bool) -> bool:
+        """Add an epoch's row; True when its model is the one to keep. A tie keeps the later model
+        (it fits the training set better) but does not reset patience."""
+        self.history.append(row)
+        score = row["dev_hits@1"]
+        improved = score >= self.best_dev or not has_dev
+        self.stale = 0 if score > self.best_dev else self.stale + 1
+        if improved:
+            self.best_dev, self.best_epoch = score, row["epoch"]
+        return improved
+
+
+@dataclass
+class _Batches:
+    """The training and validation questions as the loop reads them: encoded once when the encoder
+    is frozen (token vectors for a resolver, question tensors otherwise), topic and answer indices."""
+
+    train: list[QAExample]
+    dev: list[QAExample]
+    topics: list[list[int]]
+    answers: list[list[int]]
+    q_train: Any = None
+    q_dev: Any = None
+
+    @classmethod
+    def prepare(cls, system: QASystem, train: list[QAExample], dev: list[QAExample], frozen: bool,
+                progress: bool) -> _Batches:
+        topics, answers = example_indices(system.kg, train)
+        out = cls(train, dev, topics, answers)
+        if frozen and system.resolver is not None:  # the resolver reads token vectors: cache them
+            out.q_train = EncoderCache.build(system.encoder, [e.question for e in train], tokens=True, progress=progress)
+            out.q_dev = EncoderCache.build(system.encoder, [e.question for e in dev], tokens=True, progress=progress)
+        elif frozen:
+            out.q_train = encode_questions(system, train, progress=progress)
+            out.q_dev = encode_questions(system, dev, progress=progress)
+        return out
+
+    def encoded(self, idx: list[int], device: torch.device) -> Any:
+        """The cached encoder output of training questions ``idx`` (None: encode them live)."""
+        if self.q_train is None:
+            return None
+        return self.q_train.get(idx, device) if isinstance(self.q_train, EncoderCache) else self.q_train[idx]
+
+
+def _build(data: QADataset, model_config: ModelConfig, tc: TrainConfig, resolver_config: ResolverConfig | None,
+           train: list[QAExample], dev: list[QAExample], device: torch.device):
+    """The system to train, its optimizer (the model and resolver at ``lr``, a fine-tuned encoder at
+    ``encoder_lr``) and the run's ``config.json`` record."""
     if model_config.mask_topics is None:
         model_config = model_config.with_(mask_topics=topic_answer_share(train) < 0.01)
     encoder = build_encoder(tc.encoder, freeze=tc.freeze_encoder, device=device)
-    system = QASystem.build(kg, model_config, encoder, resolver_config=resolver_config, device=device, kernel=tc.kernel)
-    model, resolver = system.model, system.resolver
-    resolver_config = resolver.config if resolver is not None else None
-    params = [{"params": list(model.parameters()) + (list(resolver.parameters()) if resolver else []), "lr": tc.lr}]
+    system = QASystem.build(data.kg, model_config, encoder, resolver_config=resolver_config, device=device,
+                            kernel=tc.kernel)
+    above = list(system.model.parameters()) + (list(system.resolver.parameters()) if system.resolver else [])
+    params = [{"params": above, "lr": tc.lr}]
     if not tc.freeze_encoder:
         params.append({"params": list(encoder.parameters()), "lr": tc.encoder_lr})
-    trainable = [p for group in params for p in group["params"]]
     opt = torch.optim.AdamW(params, weight_decay=tc.weight_decay)
-    config = _config_dict(data, train, dev, model_config, tc, encoder, resolver_config)
-    system.config = config
+    resolver_config = system.resolver.config if system.resolver is not None else None
+    system.config = run_record(data, train, dev, model_config, tc, encoder, resolver_config)
+    return system, opt
 
-    history: list[dict[str, float]] = []
-    best_dev, best_epoch, first_epoch, stale = -1.0, 0, 0, 0
-    if run is not None:
-        held = [n for n in ("best", "last") if (run / n).exists()]
-        if held and not resume:
-            if not overwrite:
-                raise CheckpointError(f"{run}: already holds a trained model ({', '.join(n + '/' for n in held)}); "
-                                      "resume it (leave out --no-resume), pass --overwrite to replace it, or "
-                                      "choose another run folder")
-            for n in held:
-                shutil.rmtree(run / n)
-    if run is not None and resume and (run / "last").exists():
-        saved, weights, state, folder = load_checkpoint_files(run, "last", with_state=True)
-        check_kg(saved, kg, folder)
-        _check_resume(saved, config, folder)
-        system.load_state_dict(weights, where=folder)
-        try:
-            opt.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as err:
-            raise CheckpointError(f"{folder}: weights or optimizer state do not fit the model "
-                                  f"({str(err).splitlines()[0]})") from None
-        _set_rng_state(state["rng"])
-        history = saved.get("history", [])
-        best_dev, best_epoch, stale = saved["best_dev"], saved["best_epoch"], state["stale"]
-        best_dev = float("nan") if best_dev is None else best_dev
-        first_epoch = saved["epoch"]
 
-    train_topics, train_answers = example_indices(kg, train)
-    batch_size = tc.steps_batch(len(train))
-    q_train = q_dev = None
-    if tc.freeze_encoder and resolver is not None:  # the resolver reads token vectors: cache them
-        q_train = EncoderCache.build(encoder, [e.question for e in train], tokens=True, progress=progress)
-        q_dev = EncoderCache.build(encoder, [e.question for e in dev], tokens=True, progress=progress)
-    elif tc.freeze_encoder:
-        q_train = encode_questions(system, train, progress=progress)
-        q_dev = encode_questions(system, dev, progress=progress)
-    for epoch in range(first_epoch, tc.epochs):
-        if stale >= tc.patience:
+def _restore(run: Path | None, system: QASystem, opt: torch.optim.Optimizer, resume: bool,
+             overwrite: bool) -> _State:
+    """A fresh :class:`_State`, or the one ``run/last`` holds (weights, optimizer, RNG) when
+    resuming; a run folder holding a model is replaced only with ``overwrite``."""
+    if run is None:
+        return _State()
+    held = [n for n in ("best", "last") if (run / n).exists()]
+    if held and not resume:
+        if not overwrite:
+            raise CheckpointError(f"{run}: already holds a trained model ({', '.join(n + '/' for n in held)}); "
+                                  "resume it (leave out --no-resume), pass --overwrite to replace it, or "
+                                  "choose another run folder")
+        for n in held:
+            shutil.rmtree(run / n)
+    if not (resume and (run / "last").exists()):
+        return _State()
+    saved, weights, state, folder = load_checkpoint_files(run, "last", with_state=True)
+    check_kg(saved, system.kg, folder)
+    check_resume(saved, system.config, folder)
+    system.load_state_dict(weights, where=folder)
+    try:
+        opt.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"{folder}: weights or optimizer state do not fit the model "
+                              f"({str(err).splitlines()[0]})") from None
+    set_rng_state(state["rng"])
+    best_dev = saved["best_dev"]
+    return _State(saved.get("history", []), float("nan") if best_dev is None else best_dev, saved["best_epoch"],
+                  saved["epoch"], state["stale"])
+
+
+def _train_epoch(system: QASystem, opt: torch.optim.Optimizer, data: _Batches, tc: TrainConfig, epoch: int,
+                 progress: bool) -> float:
+    """One pass over the training questions in a random order; the mean loss."""
+    system.model.train()
+    system.encoder.train(not tc.freeze_encoder)
+    if system.resolver is not None:
+        system.resolver.train()
+    trainable = [p for group in opt.param_groups for p in group["params"]]
+    order, size = torch.randperm(len(data.train)), tc.steps_batch(len(data.train))
+    total, steps = 0.0, 0
+    bar = tqdm(range(0, len(data.train), size), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress,
+               leave=False)
+    for s in bar:
+        idx = order[s: s + size].tolist()
+        out, _ = system.forward([data.train[i] for i in idx], data.encoded(idx, system.device),
+                                [data.topics[i] for i in idx])
+        gold = gold_mask([data.answers[i] for i in idx], system.kg.num_entities).to(system.device)
+        loss = answer_loss(out.scores, gold, system.model.config.objective)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        loss = loss.detach()
+        torch.nn.utils.clip_grad_norm_(trainable, tc.grad_clip)
+        opt.step()
+        total, steps = total + loss.item(), steps + 1
+        bar.set_postfix(loss=f"{total / steps:.3f}")
+        if RELEASE_EVERY and steps % RELEASE_EVERY == 0:
+            release_memory()
+    return total / max(steps, 1)
+
+
+def _validate(system: QASystem, data: _Batches, epoch: int, loss: float, t0: float) -> dict[str, float]:
+    """The epoch's row of the history: loss, validation Hits@1 (and, for a resolver model, the
+    entity-resolution scores measured against the annotations training never reads), seconds."""
+    metrics = system.evaluate(data.dev, data.q_dev) if data.dev else {"hits@1": float("nan")}
+    if RELEASE_EVERY:
+        release_memory()
+    row = {"epoch": epoch + 1, "loss": loss, "dev_hits@1": metrics["hits@1"], "seconds": time.perf_counter() - t0}
+    row.update({f"dev_{k}": v for k, v in metrics.get("er", {}).items()})
+    return row
+
+
+def _save(run: Path | None, system: QASystem, opt: torch.optim.Optimizer, state: _State, improved: bool,
+          kept: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+    """Checkpoint the epoch: ``best/`` when improved, ``last/`` with optimizer and RNG state. Without
+    a run folder, the best weights are kept in memory; returns them."""
+    weights = system.state_dict()
+    if run is None:
+        return {k: v.detach().clone() for k, v in weights.items()} if improved else kept
+    meta = json_safe({**system.config, "epoch": state.history[-1]["epoch"], "history": state.history,
+                      "best_dev": state.best_dev, "best_epoch": state.best_epoch})
+    if improved:
+        save_checkpoint(run / "best", weights=weights, config=meta, kg=system.kg)
+    save_checkpoint(run / "last", weights=weights, config=meta,
+                    state={"optimizer": opt.state_dict(), "rng": rng_state(), "stale": state.stale})
+    return kept
+
+
+def _fit(data: QADataset, model_config: ModelConfig, tc: TrainConfig, *, run: Path | None, resume: bool,
+         progress: bool, on_epoch: Callable[[dict[str, float]], None] | None,
+         resolver_config: ResolverConfig | None, overwrite: bool) -> FitResult:
+    """The loop: build, restore, then per epoch train, validate, keep the best, checkpoint."""
+    start = time.perf_counter()
+    seed_everything(tc.seed)
+    device = torch.device(tc.device) if tc.device else default_device()
+    train, dev = _subset(data.train, tc.max_train, tc.seed), _subset(data.dev, tc.max_eval, tc.seed)
+    if not train:
+        raise ValueError(f"dataset {data.name!r} has no training questions")
+    system, opt = _build(data, model_config, tc, resolver_config, train, dev, device)
+    state = _restore(run, system, opt, resume, overwrite)
+    batches = _Batches.prepare(system, train, dev, tc.freeze_encoder, progress)
+    kept = None
+    for epoch in range(state.first_epoch, tc.epochs):
+        if state.stale >= tc.patience:
             break
         t0 = time.perf_counter()
-        model.train()
-        encoder.train(not tc.freeze_encoder)
-        if resolver is not None:
-            resolver.train()
-        order = torch.randperm(len(train))
-        total, steps = 0.0, 0
-        bar = tqdm(range(0, len(train), batch_size), desc=f"epoch {epoch + 1}/{tc.epochs}",
-                   disable=not progress, leave=False)
-        for s in bar:
-            idx = order[s: s + batch_size].tolist()
-            encoded = None if q_train is None else q_train.get(idx, device) if resolver is not None else q_train[idx]
-            out, _ = system.forward([train[i] for i in idx], encoded, [train_topics[i] for i in idx])
-            gold = gold_mask([train_answers[i] for i in idx], kg.num_entities).to(device)
-            loss = answer_loss(out.scores, gold, model_config.objective)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            loss = loss.detach()
-            torch.nn.utils.clip_grad_norm_(trainable, tc.grad_clip)
-            opt.step()
-            total += loss.item()
-            steps += 1
-            bar.set_postfix(loss=f"{total / steps:.3f}")
-            if RELEASE_EVERY and steps % RELEASE_EVERY == 0:
-                release_memory()
-        metrics = system.evaluate(dev, q_dev) if dev else {"hits@1": float("nan")}
-        if RELEASE_EVERY:
-            release_memory()
-        row = {"epoch": epoch + 1, "loss": total / max(steps, 1), "dev_hits@1": metrics["hits@1"],
-               "seconds": time.perf_counter() - t0}
-        if "er" in metrics:  # measured against the annotations, which training never reads
-            row.update({f"dev_{k}": v for k, v in metrics["er"].items()})
-        history.append(row)
-        # a tie keeps the later model (it fits the training set better) but does not reset patience
-        improved = metrics["hits@1"] >= best_dev or not dev
-        stale = 0 if metrics["hits@1"] > best_dev else stale + 1
-        if improved:
-            best_dev, best_epoch = metrics["hits@1"], epoch + 1
-        weights = system.state_dict()
-        if run is not None:
-            meta = json_safe({**config, "epoch": epoch + 1, "history": history, "best_dev": best_dev,
-                               "best_epoch": best_epoch})
-            if improved:
-                save_checkpoint(run / "best", weights=weights, config=meta, kg=kg)
-            save_checkpoint(run / "last", weights=weights, config=meta,
-                            state={"optimizer": opt.state_dict(), "rng": _rng_state(), "stale": stale})
-        elif improved:
-            best_state = {k: v.detach().clone() for k, v in weights.items()}
+        loss = _train_epoch(system, opt, batches, tc, epoch, progress)
+        row = _validate(system, batches, epoch, loss, t0)
+        improved = state.record(row, has_dev=bool(dev))
+        kept = _save(run, system, opt, state, improved, kept)
         if on_epoch is not None:
             on_epoch(row)
         if progress:
             tqdm.write(f"epoch {epoch + 1}: loss {row['loss']:.4f}  dev Hits@1 {row['dev_hits@1']:.2f}  "
                        f"({row['seconds']:.1f} s)")
-
     if run is not None and (run / "best").exists():
-        system = QASystem.from_pretrained(run / "best", kg=kg, device=device)
-    elif run is None and best_epoch:
-        system.load_state_dict(best_state)
-    return FitResult(system, history, best_epoch, best_dev, run, time.perf_counter() - start_time)
+        system = QASystem.from_pretrained(run / "best", kg=data.kg, device=device)
+    elif kept is not None:
+        system.load_state_dict(kept)
+    return FitResult(system, state.history, state.best_epoch, state.best_dev, run, time.perf_counter() - start)

@@ -1,0 +1,111 @@
+"""What a training run records about itself in ``config.json``, and what resuming it may change.
+
+:func:`run_record` is the run's configuration — dataset, model, resolver, training settings, encoder,
+the graph's fingerprint and a fingerprint of the training and validation questions — written with
+every checkpoint. :func:`check_resume` compares it with a saved one and refuses a resume under
+other settings, naming each differing field; :data:`RESUMABLE_CHANGES` are the settings that may
+change. :func:`rng_state` and :func:`set_rng_state` carry every random generator across a resume,
+so a resumed run continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .checkpoint import CheckpointError
+from .datasets import QADataset, QAExample
+from .encoders import QuestionEncoder
+from .model import ModelConfig
+from .resolve import ResolverConfig
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
+
+__all__ = ["RESUMABLE_CHANGES", "check_resume", "data_fingerprint", "rng_state", "run_record", "set_rng_state"]
+
+
+def data_fingerprint(train: Sequence[QAExample], dev: Sequence[QAExample]) -> str:
+    """A short hash of the training and validation questions (text, topics, mentions, answers), in
+    order: a resumed run must see the questions it started with."""
+    h = hashlib.sha256()
+    for split in (train, dev):
+        for e in split:
+            h.update(json.dumps([e.question, e.topics, e.mentions, e.answers]).encode("utf-8"))
+        h.update(b"\x00split")
+    return h.hexdigest()[:16]
+
+
+RESUMABLE_CHANGES = ("epochs", "patience", "device", "kernel")
+"""Training settings a resumed run may change: how long it goes on, where and how it runs. Any other
+difference (learning rate, seed, batch size, subsets, encoder) would continue a run under settings
+its history was not made with, so it is refused."""
+
+
+def check_resume(saved: dict[str, Any], config: dict[str, Any], folder: Path) -> None:
+    """Refuse to resume from ``saved`` when the model, resolver, encoder, data or training settings
+    differ from ``config``, naming every differing field."""
+    diffs = []
+    for key in ("model", "resolver", "encoder"):
+        old, new = saved.get(key), config[key]
+        if old != new:
+            if isinstance(old, dict) and isinstance(new, dict):
+                diffs += [f"{key}.{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+                          if old.get(k) != new.get(k)]
+            else:
+                diffs.append(f"{key} {old!r} -> {new!r}")
+    old_train = saved.get("train") or {}
+    diffs += [f"train.{k} {old_train.get(k)!r} -> {v!r}" for k, v in config["train"].items()
+              if k not in RESUMABLE_CHANGES and old_train.get(k) != v]
+    if "data" in saved and saved["data"].get("questions") != config["data"]["questions"]:
+        diffs.append("the training or validation questions differ (another question file, split or seed)")
+    if diffs:
+        raise CheckpointError(f"{folder}: cannot resume: the run was started with other settings ("
+                              + "; ".join(diffs) + "). Resume with the settings it was started with, or "
+                              "start afresh in a new run folder (or with --no-resume --overwrite)")
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator training draws from: torch's (CPU and CUDA), Python's and NumPy's."""
+    import numpy as np
+
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import numpy as np
+
+    if isinstance(state, torch.Tensor):  # checkpoints written before every generator was saved
+        torch.set_rng_state(state)
+        return
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def run_record(data: QADataset, train: Sequence[QAExample], dev: Sequence[QAExample], model_cfg: ModelConfig,
+                 train_cfg: TrainConfig, encoder: QuestionEncoder, resolver_cfg: ResolverConfig | None) -> dict[str, Any]:
+    kg = data.kg
+    return {
+        "dataset": data.name,
+        "model": asdict(model_cfg),
+        "resolver": asdict(resolver_cfg) if resolver_cfg is not None else None,
+        "train": asdict(train_cfg),
+        "encoder": {"model": train_cfg.encoder, "dim": encoder.dim, "frozen": train_cfg.freeze_encoder},
+        "kg": {"fingerprint": kg.fingerprint(), "entities": kg.num_entities, "relations": kg.num_relations,
+               "triples": kg.num_triples, "source": kg.source},
+        "data": {"questions": data_fingerprint(train, dev),
+                 "test": data_fingerprint(data.test, ()), "test_n": len(data.test), "origin": data.origin},
+    }
