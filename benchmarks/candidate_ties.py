@@ -22,7 +22,7 @@ import time
 import torch
 
 from kgqa import candidates
-from kgqa.candidates import CandidateIndex
+from kgqa.resolve.candidates import CandidateIndex
 from kgqa.datasets import load_dataset
 from report import run_meta, write_results
 

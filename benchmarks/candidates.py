@@ -19,7 +19,7 @@ For each dataset (MetaQA 1-hop, PathQuestion 2-hop, WorldCup2014 P1 and C; test 
 - baseline, same run: ``difflib.get_close_matches(gold mention, all entity names, n=8)`` on 50
   questions — a single mention per question, so the ratio understates our advantage.
 - what the resolver can see (``--coverage``, MetaQA 1/2/3-hop and PathQuestion 3-hop by default):
-  the share of gold mentions that are one of its spans of up to L words (:mod:`kgqa.spans`, on the
+  the share of gold mentions that are one of its spans of up to L words (:mod:`kgqa.resolve.spans`, on the
   packaged MiniLM's pre-tokenisation) for L = 6 and 8, the spans per question, and the end-to-end
   recall@8 at the default ``ResolverConfig.max_words``: the gold topic is among the 8 candidates
   of its gold mention *and* that mention is a span — what ``kgqa eval`` reports as candidate recall.
@@ -45,12 +45,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from kgqa.candidates import CandidateIndex
+from kgqa.resolve.candidates import CandidateIndex
 from kgqa.datasets import load_dataset
-from kgqa.qa import build_encoder
-from kgqa.qa_files import QAExample
+from kgqa.inputs import build_encoder
+from kgqa.datasets import QAExample
 from kgqa.resolve import ResolverConfig
-from kgqa.spans import enumerate_spans
+from kgqa.resolve.spans import enumerate_spans
 
 OUT = Path(__file__).resolve().parent / "results"
 DATASETS = ("metaqa-1hop", "pq-2h", "wc-p1", "wc-c")
@@ -209,7 +209,7 @@ def main() -> None:
     stem = "candidates_quick" if args.quick else "candidates"
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": rows, "coverage": covered}, indent=2) + "\n")
-    md = [f"# Candidate generation (`kgqa.candidates`){' — quick run' if args.quick else ''}", "",
+    md = [f"# Candidate generation (`kgqa.resolve.candidates`){' — quick run' if args.quick else ''}", "",
           f"Command: `{meta['command']}`  ",
           (f"torch {meta['torch']}, {meta['threads']} thread(s), {meta['machine']}, Python {meta['python']}; "
            "character 3-gram TF-IDF, k = 8 for latency"), "",

@@ -67,20 +67,14 @@ def main() -> None:
     ap.add_argument("--variants", default="given,span,text", help="comma-separated: given, span, text")
     ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
     ap.add_argument("--max-words", type=int, default=ResolverConfig.max_words, help="ResolverConfig.max_words")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--max-train", type=int, help="train on a seeded random subset")
+    TrainConfig.add_arguments(ap, ("epochs", "seed", "max_train"))
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench-er", help="where checkpoints go")
     ap.add_argument("--fresh", action="store_true",
                     help="train anew even where the run folder holds a run of the same configuration "
                          "(by default an interrupted or finished run is resumed, then evaluated)")
     args = ap.parse_args()
-    tc = TrainConfig(seed=args.seed)
-    if args.epochs:
-        tc = tc.with_(epochs=args.epochs)
-    if args.max_train:
-        tc = tc.with_(max_train=args.max_train)
+    tc = TrainConfig.from_args(args)
     rc = ResolverConfig(max_words=args.max_words)
     rows = []
     start = time.perf_counter()
@@ -91,7 +85,7 @@ def main() -> None:
             r = rows[-1]
             print(f"   test Hits@1 {r['hits@1']:.2f}  ER {_fmt(r['entity_accuracy'])}  span {_fmt(r['span_accuracy'])}",
                   flush=True)
-    meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=args.seed,
+    meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=tc.seed,
                     resolver=f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}",
                     seconds=time.perf_counter() - start)
     write_results("entity_resolution", args.tag, meta, rows, markdown)

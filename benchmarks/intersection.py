@@ -112,17 +112,11 @@ def main() -> None:
     ap.add_argument("--count-scale", type=float, help="ResolverConfig.count_scale of the text models (default 0.1)")
     ap.add_argument("--max-words", type=int, help=f"ResolverConfig.max_words of the text models (default {ResolverConfig.max_words})")
     ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--max-train", type=int, help="train on N questions drawn at random (seeded)")
+    TrainConfig.add_arguments(ap, ("epochs", "seed", "max_train"))
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench-intersection", help="where checkpoints go")
     args = ap.parse_args()
-    tc = TrainConfig(seed=args.seed)
-    if args.epochs:
-        tc = tc.with_(epochs=args.epochs)
-    if args.max_train:
-        tc = tc.with_(max_train=args.max_train)
+    tc = TrainConfig.from_args(args)
     rows = []
     start = time.perf_counter()
     for name in args.datasets.split(","):
@@ -133,7 +127,7 @@ def main() -> None:
                 r = rows[-1]
                 print(f"   test Hits@1 {r['hits@1']:.2f}  single {_fmt(r['single_hits@1'])}  "
                       f"multi {_fmt(r['multi_hits@1'])}  multi F1 {_fmt(r['multi_f1'])}", flush=True)
-    meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=args.seed, seconds=time.perf_counter() - start)
+    meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=tc.seed, seconds=time.perf_counter() - start)
     write_results("intersection", args.tag, meta, rows, markdown)
 
 

@@ -81,10 +81,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default=DEFAULT)
     ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
-    ap.add_argument("--patience", type=int, default=TrainConfig.patience)
     ap.add_argument("--hops", type=int, default=3)
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--seed", type=int, default=0)
+    TrainConfig.add_arguments(ap, ("epochs", "patience", "seed"))
     ap.add_argument("--no-mask", action="store_true", help="encode topic mentions instead of masking them")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench", help="where checkpoints go")
@@ -94,16 +92,14 @@ def main() -> None:
                     help="how follow runs (kgqa.follow: the kernel argument)")
     args = ap.parse_args()
     mc = ModelConfig(hops=args.hops, loss=args.loss, mask_mentions=not args.no_mask)
-    tc = TrainConfig(seed=args.seed, patience=args.patience, kernel=args.dense_kernel)
-    if args.epochs:
-        tc = tc.with_(epochs=args.epochs)
+    tc = TrainConfig.from_args(args, kernel=args.dense_kernel)
     rows = []
     for name in args.datasets.split(","):
         print(f"== {name}", flush=True)
         rows.append(run(name, mc, tc, Path(args.runs), args.grouped))
         print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
     meta = run_meta(encoder=tc.encoder, frozen=tc.freeze_encoder, loss=mc.objective, hops=args.hops, patience=tc.patience,
-                    mask_mentions=not args.no_mask, seed=args.seed, dense_kernel=args.dense_kernel,
+                    mask_mentions=not args.no_mask, seed=tc.seed, dense_kernel=args.dense_kernel,
                     setting="MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10"
                     + ("; PathQuestion split by fact (paraphrases kept together)" if args.grouped else ""))
     write_results("qa_accuracy", args.tag, meta, rows, markdown)

@@ -32,10 +32,7 @@ def rss_gib() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="metaqa-1hop")
-    ap.add_argument("--max-train", type=int, default=2000)
-    ap.add_argument("--max-eval", type=int, default=500)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
+    TrainConfig.add_arguments(ap, ("max_train", "max_eval", "epochs", "seed"))
     ap.add_argument("--release-every", type=int, default=kgqa.train.RELEASE_EVERY,
                     help="training steps between hand-backs of freed heap memory (0: never)")
     ap.add_argument("--tag", default="")
@@ -49,10 +46,10 @@ def main() -> None:
                      "seconds": row["seconds"]})
         print(f"  epoch {row['epoch']}: {rows[-1]['rss_gib']:.2f} GiB", flush=True)
 
-    tc = TrainConfig(seed=args.seed, max_train=args.max_train, max_eval=args.max_eval, epochs=args.epochs,
-                     patience=args.epochs)
+    tc = TrainConfig.from_args(args, TrainConfig(max_train=2000, max_eval=500, epochs=3))
+    tc = tc.with_(patience=tc.epochs)
     fit(data, ModelConfig(entities="text"), tc, progress=False, on_epoch=on_epoch)
-    meta = run_meta(dataset=args.dataset, max_train=args.max_train, max_eval=args.max_eval, seed=args.seed,
+    meta = run_meta(dataset=args.dataset, max_train=tc.max_train, max_eval=tc.max_eval, seed=tc.seed,
                     release_every=args.release_every, peak_rss_gib=peak_rss_gib())
 
     def markdown(rows: list[dict], meta: dict) -> str:

@@ -100,7 +100,7 @@ _LAZY = {
     "fit": "train", "TrainConfig": "train",
     "QuestionEncoder": "encoders",
     "load_dataset": "datasets", "QADataset": "datasets", "QAExample": "datasets",
-    "CandidateIndex": "candidates", "EntityResolver": "resolve", "ResolverConfig": "resolve",
+    "CandidateIndex": "resolve.candidates", "EntityResolver": "resolve", "ResolverConfig": "resolve",
 }
 __all__ += [name for name in _LAZY if name not in __all__]
 

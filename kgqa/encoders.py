@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
@@ -28,12 +26,12 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from .errors import KGFormatError, KGQAError
+from .errors import KGQAError
 from .runtime import default_device
 from .types import Tensor
 
 __all__ = ["EncoderOutput", "QuestionEncoder", "tiny_encoder", "EncoderCache",
-           "EncoderLoadError", "StaleCacheError"]
+           "EncoderLoadError"]
 
 MINILM_NAME = "all-MiniLM-L6-v2"
 
@@ -187,7 +185,7 @@ class QuestionEncoder(nn.Module):
         return self
 
     def fingerprint(self) -> str:
-        """A short hash of the weights (every 61st value of each tensor): names a cache's encoder."""
+        """A short hash of the weights (every 61st value of each tensor): tells two encoders apart."""
         h = hashlib.sha256()
         for key, value in sorted(self.transformer.state_dict().items()):
             sample = value.detach().reshape(-1)[::61].to("cpu", torch.float32)
@@ -270,15 +268,11 @@ def tiny_encoder(seed: int = 0, *, hidden: int = 32, layers: int = 2, heads: int
     return QuestionEncoder(net, tokenizer=tok, **kwargs)  # type: ignore[arg-type]
 
 
-def _texts_hash(texts: list[str]) -> str:
-    return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
 _FLAT = ("tokens", "mask", "offsets", "word_ids", "input_ids")  # per attended position
 
 
 class EncoderCache:
-    """A frozen encoder's outputs for N fixed texts, computed once, served by row or text.
+    """A frozen encoder's outputs for N fixed texts, computed once, served by row.
 
     ``pooled`` (N, H) float32 is always kept (4H bytes a text). With ``tokens=True`` the P
     attended positions of all texts (special tokens in, padding out) are kept flat:
@@ -287,19 +281,10 @@ class EncoderCache:
     positions, so with H=384 10,000 questions take 15 MB pooled + ~108 MB of tokens.
     """
 
-    def __init__(self, texts: list[str], key: dict[str, object], tensors: dict[str, Tensor]):
-        self.texts, self.key, self.tensors = texts, key, tensors
-        self.index: dict[str, int] = {}  # text -> first row holding it
-        for i, text in enumerate(texts):
-            self.index.setdefault(text, i)
+    def __init__(self, texts: list[str], tensors: dict[str, Tensor]):
+        self.texts, self.tensors = texts, tensors
         if "lengths" in tensors:  # (N,) where each text's positions start in the flat tensors
             self.starts = torch.cumsum(tensors["lengths"], 0) - tensors["lengths"]
-
-    @staticmethod
-    def key_for(encoder: QuestionEncoder, texts: list[str]) -> dict[str, object]:
-        """What a cache depends on: the encoder (name, weights, pooling, length) and the texts."""
-        return {"encoder": encoder.name, "weights": encoder.fingerprint(), "pooling": encoder.pooling,
-                "max_length": encoder.max_length, "texts": _texts_hash(texts), "n": len(texts)}
 
     @classmethod
     def build(cls, encoder: QuestionEncoder, texts: Sequence[str], *, batch_size: int = 128,
@@ -333,7 +318,7 @@ class EncoderCache:
             for f, k in enumerate(_FLAT):
                 x = getattr(empty, k)[0, :0].to(dtype if k == "tokens" else None).cpu()
                 found[k] = torch.cat([x] + [p[f] for p in parts])
-        return cls(texts, cls.key_for(encoder, texts), found)
+        return cls(texts, found)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -342,14 +327,6 @@ class EncoderCache:
     def nbytes(self) -> int:
         """Bytes held by the cached tensors (the texts not counted)."""
         return sum(t.numel() * t.element_size() for t in self.tensors.values())
-
-    def rows(self, texts: Sequence[str]) -> Tensor:
-        """(B,) int64 cache rows of ``texts``; KeyError names a text that was not cached."""
-        try:
-            return torch.tensor([self.index[t] for t in _check_texts(texts)], dtype=torch.int64)
-        except KeyError as err:
-            raise KeyError(f"question {err.args[0]!r} is not in the cache ({len(self)} texts); "
-                           "build the cache over every question you will look up") from None
 
     def pooled(self, idx: Sequence[int] | Tensor, device: torch.device | str | None = None) -> Tensor:
         """(B, H) float32 pooled vectors of rows ``idx``."""
@@ -375,45 +352,3 @@ class EncoderCache:
                              offsets=pad("offsets"), word_ids=pad("word_ids", -1),
                              input_ids=pad("input_ids"), truncated=t["truncated"][idx].to(device))
 
-    def lookup(self, texts: Sequence[str], device: torch.device | str | None = None) -> EncoderOutput:
-        """:meth:`get` by question text."""
-        return self.get(self.rows(texts), device)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write a safetensors file (texts and key in its metadata), atomically: temp + os.replace."""
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        meta = {"kgqa_encoder_cache": json.dumps(self.key), "texts": json.dumps(self.texts)}
-        try:
-            save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(tmp), metadata=meta)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], encoder: QuestionEncoder | None = None,
-             texts: Sequence[str] | None = None) -> "EncoderCache":
-        """Read a saved cache; StaleCacheError if it was built for another encoder or texts."""
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if "kgqa_encoder_cache" not in meta:
-                raise KGFormatError("not an encoder cache (no kgqa_encoder_cache metadata)", path=path)
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-        key = json.loads(meta["kgqa_encoder_cache"])
-        want = dict(key)
-        if encoder is not None:
-            now = cls.key_for(encoder, [])
-            want.update({k: now[k] for k in ("encoder", "weights", "pooling", "max_length")})
-        if texts is not None:
-            texts = _check_texts(texts)
-            want.update(texts=_texts_hash(texts), n=len(texts))
-        diff = [f"{k} {key.get(k)!r} (now {v!r})" for k, v in want.items() if key.get(k) != v]
-        if diff:
-            raise StaleCacheError(f"stale encoder cache {str(path)!r}, built with " + ", ".join(diff)
-                                  + ": rebuild it (EncoderCache.build(encoder, texts).save(path))"
-                                  " or delete the file")
-        return cls(json.loads(meta["texts"]), key, tensors)

@@ -20,12 +20,15 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
 from .errors import (
+    AmbiguousEntityError,
     DuplicateTripleError,
     EmptyKGError,
     KGFormatError,
@@ -33,7 +36,7 @@ from .errors import (
     UnknownRelationError,
     close_matches,
 )
-from .kg_io import load_saved_kg, read_triples, save_kg
+from .kg_io import read_saved_kg, read_triples, save_kg
 from .types import EntityId, EntityKey, RelationKey, RelationName, Triple
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -330,6 +333,12 @@ class KnowledgeGraph:
         return (f"KnowledgeGraph({self.num_entities:,} entities, {self.num_relations} relations, "
                 f"{self.num_triples:,} triples{src})")
 
+    @property
+    def id_index(self) -> Mapping[str, int]:
+        """Entity id → index, read-only: for bulk lookups of ids known to be valid (or checked with
+        ``in``), where :meth:`entity_index`'s checks and close-match messages are not wanted."""
+        return MappingProxyType(self._entity_index)
+
     def entity_index(self, key: EntityKey) -> int:
         """Index of an entity given by id (or index). Unknown ids raise with close matches."""
         if isinstance(key, int) and not isinstance(key, bool):
@@ -349,6 +358,31 @@ class KnowledgeGraph:
             if isinstance(key, str) and self.entities_named(key):  # a name, not an id
                 ids = [self.entities[i] for i in self.entities_named(key)]
             raise UnknownEntityError(key, list(dict.fromkeys(ids))[:3]) from None
+
+    def lookup(self, key: EntityKey | Any, *, names: bool = True, where: str = "") -> int:
+        """The entity index ``key`` denotes — an index, an entity id, or (``names``) a display name or
+        alias that only one entity carries. The one place a user's way of naming an entity becomes
+        an index. Raises :class:`UnknownEntityError` with close matches (naming ``where`` the key
+        came from, e.g. ``file:line``) or :class:`AmbiguousEntityError` listing the ids that share
+        the name."""
+        if isinstance(key, torch.Tensor) and key.dim() == 0 and not key.is_floating_point():
+            key = int(key)
+        if isinstance(key, Integral) and not isinstance(key, bool):
+            return self.entity_index(int(key))
+        if not isinstance(key, str):
+            raise UnknownEntityError(key, where=where or "the graph (expected an entity id, name or index)")
+        if key in self._entity_index:
+            return self._entity_index[key]
+        if names:
+            found = self.entities_named(key)
+            if len(found) == 1:
+                return found[0]
+            if found:
+                raise AmbiguousEntityError(key, [self.entities[i] for i in found], where=where)
+        if where:
+            raise UnknownEntityError(key, close_matches(key, self.entities + self.names if names else self.entities),
+                                     where=where)
+        return self.entity_index(key)  # raises UnknownEntityError with suggestions
 
     def relation_index(self, key: RelationKey) -> int:
         """Index of a relation given by name (or index). Unknown names raise with close matches."""
@@ -495,4 +529,9 @@ class KnowledgeGraph:
     @classmethod
     def load_saved(cls, directory: str | os.PathLike) -> KnowledgeGraph:
         """Load a graph written by :meth:`save`, checking its fingerprint."""
-        return load_saved_kg(directory)
+        parts, fingerprint = read_saved_kg(directory)
+        kg = cls(parts.pop("entities"), parts.pop("relations"), parts.pop("triples"), **parts)
+        if kg.fingerprint() != fingerprint:
+            raise KGFormatError("contents do not match the fingerprint in kg.json (a file was edited "
+                                "or truncated)", path=Path(directory))
+        return kg

@@ -3,7 +3,7 @@
 - :func:`read_triples` parses ``subject|relation|object`` (MetaQA) and tab-separated
   (WorldCup2014, PathQuestion) files into string triples with their line numbers, reporting the
   first malformed line with its file and line;
-- :func:`save_kg` / :func:`load_saved_kg` write a graph to a folder and read it back exactly,
+- :func:`save_kg` / :func:`read_saved_kg` write a graph to a folder and read it back exactly,
   each file written to a temporary name and renamed, and checked against a fingerprint on load.
 """
 
@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
@@ -23,13 +23,13 @@ from .types import Triple
 if TYPE_CHECKING:  # pragma: no cover
     from .kg import KnowledgeGraph
 
-__all__ = ["read_triples", "save_kg", "load_saved_kg", "join_aliases", "split_aliases", "atomic_write", "SAVE_FORMAT"]
+__all__ = ["read_triples", "save_kg", "read_saved_kg", "join_aliases", "split_aliases", "atomic_write", "SAVE_FORMAT"]
 
 SAVE_FORMAT = 1  # version of the folder layout written by save_kg
 
 
 def save_kg(kg: KnowledgeGraph, directory: str | os.PathLike) -> Path:
-    """Write the graph to ``directory`` (created if needed) so :func:`load_saved_kg` restores it.
+    """Write the graph to ``directory`` (created if needed) so :func:`read_saved_kg` restores it.
 
     Layout: ``entities.tsv`` (id, name, aliases, type), ``relations.txt``, ``triples.tsv``
     (indices), ``kg.json`` (format version, counts, fingerprint). Each file is written to a
@@ -86,10 +86,10 @@ def _read_text(path: Path) -> str:
         raise KGFormatError(f"cannot read ({err.strerror or err})", path=path) from None
 
 
-def load_saved_kg(directory: str | os.PathLike) -> KnowledgeGraph:
-    """Load a graph written by :func:`save_kg`, checking its fingerprint."""
-    from .kg import KnowledgeGraph
-
+def read_saved_kg(directory: str | os.PathLike) -> tuple[dict[str, Any], str | None]:
+    """The parts of a graph written by :func:`save_kg` — the keyword arguments of the
+    :class:`~kgqa.kg.KnowledgeGraph` constructor — and the fingerprint recorded with them, which
+    :meth:`KnowledgeGraph.load_saved <kgqa.kg.KnowledgeGraph.load_saved>` checks."""
     d = Path(directory)
     meta_path = d / "kg.json"
     if not meta_path.is_file():
@@ -128,12 +128,9 @@ def load_saved_kg(directory: str | os.PathLike) -> KnowledgeGraph:
             if not 0 <= value < size:
                 raise KGFormatError(f"{what} index {value} out of range [0, {size})", path=trip_path, line=n)
         rows.append(row)
-    kg = KnowledgeGraph(ids, relations, torch.tensor(rows, dtype=torch.int64).reshape(-1, 3), names=names,
-             aliases=aliases, types=types, source=str(meta.get("source", str(d))))
-    if kg.fingerprint() != meta.get("fingerprint"):
-        raise KGFormatError("contents do not match the fingerprint in kg.json (a file was edited "
-                            "or truncated)", path=d)
-    return kg
+    parts = {"entities": ids, "relations": relations, "triples": torch.tensor(rows, dtype=torch.int64).reshape(-1, 3),
+             "names": names, "aliases": aliases, "types": types, "source": str(meta.get("source", str(d)))}
+    return parts, meta.get("fingerprint")
 
 
 def read_triples(

@@ -42,7 +42,7 @@ Two losses (``ModelConfig.loss``), measured against each other with ``benchmarks
   questions (MetaQA 3-hop: the commonest languages and genres) loses little, and the resolver
   learns to read template words as film titles. The default for a text model that may find
   several entities (``entities="text"`` with an ``intersection``): it mixes its readings of the
-  question as distributions (:mod:`kgqa.mentions`), which a clamp at 1 would not allow.
+  question as distributions (:mod:`kgqa.resolve.mentions`), which a clamp at 1 would not allow.
 
 ``loss="auto"`` (the default) picks between them by that rule; :attr:`ModelConfig.objective` is
 the one in use.
@@ -63,14 +63,14 @@ are answered one of two ways (``ModelConfig.intersection``):
   and passes through unchanged.
 
 With the entities found in the text (``entities="text"`` and a resolver that finds several,
-:mod:`kgqa.mentions`) the branches start from *mention slots*, and which slots are entities — and
-how many — is latent: :meth:`EndToEndQA.forward_slots` mixes the branch combinations of every
+:mod:`kgqa.resolve.mentions`) the branches start from *mention slots*, and which slots are entities — and
+how many — is latent: :meth:`Starts.from_slots` mixes the branch combinations of every
 reading of the question, ``ŷ = Σ_c w_c · normalise(min_{k ∈ c} ŷ^(k))``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -78,7 +78,7 @@ from torch import nn
 
 from .follow import Kernel, ReifiedKG, follow
 
-__all__ = ["ModelConfig", "QAOutput", "EndToEndQA", "answer_loss", "random_walk_weights", "LOSSES"]
+__all__ = ["ModelConfig", "QAOutput", "Starts", "EndToEndQA", "answer_loss", "random_walk_weights", "LOSSES"]
 
 LOSSES = ("auto", "softmax", "bce")  # the values of ModelConfig.loss
 
@@ -159,6 +159,72 @@ class QAOutput:
     branch_hop_entities: torch.Tensor | None = None  # (B, K, T, E) x_t of every branch, when asked for
 
 
+@dataclass
+class Starts:
+    """Where a batch's walks start, and how their answers combine: ``K`` start sets per question.
+
+    - :meth:`summed`: one walk from all topics at once (``intersection="none"``, the baseline);
+    - :meth:`from_topics`: one branch per given topic entity, combined over all of them;
+    - :meth:`from_slots`: one branch per mention slot found in the text, combined over every
+      reading of the question (which slots are entities), each reading normalised (see
+      :mod:`kgqa.resolve.mentions`): ``ŷ = Σ_c w_c · ŷ_c / Σ_e ŷ_c``.
+    """
+
+    x0: torch.Tensor  # (B, K, E) float start set of each walk
+    valid: torch.Tensor  # (B, K) bool, the walk exists
+    mentions: torch.Tensor | None = None  # (B, K, H) each branch's mention vector s_k
+    combos: list[tuple[int, ...]] = field(default_factory=lambda: [(0,)])  # the C combinations of walks
+    weights: torch.Tensor | None = None  # (B, C) w_c (default: the one combination, weight 1)
+    normalize: bool = False  # each combination's answer normalised to a distribution before mixing
+
+    @classmethod
+    def summed(cls, x0: torch.Tensor) -> Starts:
+        """One walk per question from ``x0 (B, E)``: the topic entities share one start set."""
+        B = x0.shape[0]
+        return cls(x0[:, None], torch.ones(B, 1, dtype=torch.bool, device=x0.device),
+                   weights=x0.new_ones(B, 1))
+
+    @classmethod
+    def from_topics(cls, topics: torch.Tensor, num_entities: int, mentions: torch.Tensor) -> Starts:
+        """One branch per topic: ``topics (B, K)`` int64 entity indices, -1 for none, each branch
+        starting from its entity's one-hot row; ``mentions (B, K', H)``, ``K' >= K``: each topic's
+        mention vector (zeros where unknown). Every topic counts: the one combination of all of a
+        question's branches gets weight 1."""
+        if topics.dim() != 2:
+            raise ValueError(f"topics must be (B, K), got {tuple(topics.shape)}")
+        B, K = topics.shape
+        if mentions.dim() != 3 or mentions.shape[0] != B or mentions.shape[1] < K:
+            raise ValueError(f"mentions must be (B, K, H) with B = {B}, K >= {K}, got {tuple(mentions.shape)}")
+        valid = topics >= 0  # (B, K)
+        x0 = mentions.new_zeros(B, K, num_entities)
+        x0.scatter_(2, topics.clamp(min=0)[..., None], valid[..., None].to(mentions.dtype))
+        n = valid.sum(dim=1)  # (B,)
+        weights = (n[:, None] == torch.arange(1, K + 1, device=topics.device)).to(mentions.dtype)  # (B, K)
+        return cls(x0, valid, mentions[:, :K], [tuple(range(k)) for k in range(1, K + 1)], weights)
+
+    @classmethod
+    def from_slots(cls, x0: torch.Tensor, valid: torch.Tensor, mentions: torch.Tensor,
+                   combos: list[tuple[int, ...]], weights: torch.Tensor) -> Starts:
+        """One branch per mention slot (:class:`kgqa.resolve.mentions.MentionSlots`): ``x0 (B, M, E)``,
+        ``valid (B, M)``, ``mentions (B, M, H)``, the C ``combos`` of slots and their ``weights
+        (B, C)``; each reading normalised before mixing::
+
+            ŷ_c = min_{k ∈ c} ŷ^(k)                  (or Π_{k ∈ c} ŷ^(k) with "product")
+            ŷ   = Σ_c w_c · ŷ_c / Σ_e ŷ_c
+
+        Without the normalisation the mixture is biased against intersecting: a minimum is never
+        larger than either branch, so on the toy world the single reading "Natalie Portman" (1/3
+        on each of her three roles) out-scores the reading "Natalie Portman AND Star Wars Episode
+        II" (1/5 on the one right answer, one of the film's five characters) and ``P(2)`` would
+        never grow. Normalised, the pair puts all its mass on the answer and wins."""
+        B, M = valid.shape
+        if x0.shape[:2] != (B, M) or mentions.shape[:2] != (B, M) or weights.shape != (B, len(combos)):
+            raise ValueError(f"x0 (B, M, E), mentions (B, M, H) and weights (B, C) must agree: got "
+                             f"{tuple(x0.shape)}, {tuple(mentions.shape)}, {tuple(weights.shape)} for "
+                             f"valid {tuple(valid.shape)} and {len(combos)} combinations")
+        return cls(x0, valid, mentions, list(combos), weights, normalize=True)
+
+
 class EndToEndQA(nn.Module):
     """Relation prediction per hop + differentiable follow + hop attention (module docstring).
 
@@ -184,119 +250,44 @@ class EndToEndQA(nn.Module):
         self.relation_heads = nn.ModuleList(nn.Linear(d + extra(t), r) for t in range(config.hops))
         self.hop_head = nn.Linear(d, config.hops)
 
-    def forward(
-        self,
-        kb: ReifiedKG,
-        q: torch.Tensor,
-        x0: torch.Tensor,
-        *,
-        topic_mask: torch.Tensor | None = None,
-        keep_hops: bool = False,
-    ) -> QAOutput:
-        """Answer a batch whose topics are summed into ``x0`` (``intersection="none"``).
+    def forward(self, kb: ReifiedKG, q: torch.Tensor, starts: Starts, *, topic_mask: torch.Tensor | None = None,
+                keep_hops: bool = False) -> QAOutput:
+        """Answer a batch: walk from each of ``starts``' start sets and combine the walks' answers.
+
+        One forward covers the three ways a question's entities arrive (:class:`Starts`): summed
+        into one start set (``intersection="none"``), one branch per given topic, or one branch
+        per mention slot mixed over the readings of the question (text models).
 
         Args:
             kb: the reified knowledge graph to follow relations in.
             q: ``(B, H)`` float question vectors.
-            x0: ``(B, E)`` float weights of the topic entities (one-hot rows for one entity).
+            starts: where the walks start and how their answers combine.
             topic_mask: ``(B, E)`` bool, entities to exclude from the answer (``mask_topics``), or
                 float in [0, 1]: the share of each entity's score to remove (a resolved, soft x_0).
-            keep_hops: also return every ``x_t`` (memory ``B·T·E`` floats).
+            keep_hops: also return every ``x_t`` (memory ``B·K·T·E`` floats).
         """
-        if self.config.branched:
-            raise ValueError("this model follows one branch per topic: call forward_branches")
-        if q.dim() != 2 or q.shape[1] != self.question_dim:
-            raise ValueError(f"q must be (B, {self.question_dim}), got {tuple(q.shape)}")
-        if x0.dim() != 2 or x0.shape[0] != q.shape[0]:
-            raise ValueError(f"x0 must be (B, E) with B = {q.shape[0]}, got {tuple(x0.shape)}")
-        return self._walk(kb, self.trunk(q), x0, topic_mask, keep_hops)
-
-    def forward_branches(
-        self,
-        kb: ReifiedKG,
-        q: torch.Tensor,
-        topics: torch.Tensor,
-        *,
-        topic_mask: torch.Tensor | None = None,
-        keep_hops: bool = False,
-    ) -> QAOutput:
-        """Answer a batch with one branch per topic entity, combined by ``config.intersection``.
-
-        Args:
-            kb: the reified knowledge graph.
-            q: ``(B, 1 + K', H)`` float: each question's pooled vector, then one mention vector
-                per topic slot (``K' >= K``; zeros where a mention is unknown).
-            topics: ``(B, K)`` int64 entity index of each question's k-th topic, -1 for none.
-            topic_mask: ``(B, E)`` bool, every topic of the question, masked in every branch.
-            keep_hops: also return every ``x_t`` of every branch.
-        """
+        if not isinstance(starts, Starts):
+            raise TypeError(f"starts must be a Starts (Starts.summed(x0) for one walk from x0), got {type(starts).__name__}")
+        B, K = starts.valid.shape
+        if q.dim() != 2 or q.shape != (B, self.question_dim):
+            raise ValueError(f"q must be (B, H) = ({B}, {self.question_dim}), got {tuple(q.shape)}")
+        if starts.x0.dim() != 3 or starts.x0.shape[:2] != (B, K) or starts.x0.shape[2] != kb.num_entities:
+            raise ValueError(f"Starts.x0 must be (B, K, E) = ({B}, {K}, {kb.num_entities}), got {tuple(starts.x0.shape)}")
         if not self.config.branched:
-            raise ValueError("this model sums its topics into x0: call forward")
-        if q.dim() != 3 or q.shape[2] != self.question_dim or q.shape[1] < 1 + topics.shape[1]:
-            raise ValueError(f"q must be (B, 1 + K, {self.question_dim}) with K >= {topics.shape[1]}, "
-                             f"got {tuple(q.shape)}")
-        if topics.dim() != 2 or topics.shape[0] != q.shape[0]:
-            raise ValueError(f"topics must be (B, K) with B = {q.shape[0]}, got {tuple(topics.shape)}")
-        B, K = topics.shape
-        valid = topics >= 0  # (B, K)
-        x0 = q.new_zeros(B, K, kb.num_entities)
-        x0.scatter_(2, topics.clamp(min=0)[..., None], valid[..., None].to(q.dtype))  # (B, K, E) one-hot rows
-        # every topic counts: the one combination of all of a question's branches gets weight 1
-        combos = [tuple(range(n)) for n in range(1, K + 1)]
-        n = valid.sum(dim=1)  # (B,)
-        weights = (n[:, None] == torch.arange(1, K + 1, device=q.device)).to(q.dtype)  # (B, K), 0 for no topic
-        return self._branches(kb, q[:, 0], q[:, 1: 1 + K], x0, valid, combos, weights, topic_mask, keep_hops,
-                              normalize=False)
+            if K != 1 or len(starts.combos) != 1:
+                raise ValueError("this model sums its topics into one start set (intersection='none'): pass "
+                                 "Starts.summed(x0)")
+            return self._walk(kb, self.trunk(q), starts.x0[:, 0], topic_mask, keep_hops)
+        if self.config.branch_mentions and (starts.mentions is None or starts.mentions.shape[:2] != (B, K)):
+            raise ValueError(f"a branch reads its mention: Starts.mentions must be (B, K, H) = ({B}, {K}, "
+                             f"{self.question_dim})")
+        return self._branches(kb, q, starts, topic_mask, keep_hops)
 
-    def forward_slots(
-        self,
-        kb: ReifiedKG,
-        q: torch.Tensor,
-        mentions: torch.Tensor,
-        x0: torch.Tensor,
-        valid: torch.Tensor,
-        combos: list[tuple[int, ...]],
-        combo_weights: torch.Tensor,
-        *,
-        topic_mask: torch.Tensor | None = None,
-        keep_hops: bool = False,
-    ) -> QAOutput:
-        """Answer a batch whose entities were found in the text (:mod:`kgqa.mentions`): one branch
-        per mention slot, mixed over the readings of the question::
-
-            ŷ_c = min_{k ∈ c} ŷ^(k)                  (or Π_{k ∈ c} ŷ^(k) with "product")
-            ŷ   = Σ_c w_c · ŷ_c / Σ_e ŷ_c            each reading normalised
-
-        Each reading is normalised to a distribution before mixing. Without it the mixture is
-        biased against intersecting: a minimum is never larger than either branch, so on the toy
-        world the single reading "Natalie Portman" (1/3 on each of her three roles) out-scores the
-        reading "Natalie Portman AND Star Wars Episode II" (1/5 on the one right answer, one of the
-        film's five characters) and ``P(2)`` would never grow. Normalised, the pair puts all its
-        mass on the answer and wins.
-
-        Args:
-            kb: the reified knowledge graph.
-            q: ``(B, H)`` float question vectors; mentions: ``(B, M, H)`` each slot's mention vector.
-            x0: ``(B, M, E)`` float start set of each slot; valid: ``(B, M)`` bool, the slot exists.
-            combos: the C combinations of slots; combo_weights: ``(B, C)`` their weights ``w_c``.
-            topic_mask: ``(B, E)`` float in [0, 1], the share of each entity's score to remove.
-            keep_hops: also return every ``x_t`` of every branch.
-        """
-        if not self.config.branched:
-            raise ValueError("this model sums its topics into x0: call forward")
-        B, M = valid.shape
-        if x0.shape[:2] != (B, M) or mentions.shape[:2] != (B, M) or combo_weights.shape != (B, len(combos)):
-            raise ValueError(f"x0 (B, M, E), mentions (B, M, H) and combo_weights (B, C) must agree: got "
-                             f"{tuple(x0.shape)}, {tuple(mentions.shape)}, {tuple(combo_weights.shape)} for "
-                             f"valid {tuple(valid.shape)} and {len(combos)} combinations")
-        return self._branches(kb, q, mentions, x0, valid, combos, combo_weights, topic_mask, keep_hops,
-                              normalize=True)
-
-    def _branches(self, kb: ReifiedKG, q: torch.Tensor, mentions: torch.Tensor, x0: torch.Tensor, valid: torch.Tensor,
-                  combos: list[tuple[int, ...]], weights: torch.Tensor, topic_mask: torch.Tensor | None,
-                  keep_hops: bool, normalize: bool) -> QAOutput:
+    def _branches(self, kb: ReifiedKG, q: torch.Tensor, starts: Starts, topic_mask: torch.Tensor | None,
+                  keep_hops: bool) -> QAOutput:
         """Walk every valid branch ``(b, k)`` from ``x0[b, k]`` with trunk input ``[q_b; m_bk]``,
-        then ``ŷ = Σ_c w_c · combine_{k ∈ c} ŷ^(k)`` (each combination normalised if ``normalize``)."""
+        then ``ŷ = Σ_c w_c · combine_{k ∈ c} ŷ^(k)`` (each combination normalised if asked)."""
+        x0, valid, mentions, combos, weights = starts.x0, starts.valid, starts.mentions, starts.combos, starts.weights
         B, K, E = x0.shape
         b_idx, k_idx = valid.nonzero(as_tuple=True)  # (N,) the branches, question by question
         feats = q[b_idx]  # (N, H)
@@ -315,7 +306,7 @@ class EndToEndQA(nn.Module):
             part = grid[:, combo[0]]
             for k in combo[1:]:
                 part = torch.minimum(part, grid[:, k]) if self.config.intersection == "min" else part * grid[:, k]
-            if normalize:
+            if starts.normalize:
                 part = part / part.sum(dim=1, keepdim=True).clamp(min=READING_FLOOR)
             combined = combined + weights[:, c: c + 1] * part
         branch_rel, branch_att = per_branch(out.relations), per_branch(out.hop_attention)

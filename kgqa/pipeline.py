@@ -17,24 +17,19 @@ name resolved to the wrong entity. :class:`Pipeline` reports which part failed.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .datasets.base import NO_SPAN
+from .datasets.files import find_mention
 from .kg import KnowledgeGraph
-from .qa_files import NO_SPAN, find_mention
+from .text import fold
 from .traverse import Hop, Program, trace_path
 
-__all__ = ["normalize_text", "tokenize", "Mention", "StringLinker", "TemplateParser", "PipelineResult",
+__all__ = ["tokenize", "Mention", "StringLinker", "TemplateParser", "PipelineResult",
            "Pipeline"]
 
 _TOKEN = re.compile(r"\w+")
-
-
-def normalize_text(text: str) -> str:
-    """Case-fold and strip accents: ``"Padmé"`` → ``"padme"``."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def tokenize(text: str) -> list[tuple[str, int, int]]:
@@ -43,7 +38,7 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     Underscores count as spaces, so KB-style ids (``Tigres_UANL``) match their words.
     """
     spaced = text.replace("_", " ")
-    return [(normalize_text(m.group()), m.start(), m.end()) for m in _TOKEN.finditer(spaced)]
+    return [(fold(m.group()), m.start(), m.end()) for m in _TOKEN.finditer(spaced)]
 
 
 @dataclass(frozen=True)

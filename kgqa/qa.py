@@ -14,48 +14,26 @@ from typing import Any
 import torch
 
 from .checkpoint import check_kg, load_checkpoint_files, weights_of
-from .datasets import QAExample
+from .datasets import NO_SPAN, QAExample, Span
+from .datasets.files import topic_mentions
+from .encoders import EncoderCache, EncoderOutput, QuestionEncoder
 from .errors import KGQAError
 from .explain import build_trace, slot_index, walks_of
-from .encoders import EncoderCache, EncoderOutput, QuestionEncoder, tiny_encoder
+from .follow import ReifiedKG
+from .inputs import build_encoder, encoder_input, example_indices, masked_pool, span_vectors
 from .kg import KnowledgeGraph
 from .log import log
 from .metrics import Scores, breakdown, gold_mask, summarize
-from .model import EndToEndQA, ModelConfig, QAOutput, random_walk_weights
-from .qa_files import NO_SPAN, Span, topic_mentions
-from .follow import ReifiedKG
+from .model import EndToEndQA, ModelConfig, QAOutput, Starts, random_walk_weights
 from .resolve import EntityResolver, ResolverConfig, ResolverOutput
-from .resolve_metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
-from .sets import resolve_entity
+from .resolve.metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
 from .trace import AnswerTrace, Trace
 
-__all__ = ["QASystem", "EvaluationError", "check_answers_known", "example_indices", "build_encoder", "encoder_input",
-           "masked_pool", "pieces_inside", "span_vectors", "pad_questions"]
+__all__ = ["QASystem", "EvaluationError", "check_answers_known"]
 
 
 class EvaluationError(KGQAError, ValueError):
     """Questions that cannot be scored against this model's knowledge graph."""
-
-
-def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
-    """The encoder called ``name``: ``"minilm"``, ``"tiny"`` (random, for tests) or the name a
-    :func:`~kgqa.encoders.tiny_encoder` carries (``tiny-bert-h32-l2-seed0``), a folder or a hub name."""
-    import re
-
-    tiny = re.fullmatch(r"tiny-bert-h(\d+)-l(\d+)-seed(\d+)", name)
-    if name == "tiny" or tiny:
-        hidden, layers, seed = (int(g) for g in tiny.groups()) if tiny else (32, 2, 0)
-        return tiny_encoder(seed, hidden=hidden, layers=layers, freeze=freeze, device=device)
-    return QuestionEncoder(name, freeze=freeze, device=device)
-
-
-def example_indices(kg: KnowledgeGraph, examples: Sequence[QAExample]) -> tuple[list[list[int]], list[list[int]]]:
-    """Topic and answer entity indices per example; ids missing from the graph are dropped
-    (such answers can never be hit, which the metrics count as misses)."""
-    idx = kg._entity_index  # noqa: SLF001 - plain dict lookups, the hot path of data preparation
-    topics = [[idx[t] for t in ex.topics if t in idx] for ex in examples]
-    answers = [[idx[a] for a in ex.answers if a in idx] for ex in examples]
-    return topics, answers
 
 
 def check_answers_known(kg: KnowledgeGraph, examples: Sequence[QAExample], answers: Sequence[Sequence[int]]) -> None:
@@ -70,76 +48,6 @@ def check_answers_known(kg: KnowledgeGraph, examples: Sequence[QAExample], answe
             f"{len(bad):,} of {len(examples):,} questions have no gold answer in the knowledge graph "
             f"({kg.num_entities:,} entities, fingerprint {kg.fingerprint()}); the first{where}: {first.question!r} "
             f"-> {', '.join(map(repr, first.answers[:3]))}. Were they written for another graph?")
-
-
-PLACEHOLDER = "something"  # stands for a masked topic mention ("What city is something in?")
-
-
-def encoder_text(example: QAExample, mask_mentions: bool) -> str:
-    """The text the encoder sees: the question, with known topic mentions replaced by
-    :data:`PLACEHOLDER` when ``mask_mentions`` (so the relation heads learn the question's shape,
-    not its entity's name)."""
-    return encoder_input(example, mask_mentions)[0]
-
-
-def encoder_input(example: QAExample, mask_mentions: bool) -> tuple[str, list[Span]]:
-    """:func:`encoder_text` and where each topic's mention (or its placeholder) is in it,
-    :data:`NO_SPAN` for a topic whose mention is unknown."""
-    text, spans = example.question, list(example.mentions) + [NO_SPAN] * (len(example.topics) - len(example.mentions))
-    if not mask_mentions:
-        return text, spans
-    for i in sorted((i for i, m in enumerate(spans) if m[0] >= 0), key=lambda i: spans[i][0], reverse=True):
-        start, end = spans[i]
-        text = text[:start] + PLACEHOLDER + text[end:]
-        shift = len(PLACEHOLDER) - (end - start)
-        spans = [(s + shift, e + shift) if s >= end else (s, e) for s, e in spans]
-        spans[i] = (start, start + len(PLACEHOLDER))
-    return text, spans
-
-
-def pieces_inside(offsets: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-    """``(B, K, L)`` bool: word piece ``l`` (a real piece of ``mask (B, L)``, with character
-    ``offsets (B, L, 2)``) lies inside character span ``k`` of ``spans (B, K, 2)``; a span with
-    ``start < 0`` contains nothing."""
-    start, end = spans[..., 0:1], spans[..., 1:2]  # (B, K, 1)
-    piece_start, piece_end = offsets[:, None, :, 0], offsets[:, None, :, 1]  # (B, 1, L)
-    return ((piece_start >= start) & (piece_end <= end) & (start >= 0)
-            & mask[:, None, :] & (piece_end > piece_start))
-
-
-def span_vectors(tokens: torch.Tensor, offsets: torch.Tensor, mask: torch.Tensor,
-                 spans: torch.Tensor) -> torch.Tensor:
-    """``(B, K, H)`` mean contextual embedding of the word pieces inside each character span.
-
-    ``tokens (B, L, H)``, ``offsets (B, L, 2)`` and ``mask (B, L)`` come from an
-    :class:`~kgqa.encoders.EncoderOutput`; ``spans (B, K, 2)`` int64 ``[start, end)``, ``(-1, -1)``
-    for none. A span that covers no piece (unknown, or cut off by truncation) gives zeros.
-    """
-    w = pieces_inside(offsets, mask, spans).to(tokens.dtype)  # (B, K, L)
-    return torch.einsum("bkl,blh->bkh", w, tokens) / w.sum(-1, keepdim=True).clamp(min=1.0)
-
-
-def masked_pool(enc: EncoderOutput, res: ResolverOutput, span_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """``(B, H)`` question vectors with the resolved mentions softly masked out: the mean of the
-    token vectors, each weighted by ``1 - Σ_s p(s) [token in s]`` — the probability that it is not
-    part of a topic's mention. The text variants' counterpart of replacing a known mention by
-    :data:`PLACEHOLDER`: the relation heads should read the question's shape, not the entity.
-    ``span_weights (B, S)`` replaces ``p(s)`` (with several entities: the probability that span
-    ``s`` is one of them)."""
-    weights = res.span_probs if span_weights is None else span_weights
-    inside = pieces_inside(enc.offsets, enc.mask, res.span_chars)  # (B, S, L)
-    covered = torch.einsum("bs,bsl->bl", weights, inside.to(weights.dtype)).clamp(max=1.0)
-    w = enc.attention_mask.to(covered.dtype) * (1.0 - covered)  # (B, L)
-    return torch.einsum("bl,blh->bh", w, enc.tokens) / w.sum(1, keepdim=True).clamp(min=1e-6)
-
-
-def pad_questions(parts: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Concatenate question tensors of :meth:`QASystem.encode` along the batch, padding the
-    ``(B, 1 + K, H)`` branched kind to the largest ``K`` with zeros."""
-    if not parts or parts[0].dim() == 2:
-        return torch.cat(list(parts))
-    k = max(p.shape[1] for p in parts)
-    return torch.cat([torch.nn.functional.pad(p, (0, 0, 0, k - p.shape[1])) for p in parts])
 
 
 class QASystem:
@@ -192,21 +100,21 @@ class QASystem:
         ``x_0`` (with the gold mention ``spans`` when given: the "span" variant), the model walks
         from it. The topic mask is the resolved ``x_0`` itself (detached): an entity is removed
         from the answer by the probability that it is the topic. An intersection model walks one
-        branch per mention slot and mixes the readings (:meth:`EndToEndQA.forward_slots`); its
+        branch per mention slot and mixes the readings (:meth:`Starts.from_slots <kgqa.model.Starts.from_slots>`); its
         topic mask weighs each slot's start set by the probability that the slot is an entity."""
         res = self.resolver(list(texts), enc, given_spans=spans)
-        if self.branched:  # one branch per mention slot, mixed over the readings (kgqa.mentions)
+        if self.branched:  # one branch per mention slot, mixed over the readings (kgqa.resolve.mentions)
             slots = res.slots
             chosen = slots.chosen  # (B, M)
             span_weights = torch.einsum("bm,bms->bs", chosen, slots.span_weight)  # (B, S)
             q = enc.pooled if not self.model.config.mask_mentions else masked_pool(enc, res, span_weights)
             topics = torch.einsum("bm,bme->be", chosen, slots.x0).detach().clamp(0.0, 1.0)  # (B, E)
-            out = self.model.forward_slots(self.kb, q.to(self.device), slots.vectors, slots.x0, slots.valid,
-                                           slots.combos, slots.combo_weights, topic_mask=topics, keep_hops=keep_hops)
+            starts = Starts.from_slots(slots.x0, slots.valid, slots.vectors, slots.combos, slots.combo_weights)
+            out = self.model(self.kb, q.to(self.device), starts, topic_mask=topics, keep_hops=keep_hops)
             return out, res
         q = enc.pooled if not self.model.config.mask_mentions else masked_pool(enc, res)
-        out = self.model(self.kb, q.to(self.device), res.x0, topic_mask=res.x0.detach().clamp(0.0, 1.0),
-                         keep_hops=keep_hops)
+        out = self.model(self.kb, q.to(self.device), Starts.summed(res.x0),
+                         topic_mask=res.x0.detach().clamp(0.0, 1.0), keep_hops=keep_hops)
         return out, res
 
     @property
@@ -226,14 +134,15 @@ class QASystem:
         x0, mask = self.topic_tensors(topics)
         q = q.to(self.device)
         if not self.branched:
-            return self.model(self.kb, q, x0, topic_mask=mask, keep_hops=keep_hops)
+            return self.model(self.kb, q, Starts.summed(x0), topic_mask=mask, keep_hops=keep_hops)
         k = max((len(t) for t in topics), default=0)
         idx = torch.full((len(topics), max(k, 1)), -1, dtype=torch.int64)
         for b, ts in enumerate(topics):
             idx[b, : len(ts)] = torch.tensor(list(ts), dtype=torch.int64)
         if q.shape[1] < 1 + idx.shape[1]:  # questions encoded with fewer mention slots
             q = torch.nn.functional.pad(q, (0, 0, 0, 1 + idx.shape[1] - q.shape[1]))
-        return self.model.forward_branches(self.kb, q, idx.to(self.device), topic_mask=mask, keep_hops=keep_hops)
+        starts = Starts.from_topics(idx.to(self.device), self.kg.num_entities, q[:, 1:])
+        return self.model(self.kb, q[:, 0], starts, topic_mask=mask, keep_hops=keep_hops)
 
     def encode(self, examples: Sequence[QAExample]) -> torch.Tensor:
         """The question tensors of ``examples`` (with grad if the encoder trains): ``(B, H)``
@@ -297,7 +206,7 @@ class QASystem:
                 walks = walks_of(out, res.slots.x0[0], best, [index[m] for m in best])
             return build_trace(self.kg, self.kb, question, entities=cfg.entities, out=out, walks=walks,
                                topics=found, res=res, how=how or "resolved from the text", **common)
-        idx = [resolve_entity(self.kg, t) for t in topics]
+        idx = [self.kg.lookup(t) for t in topics]
         ids = tuple(self.kg.entities[i] for i in idx)
         example = QAExample(question, ids, topic_mentions(question, self.kg, ids), ())
         out = self.run(self.encode([example]), [idx], keep_hops=True)

@@ -16,7 +16,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -25,9 +25,7 @@ from .datasets import QADataset, QAExample
 from .encoders import QuestionEncoder
 from .model import ModelConfig
 from .resolve import ResolverConfig
-
-if TYPE_CHECKING:
-    from .train import TrainConfig
+from .train_config import TrainConfig
 
 __all__ = ["RESUMABLE_CHANGES", "check_resume", "data_fingerprint", "rng_state", "run_record", "set_rng_state"]
 

@@ -27,7 +27,6 @@ from typing import Literal, Union
 import torch
 
 from .errors import (
-    AmbiguousEntityError,
     DeviceMismatchError,
     ShapeError,
     UnknownEntityError,
@@ -38,7 +37,6 @@ from .types import EntityId, EntityKey, RelationKey, Tensor
 __all__ = [
     "one_hot",
     "relation_one_hot",
-    "resolve_entity",
     "intersect",
     "union",
     "normalize",
@@ -70,28 +68,6 @@ def _check_pair(a: Tensor, b: Tensor, op: str) -> tuple[Tensor, Tensor]:
 
 
 # ---------------------------------------------------------------------- construction
-def resolve_entity(kg: KnowledgeGraph, key: EntityKey) -> int:
-    """Entity index of ``key``: an index, an entity id, or an unambiguous display name/alias.
-
-    Raises :class:`UnknownEntityError` (with close matches) for unknown keys and indices out of
-    range, and :class:`AmbiguousEntityError` (listing the candidate ids) for a shared name.
-    """
-    if isinstance(key, torch.Tensor) and key.dim() == 0 and not key.is_floating_point():
-        key = int(key)
-    if isinstance(key, Integral) and not isinstance(key, bool):
-        return kg.entity_index(int(key))
-    if not isinstance(key, str):
-        raise UnknownEntityError(key, where="the graph (expected an entity id, name or index)")
-    if kg.has_entity(key):
-        return kg.entity_index(key)
-    found = kg.entities_named(key)
-    if len(found) == 1:
-        return found[0]
-    if len(found) > 1:
-        raise AmbiguousEntityError(key, [kg.entities[i] for i in found])
-    return kg.entity_index(key)  # raises UnknownEntityError with suggestions
-
-
 def one_hot(
     kg: KnowledgeGraph,
     keys: Keys,
@@ -106,7 +82,7 @@ def one_hot(
     ``keys[b]``), a list of ``B`` lists/sets of entities (row ``b`` is their k-hot vector; an
     empty list gives an empty set), or a 1-D integer tensor of ``B`` entity indices. An entity is
     an index, an id, or a display name/alias that names exactly one entity (see
-    :func:`resolve_entity`). The dense result is stored entity-major (a transposed view with
+    :meth:`KnowledgeGraph.lookup <kgqa.kg.KnowledgeGraph.lookup>`). The dense result is stored entity-major (a transposed view with
     stride ``(1, B)``), the layout :func:`kgqa.follow.follow` computes in; ``.contiguous()``
     gives a row-major copy. ``sparse=True`` returns a coalesced sparse COO tensor instead, which
     lets ``follow`` skip scanning for non-zeros.
@@ -128,7 +104,7 @@ def one_hot(
         cols_l: list[int] = []
         for b, item in enumerate(keys):
             members = [item] if isinstance(item, (str, Integral, torch.Tensor)) else list(item)
-            for m in dict.fromkeys(resolve_entity(kg, k) for k in members):
+            for m in dict.fromkeys(kg.lookup(k) for k in members):
                 rows_l.append(b)
                 cols_l.append(m)
         rows, cols = torch.tensor(rows_l, dtype=torch.int64), torch.tensor(cols_l, dtype=torch.int64)

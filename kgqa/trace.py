@@ -1,7 +1,7 @@
 """What a trained system did with one question, as one structured object: the :class:`Trace`.
 
 :meth:`kgqa.qa.QASystem.explain` (and ``ask``) builds it; ``kgqa ask`` prints :meth:`Trace.lines`
-or, with ``--json``, :meth:`Trace.to_json`; the figures of :mod:`kgqa.plot_model` draw it. Nothing
+or, with ``--json``, :meth:`Trace.to_json`; the figures of :mod:`kgqa.plot.model` draw it. Nothing
 downstream recomputes what the model did, so what a reader sees in text, JSON and figures agrees.
 
 The tree follows the computation:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,11 @@ from .encoders import EncoderCache
 from .log import log
 from .metrics import gold_mask
 from .model import ModelConfig, answer_loss
-from .qa import QASystem, build_encoder, example_indices, pad_questions
+from .inputs import build_encoder, example_indices, pad_questions
+from .qa import QASystem
 from .resolve import ResolverConfig
 from .run_record import check_resume, rng_state, run_record, set_rng_state
+from .train_config import TrainConfig
 from .runtime import default_device, json_safe, release_memory, seed_everything
 
 __all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_share"]
@@ -44,38 +46,6 @@ RELEASE_EVERY = 10
 0.81 GiB after every epoch, peak 2.06 GiB; with ``--release-every 0`` 1.84 → 2.74 GiB after
 epochs 1–5, peak 2.98 GiB. Every step keeps the peak near 1.6 GiB but costs about a quarter of
 the epoch time."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train; every field has a default that works on a new dataset."""
-
-    epochs: int = 30  # upper bound; early stopping usually ends sooner
-    batch_size: int | None = None  # questions per step; None: N/40 within [16, 128], so small sets get enough steps
-    lr: float = 3e-3  # AdamW learning rate of the model above the encoder
-    weight_decay: float = 1e-4  # AdamW weight decay
-    grad_clip: float = 5.0  # max gradient norm
-    patience: int = 5  # stop after this many epochs without a better validation Hits@1
-    encoder: str = "minilm"  # "minilm" (packaged all-MiniLM-L6-v2), a local folder, or a hub name
-    freeze_encoder: bool = True  # True: encode once and cache; False: fine-tune the encoder too
-    encoder_lr: float = 3e-5  # learning rate of the encoder when fine-tuning
-    seed: int = 0  # seeds data order, initialisation and dropout
-    max_train: int | None = None  # use only N training questions, drawn at random (quick runs)
-    max_eval: int | None = None  # use only N validation questions, drawn at random
-    device: str | None = None  # "cpu", "cuda", ...; None picks CUDA when available
-    kernel: str = "auto"  # how follow runs: "auto", "fused" or "torch" (kgqa.follow); same results
-
-    @classmethod
-    def quick(cls) -> TrainConfig:
-        """A few epochs on a subset: for quick mode and tests."""
-        return cls(epochs=4, max_train=2000, max_eval=500, patience=2)
-
-    def steps_batch(self, n_train: int) -> int:
-        """The batch size used for ``n_train`` training questions."""
-        return self.batch_size or min(128, max(16, n_train // 40))
-
-    def with_(self, **changes: object) -> TrainConfig:
-        return replace(self, **changes)
 
 
 @dataclass

@@ -14,6 +14,7 @@ independent of the tensor code in :mod:`kgqa.follow`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from .kg import KnowledgeGraph
 from .types import EntityKey, RelationKey
 
 __all__ = [
+    "adjacency",
     "follow_set",
     "walk_path",
     "intersect_sets",
@@ -32,14 +34,27 @@ __all__ = [
 ]
 
 
+Adjacency = dict[tuple[int, int], list[int]]
+_ADJACENCY: weakref.WeakKeyDictionary[KnowledgeGraph, Adjacency] = weakref.WeakKeyDictionary()
+
+
+def adjacency(kg: KnowledgeGraph) -> Adjacency:
+    """``(subject, relation) → objects`` (entity and relation indices, objects in file order): the
+    graph as every set-based traversal reads it, built once per graph and kept while it lives."""
+    adj = _ADJACENCY.get(kg)
+    if adj is None:
+        adj = {}
+        for s, r, o in kg.triples.tolist():
+            adj.setdefault((s, r), []).append(o)
+        _ADJACENCY[kg] = adj
+    return adj
+
+
 def follow_set(kg: KnowledgeGraph, entities: Iterable[EntityKey], relation: RelationKey) -> set[int]:
     """Entities reached from any of ``entities`` by one ``relation`` fact: ``{o | (s, r, o), s ∈ X}``."""
     r = kg.relation_index(relation)
-    out: set[int] = set()
-    for e in entities:
-        facts = kg.out_facts(e)
-        out.update(facts[facts[:, 1] == r, 2].tolist())
-    return out
+    adj = adjacency(kg)
+    return {o for e in entities for o in adj.get((kg.entity_index(e), r), ())}
 
 
 def walk_path(
@@ -80,13 +95,11 @@ def trace_path(kg: KnowledgeGraph, start: EntityKey, path: Sequence[RelationKey]
     path from ``start`` to an entity in ``keep`` remain, which is what a reader wants to see.
     """
     frontier = {kg.entity_index(start)}
+    adj = adjacency(kg)
     hops: list[Hop] = []
     for relation in path:
         r = kg.relation_index(relation)
-        edges = []
-        for s in sorted(frontier):
-            facts = kg.out_facts(s)
-            edges += [(s, o) for o in facts[facts[:, 1] == r, 2].tolist()]
+        edges = [(s, o) for s in sorted(frontier) for o in adj.get((s, r), ())]
         hops.append(Hop(kg.relations[r], tuple(edges)))
         frontier = {o for _, o in edges}
     if keep is not None:  # walk back from the kept answers, dropping edges that lead elsewhere

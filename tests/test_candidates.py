@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgqa.candidates import FEATURE_NAMES, CandidateIndex, normalize
+from kgqa.resolve.candidates import FEATURE_NAMES, CandidateIndex
+from kgqa.text import match_key
 from kgqa.kg import KnowledgeGraph
 
 
@@ -34,13 +35,13 @@ def col(cands, name: str) -> list[list[float]]:
     (" \t\n", ""),
     ("!!!", ""),
 ])
-def test_normalize(text: str, expected: str) -> None:
-    assert normalize(text) == expected
+def test_match_key(text: str, expected: str) -> None:
+    assert match_key(text) == expected
 
 
 def test_normalize_keeps_other_scripts_and_digits() -> None:
-    assert normalize("Тарковский 1972") == "тарковскии 1972"  # "й" is "и" + a combining breve
-    assert normalize("東京_物語") == "東京 物語"
+    assert match_key("Тарковский 1972") == "тарковскии 1972"  # "й" is "и" + a combining breve
+    assert match_key("東京_物語") == "東京 物語"
 
 
 # ---------------------------------------------------------------------------- hand-made graphs
@@ -162,7 +163,7 @@ def brute_force(kg: KnowledgeGraph, mention: str, weighting: str) -> dict[int, t
     A surface is an entity's id, name or alias; n-gram vectors are of the distinct normalised
     surfaces of each entity (the rows whose document frequency TF-IDF counts)."""
     surfaces = [list(dict.fromkeys((kg.entities[e], kg.names[e], *kg.aliases[e]))) for e in range(kg.num_entities)]
-    rows = [list(dict.fromkeys(normalize(s) for s in ss if normalize(s))) for ss in surfaces]
+    rows = [list(dict.fromkeys(match_key(s) for s in ss if match_key(s))) for ss in surfaces]
     df: Counter = Counter()
     for rs in rows:
         for r in rs:
@@ -180,7 +181,7 @@ def brute_force(kg: KnowledgeGraph, mention: str, weighting: str) -> dict[int, t
         return sum(v * b.get(g, 0.0) for g, v in a.items()) / (na * nb) if na and nb else 0.0
 
     m = mention.strip()
-    mn = normalize(m)
+    mn = match_key(m)
     mv, mt = vec(mn), set(mn.split())
     degree = Counter(s for s, _, _ in kg.triples.tolist())
     out = {}

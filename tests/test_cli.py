@@ -104,12 +104,24 @@ def test_every_option_that_takes_a_value_states_its_default_or_that_it_is_requir
 
 
 def test_help_defaults_are_the_training_defaults():
-    """The numbers `kgqa train --help` writes out are TrainConfig's (it does not import torch to say them)."""
+    """`kgqa train --help` states TrainConfig's own defaults (its options come from the dataclass)."""
     from kgqa.cli import build_parser
-    from kgqa.train import TrainConfig
+    from kgqa.train_config import TrainConfig
 
     text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
     assert f"(default: {TrainConfig.epochs}, with --quick {TrainConfig.quick().epochs})" in text
     assert f"(default: {TrainConfig.lr})" in text and f"(default: {TrainConfig.seed})" in text
     assert TrainConfig().steps_batch(40 * 20) == 20 and TrainConfig().steps_batch(10) == 16  # "a 40th, 16..128"
     assert TrainConfig().steps_batch(10**6) == 128
+
+
+def test_train_options_come_from_the_dataclass():
+    import argparse
+
+    from kgqa.train_config import TrainConfig
+
+    ap = argparse.ArgumentParser()
+    TrainConfig.add_arguments(ap)
+    assert TrainConfig.from_args(ap.parse_args([])) == TrainConfig()
+    tc = TrainConfig.from_args(ap.parse_args(["--epochs", "3", "--lr", "0.01", "--kernel", "torch"]), seed=7)
+    assert (tc.epochs, tc.lr, tc.kernel, tc.seed, tc.patience) == (3, 0.01, "torch", 7, TrainConfig.patience)

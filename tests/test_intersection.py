@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from kgqa.datasets import QAExample
-from kgqa.model import EndToEndQA, ModelConfig
-from kgqa.qa import PLACEHOLDER, QASystem, encoder_input, pad_questions, span_vectors
-from kgqa.qa_files import NO_SPAN
+from kgqa.model import EndToEndQA, ModelConfig, Starts
+from kgqa.inputs import PLACEHOLDER, encoder_input, pad_questions, span_vectors
+from kgqa.qa import QASystem
+from kgqa.datasets import NO_SPAN
 from kgqa.follow import ReifiedKG
 from kgqa.traverse import walk_path, intersect_sets
 
@@ -35,6 +36,12 @@ def _onehot(n: int, *idx: int) -> torch.Tensor:
     return x
 
 
+def branch_inputs(q: torch.Tensor, topics: torch.Tensor, kg) -> tuple[torch.Tensor, Starts]:
+    """``(pooled q, Starts)`` from ``q (B, 1 + K, H)`` — the pooled vector, then each topic's
+    mention vector — and ``topics (B, K)``, as :meth:`QASystem.run <kgqa.qa.QASystem.run>` builds them."""
+    return q[:, 0], Starts.from_topics(topics, kg.num_entities, q[:, 1:])
+
+
 @pytest.mark.parametrize("combine", ["min", "product"])
 def test_branches_equal_the_baseline_run_once_per_topic(toy, combine):
     kb = ReifiedKG.from_kg(toy)
@@ -42,9 +49,9 @@ def test_branches_equal_the_baseline_run_once_per_topic(toy, combine):
     a, b = toy.entity_index("natalie_portman"), toy.entity_index("star_wars_episode_ii")
     q = torch.randn(1, H)
     mask = _onehot(toy.num_entities, a, b) > 0
-    ya = base(kb, q, _onehot(toy.num_entities, a), topic_mask=mask).scores
-    yb = base(kb, q, _onehot(toy.num_entities, b), topic_mask=mask).scores
-    out = branched.forward_branches(kb, torch.cat([q[:, None], torch.zeros(1, 2, H)], 1), torch.tensor([[a, b]]),
+    ya = base(kb, q, Starts.summed(_onehot(toy.num_entities, a)), topic_mask=mask).scores
+    yb = base(kb, q, Starts.summed(_onehot(toy.num_entities, b)), topic_mask=mask).scores
+    out = branched(kb, *branch_inputs(torch.cat([q[:, None], torch.zeros(1, 2, H)], 1), torch.tensor([[a, b]]), toy),
                                     topic_mask=mask)
     expected = torch.minimum(ya, yb) if combine == "min" else ya * yb
     assert torch.allclose(out.scores, expected, atol=1e-7)
@@ -58,10 +65,10 @@ def test_a_single_topic_passes_through_unchanged(toy):
     topics = torch.tensor([[3, -1], [7, 9]])  # the first question has one topic, the second two
     q = torch.randn(2, H)
     x0 = _onehot(toy.num_entities, 3)
-    want = base(kb, q[:1], x0, topic_mask=x0 > 0)
+    want = base(kb, q[:1], Starts.summed(x0), topic_mask=x0 > 0)
     mask = torch.zeros(2, toy.num_entities, dtype=torch.bool)
     mask[0, 3] = mask[1, 7] = mask[1, 9] = True
-    got = branched.forward_branches(kb, torch.cat([q[:, None], torch.zeros(2, 2, H)], 1), topics, topic_mask=mask)
+    got = branched(kb, *branch_inputs(torch.cat([q[:, None], torch.zeros(2, 2, H)], 1), topics, toy), topic_mask=mask)
     assert torch.allclose(got.scores[0], want.scores[0], atol=1e-7)
     assert torch.allclose(got.relations[0], want.relations[0], atol=1e-6)
     assert got.branch_valid.tolist() == [[True, False], [True, True]]
@@ -71,7 +78,7 @@ def test_a_single_topic_passes_through_unchanged(toy):
 def test_a_question_without_topics_scores_nothing(toy):
     kb = ReifiedKG.from_kg(toy)
     _, branched = _pair(toy, "min")
-    out = branched.forward_branches(kb, torch.randn(2, 2, H), torch.tensor([[-1], [4]]))
+    out = branched(kb, *branch_inputs(torch.randn(2, 2, H), torch.tensor([[-1], [4]]), toy))
     assert (out.scores[0] == 0).all() and out.scores[1].sum() > 0
 
 
@@ -94,7 +101,7 @@ def test_hard_branches_compute_the_symbolic_intersection(toy):
         head.weight[toy.relation_index("directed_by^-1"), 1] = 1e4
     q = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])  # pooled, then s_1, s_2
     topics = torch.tensor([[toy.entity_index(t) for t in paths]])
-    out = model.forward_branches(kb, q, topics)
+    out = model(kb, *branch_inputs(q, topics, toy))
     got = set((out.scores[0] > 0.5).nonzero().flatten().tolist())
     want = intersect_sets([walk_path(toy, [t], [r]) for t, r in paths.items()])
     assert got == want and len(got) >= 2
@@ -109,7 +116,7 @@ def test_mention_vectors_make_branches_differ(toy):
     branched = EndToEndQA(toy.num_relations, H, ModelConfig(hops=2, hidden=8, intersection="min")).eval()
     t = toy.entity_index("natalie_portman")
     q = torch.randn(1, 3, H)
-    out = branched.forward_branches(kb, q, torch.tensor([[t, t]]))
+    out = branched(kb, *branch_inputs(q, torch.tensor([[t, t]]), toy))
     assert not torch.allclose(out.branch_relations[0, 0], out.branch_relations[0, 1])
 
 
@@ -124,21 +131,22 @@ def test_gradients_flow_through_the_min_in_float64(toy):
     weights = torch.rand(toy.num_entities, dtype=torch.float64)
 
     def f(q: torch.Tensor) -> torch.Tensor:
-        return (model.forward_branches(kb, q, topics, topic_mask=mask).scores * weights).sum()
+        return (model(kb, *branch_inputs(q, topics, toy), topic_mask=mask).scores * weights).sum()
 
     q = torch.randn(1, 3, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(f, (q,), eps=1e-6, atol=1e-5)
 
 
-def test_the_two_forwards_refuse_the_other_kind(toy):
+def test_one_forward_refuses_starts_of_the_other_kind(toy):
     kb = ReifiedKG.from_kg(toy)
-    base, branched = _pair(toy, "min")
-    with pytest.raises(ValueError, match="forward_branches"):
-        branched(kb, torch.randn(1, H), torch.zeros(1, toy.num_entities))
-    with pytest.raises(ValueError, match="call forward"):
-        base.forward_branches(kb, torch.randn(1, 2, H), torch.tensor([[0]]))
-    with pytest.raises(ValueError, match="1 \\+ K"):
-        branched.forward_branches(kb, torch.randn(1, 1, H), torch.tensor([[0, 1]]))
+    base, _ = _pair(toy, "min")
+    branched = EndToEndQA(toy.num_relations, H, ModelConfig(hops=2, hidden=8, intersection="min")).eval()
+    with pytest.raises(ValueError, match="reads its mention"):  # a branch without its mention vector
+        branched(kb, torch.randn(1, H), Starts.summed(torch.zeros(1, toy.num_entities)))
+    with pytest.raises(ValueError, match="sums its topics"):
+        base(kb, *branch_inputs(torch.randn(1, 3, H), torch.tensor([[0, 1]]), toy))
+    with pytest.raises(ValueError, match="K >= 2"):
+        Starts.from_topics(torch.tensor([[0, 1]]), toy.num_entities, torch.randn(1, 1, H))
     with pytest.raises(ValueError, match="intersection"):
         ModelConfig(intersection="max")
 

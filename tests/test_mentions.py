@@ -11,12 +11,12 @@ import torch
 
 from kgqa.datasets import load_toy
 from kgqa.encoders import tiny_encoder
-from kgqa.mentions import build_slots, combination_weights, given_slots, greedy_slots
-from kgqa.model import EndToEndQA, ModelConfig
+from kgqa.resolve.mentions import build_slots, combination_weights, given_slots, greedy_slots
+from kgqa.model import EndToEndQA, ModelConfig, Starts
 from kgqa.qa import QASystem
 from kgqa.follow import ReifiedKG
 from kgqa.resolve import EntityResolver, ResolverConfig
-from kgqa.resolve_metrics import reading_accuracy
+from kgqa.resolve.metrics import reading_accuracy
 from kgqa.train import TrainConfig, fit
 
 # one question, five spans: [0, 15) "Natalie Portman", [8, 15) "Portman", [8, 20) "Portman play",
@@ -126,9 +126,9 @@ def test_the_mixture_equals_the_baseline_run_once_per_slot(toy):
     valid = torch.tensor([[True, True, True], [True, True, False]])
     q = torch.randn(2, 6)
     combos, w, _ = combination_weights(torch.rand(2, 3) + 0.1, valid, torch.tensor([[0.3, 0.7], [0.6, 0.4]]))
-    out = branched.forward_slots(kb, q, torch.zeros(2, 3, 6), x0, valid, combos, w)
+    out = branched(kb, q, Starts.from_slots(x0, valid, torch.zeros(2, 3, 6), combos, w))
     for b in range(2):
-        each = [base(kb, q[b: b + 1], x0[b, k][None]).scores[0] for k in range(3)]
+        each = [base(kb, q[b: b + 1], Starts.summed(x0[b, k][None])).scores[0] for k in range(3)]
         expected = torch.zeros(E)
         for c, combo in enumerate(combos):
             if not valid[b, list(combo)].all():
@@ -140,12 +140,10 @@ def test_the_mixture_equals_the_baseline_run_once_per_slot(toy):
     assert out.branch_scores.shape == (2, 3, E) and out.branch_valid.tolist() == valid.tolist()
 
 
-def test_forward_slots_checks_shapes(toy):
-    kb = ReifiedKG.from_kg(toy)
-    model = EndToEndQA(toy.num_relations, 6, ModelConfig(hops=1, hidden=8, intersection="min"))
+def test_slot_starts_check_shapes(toy):
     with pytest.raises(ValueError, match="must agree"):
-        model.forward_slots(kb, torch.randn(1, 6), torch.zeros(1, 2, 6), torch.zeros(1, 3, toy.num_entities),
-                            torch.ones(1, 2, dtype=torch.bool), [(0,), (1,), (0, 1)], torch.ones(1, 3))
+        Starts.from_slots(torch.zeros(1, 3, toy.num_entities), torch.ones(1, 2, dtype=torch.bool),
+                          torch.zeros(1, 2, 6), [(0,), (1,), (0, 1)], torch.ones(1, 3))
 
 
 def test_bad_resolver_settings_are_refused(toy):
@@ -225,7 +223,7 @@ def test_plot_mention_slots_draws_one_row_per_slot(toy):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kgqa.plot_branches import plot_mention_slots
+    from kgqa.plot.branches import plot_mention_slots
 
     enc = tiny_encoder(0)
     q = "Who did Natalie Portman play in Star Wars Episode II?"

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from kgqa.model import EndToEndQA, ModelConfig, answer_loss, random_walk_weights
+from kgqa.model import EndToEndQA, ModelConfig, Starts, answer_loss, random_walk_weights
 from kgqa.follow import ReifiedKG
 from kgqa.traverse import walk_path
 
@@ -32,7 +32,7 @@ def test_forward_shapes_and_distributions(toy):
     q = torch.randn(4, 16)
     x0 = torch.zeros(4, toy.num_entities)
     x0[torch.arange(4), torch.tensor([0, 1, 2, 3])] = 1.0
-    out = model(kb, q, x0, topic_mask=x0 > 0, keep_hops=True)
+    out = model(kb, q, Starts.summed(x0), topic_mask=x0 > 0, keep_hops=True)
     assert out.scores.shape == (4, toy.num_entities)
     assert out.relations.shape == (4, 3, toy.num_relations)
     assert out.hop_attention.shape == (4, 3) and out.hop_entities.shape == (4, 3, toy.num_entities)
@@ -58,7 +58,7 @@ def test_hard_relations_reproduce_symbolic_traversal(toy):
     model.eval()
     x0 = torch.zeros(1, toy.num_entities)
     x0[0, toy.entity_index("mona_lisa")] = 1
-    scores = model(kb, torch.zeros(1, 4), x0).scores[0]
+    scores = model(kb, torch.zeros(1, 4), Starts.summed(x0)).scores[0]
     expected = walk_path(toy, ["mona_lisa"], path)
     assert set(torch.nonzero(scores > 0.5).flatten().tolist()) == expected
 
@@ -81,7 +81,7 @@ def test_gradients_reach_every_head(toy):
     x0[0, toy.entity_index("mona_lisa")] = x0[1, toy.entity_index("tom_hanks_actor")] = 1
     gold = torch.zeros(2, toy.num_entities, dtype=torch.bool)
     gold[0, toy.entity_index("paris")] = gold[1, toy.entity_index("eric_roth")] = True
-    answer_loss(model(kb, torch.randn(2, 8), x0).scores, gold).backward()
+    answer_loss(model(kb, torch.randn(2, 8), Starts.summed(x0)).scores, gold).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
     assert any(p.grad.abs().sum() > 0 for p in model.relation_heads[1].parameters())
@@ -92,8 +92,10 @@ def test_config_validation():
         ModelConfig(hops=0)
     with pytest.raises(ValueError, match="loss"):
         ModelConfig(loss="mse")
-    with pytest.raises(ValueError, match=r"q must be \(B, 8\)"):
-        EndToEndQA(3, 8)(None, torch.zeros(2, 5), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"q must be \(B, H\) = \(2, 8\)"):
+        EndToEndQA(3, 8)(None, torch.zeros(2, 5), Starts.summed(torch.zeros(2, 4)))
+    with pytest.raises(TypeError, match="Starts"):  # a bare x0 says what to pass instead
+        EndToEndQA(3, 8)(None, torch.zeros(2, 8), torch.zeros(2, 4))
 
 
 def test_auto_loss_is_bce_but_softmax_for_mixed_readings_of_several_entities():

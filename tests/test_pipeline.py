@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kgqa.pipeline import Pipeline, StringLinker, TemplateParser, normalize_text, tokenize
+from kgqa.pipeline import Pipeline, StringLinker, TemplateParser, tokenize
+from kgqa.text import fold
 from kgqa.toy import SEED_QUESTIONS, toy_questions
 
 
@@ -15,7 +16,7 @@ def pipeline(toy):
 
 
 def test_normalisation():
-    assert normalize_text("Padmé ÉPISODE") == "padme episode"
+    assert fold("Padmé ÉPISODE") == "padme episode"
     assert [t for t, _, _ in tokenize("Tigres_UANL's coach?")] == ["tigres", "uanl", "s", "coach"]
 
 

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
 
 from kgqa.plot import HIGHLIGHT_COLOR  # noqa: E402
-from kgqa.plot_model import (  # noqa: E402
+from kgqa.plot.model import (  # noqa: E402
     GOLD_COLOR,
     PEAK_COLOR,
     draw_answer_path,
@@ -243,7 +243,7 @@ def test_plot_intersection_rows_columns_and_errors(toy):
     import matplotlib.pyplot as plt
     import torch
 
-    from kgqa.plot_branches import plot_intersection
+    from kgqa.plot.branches import plot_intersection
 
     a, b = torch.zeros(toy.num_entities), torch.zeros(toy.num_entities)
     shared, only_a, only_b = (toy.entity_index(e) for e in ("padme_amidala", "nina_sayers", "yoda"))

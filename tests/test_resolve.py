@@ -9,12 +9,12 @@ import re
 import pytest
 import torch
 
-from kgqa.candidates import CandidateIndex
+from kgqa.resolve.candidates import CandidateIndex
 from kgqa.encoders import tiny_encoder
 from kgqa.kg import KnowledgeGraph
 from kgqa.resolve import EntityResolver, ResolverConfig, ResolverOutput, relation_profile
-from kgqa.resolve_metrics import candidate_recall, entity_accuracy, span_accuracy
-from kgqa.spans import enumerate_spans, masked_softmax, span_embeddings
+from kgqa.resolve.metrics import candidate_recall, entity_accuracy, span_accuracy
+from kgqa.resolve.spans import enumerate_spans, masked_softmax, span_embeddings
 from kgqa.toy import toy_kg
 
 QUESTIONS = [
@@ -107,9 +107,9 @@ def test_spans_match_brute_force_enumeration(encoder, max_words):
 
 
 def test_spans_doctest():
-    import kgqa.spans
+    import kgqa.resolve.spans
 
-    assert doctest.testmod(kgqa.spans).failed == 0
+    assert doctest.testmod(kgqa.resolve.spans).failed == 0
 
 
 def test_span_embeddings_match_a_loop():

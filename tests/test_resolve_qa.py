@@ -12,7 +12,8 @@ from kgqa.cli import main
 from kgqa.datasets import load_toy
 from kgqa.encoders import tiny_encoder
 from kgqa.model import EndToEndQA, ModelConfig
-from kgqa.qa import QASystem, masked_pool
+from kgqa.inputs import masked_pool
+from kgqa.qa import QASystem
 from kgqa.resolve import EntityResolver, ResolverConfig
 from kgqa.train import TrainConfig, fit
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgqa.checkpoint import (CheckpointError, RunInUseError, load_checkpoint_files, recover_run, run_lock,
+from kgqa.checkpoint import (CheckpointError, load_checkpoint_files, recover_run, run_lock,
                              save_checkpoint)
 from kgqa.cli import main
 from kgqa.datasets import DataWarning, load_user, split_examples
@@ -214,7 +214,7 @@ def test_resume_is_bit_identical(tmp_path: Path, entities: str, intersection: st
 
 
 def test_candidates_do_not_depend_on_the_batch(toy) -> None:
-    from kgqa.candidates import CandidateIndex
+    from kgqa.resolve.candidates import CandidateIndex
 
     index = CandidateIndex.build(toy)
     words = "Who did Tom Hanks play in Big and where is the Mona Lisa 1977 ?".split()
@@ -431,7 +431,7 @@ def test_a_full_disk_while_saving_leaves_the_old_checkpoint(tmp_path: Path, monk
     with pytest.raises(OSError):
         save_checkpoint(tmp_path / "best", weights={"w": torch.zeros(2)}, config={"v": 2})
     assert load_checkpoint_files(tmp_path)[0]["v"] == 1 and not list(tmp_path.glob(".best.tmp-*"))
-    from kgqa.cli import _os_message
+    from kgqa.cli.main import _os_message
 
     assert "no space left" in _os_message(OSError(errno.ENOSPC, "No space left on device"))
 
@@ -556,7 +556,7 @@ def test_stable_top_matches_a_sorted_oracle() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from kgqa.candidates import _top_stable
+    from kgqa.resolve.candidates import _top_stable
 
     @settings(max_examples=200, deadline=None)
     @given(st.integers(1, 6), st.integers(2, 12), st.integers(1, 12), st.integers(0, 2**31 - 1))

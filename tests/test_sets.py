@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from kgqa.errors import AmbiguousEntityError, ShapeError, UnknownEntityError, UnknownRelationError, WeightError
 from kgqa.kg import KnowledgeGraph
 from kgqa.follow.checks import check_weights, storage_order
-from kgqa.sets import intersect, normalize, one_hot, relation_one_hot, resolve_entity, top_k, union
+from kgqa.sets import intersect, normalize, one_hot, relation_one_hot, top_k, union
 
 FAST = settings(max_examples=40, deadline=None)
 
@@ -70,7 +70,7 @@ def test_one_hot_errors_name_the_problem(kg):
     with pytest.raises(ShapeError):
         one_hot(kg, torch.tensor([[0, 1]]))
     with pytest.raises(UnknownEntityError):
-        resolve_entity(kg, 1.5)  # type: ignore[arg-type]
+        kg.lookup(1.5)  # type: ignore[arg-type]
     with pytest.raises(UnknownRelationError):
         relation_one_hot(kg, "directed")
 

@@ -10,7 +10,7 @@ import torch
 
 from kgqa.datasets import load_toy
 from kgqa.model import ModelConfig
-from kgqa.plot_model import followed_path, trace_answer
+from kgqa.plot.model import followed_path, trace_answer
 from kgqa.qa import QASystem
 from kgqa.trace import Trace
 from kgqa.train import TrainConfig, fit
@@ -34,10 +34,9 @@ def systems(tmp_path_factory):
 def _model_terms(system: QASystem, question: str, topics: list[str]):
     """The model's own tensors for one question: per walk its relations (T, R) and attention (T,)."""
     from kgqa.datasets import QAExample
-    from kgqa.qa_files import topic_mentions
-    from kgqa.sets import resolve_entity
+    from kgqa.datasets.files import topic_mentions
 
-    idx = [resolve_entity(system.kg, t) for t in topics]
+    idx = [system.kg.lookup(t) for t in topics]
     ex = QAExample(question, tuple(system.kg.entities[i] for i in idx),
                    topic_mentions(question, system.kg, tuple(system.kg.entities[i] for i in idx)), ())
     with torch.inference_mode():

@@ -70,7 +70,7 @@ def test_program_text_form_and_errors(toy):
 
 def test_path_ceiling_hand_counted(tiny):
     """Reachable vs the set oracle's expected Hits@1, counted by hand."""
-    from kgqa.qa_files import QAExample
+    from kgqa.datasets import QAExample
 
     def ex(topic, path, answers):
         return QAExample(f"q {topic}", (topic,), ((0, 1),), tuple(answers), paths=(tuple(path),))

@@ -20,62 +20,22 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import AmbiguousEntityError, MissingDataError, QAFormatError, UnknownEntityError, close_matches
-from .kg import KnowledgeGraph
-from .traverse import Program
-from .types import EntityId
+from ..errors import AmbiguousEntityError, MissingDataError, QAFormatError, UnknownEntityError, close_matches
+from ..kg import KnowledgeGraph
+from ..text import fold_aligned
+from ..types import EntityId
+from .base import NO_SPAN, QAExample, Span
 
-__all__ = ["QAExample", "Span", "NO_SPAN", "find_mention", "topic_mentions", "strip_brackets", "read_lines",
-           "resolve_entity", "adjacency", "run_gold_paths", "parse_bracketed", "parse_pathquestion", "parse_worldcup"]
-
-Span = tuple[int, int]  # (start, end) character offsets into the question, end exclusive
-NO_SPAN: Span = (-1, -1)  # the mention of a topic could not be located
 UnknownAnswers = Literal["error", "keep"]
 
-
-@dataclass(frozen=True)
-class QAExample:
-    """One question with its hand-annotated topic entities and its gold answers.
-
-    ``question[start:end]`` is the mention of ``topics[i]`` for ``(start, end) = mentions[i]``.
-    """
-
-    question: str  # the text a model sees: any [brackets] removed
-    topics: tuple[EntityId, ...]  # hand-annotated topic entity ids
-    mentions: tuple[Span, ...]  # span of each topic's mention in `question`; NO_SPAN when unknown
-    answers: tuple[EntityId, ...]  # gold answer entity ids (may lie outside the KG vocabulary)
-    qtype: str = ""  # question type: MetaQA's "movie_to_director", or "2-hop", "conjunctive"
-    hops: int = 0  # number of relations on the longest gold path; 0 when unknown
-    source: str = ""  # "file:line" of the question, for messages
-    paths: tuple[tuple[str, ...], ...] = ()  # gold relation path per topic, when the data has one
-
-    @property
-    def program(self) -> Program | None:
-        """The gold query (one relation path per topic), or None when the data gives none."""
-        if not self.paths or len(self.paths) != len(self.topics):
-            return None
-        return Program(self.topics, self.paths)
-
+__all__ = ["find_mention", "topic_mentions", "strip_brackets", "read_lines",
+           "parse_bracketed", "parse_pathquestion", "parse_worldcup"]
 
 # ---------------------------------------------------------------------------- text helpers
-def _fold(text: str) -> str:
-    """Case-fold, strip accents and read ``_`` as a space, keeping one character per character."""
-    if text.isascii():
-        return text.lower().replace("_", " ")
-    out = []
-    for c in text:
-        base = "".join(ch for ch in unicodedata.normalize("NFKD", c) if not unicodedata.combining(ch))
-        low = (base or c).lower()
-        out.append(" " if c == "_" else (low if len(low) == 1 else c))
-    return "".join(out)
-
-
 def find_mention(question: str, surfaces: Iterable[str], taken: Sequence[Span] = ()) -> Span:
     """The first span of ``question`` that spells one of ``surfaces`` as whole words.
 
@@ -83,9 +43,9 @@ def find_mention(question: str, surfaces: Iterable[str], taken: Sequence[Span] =
     ``Tigres UANL``); longer surfaces are tried first, and spans overlapping ``taken`` are
     skipped. Returns :data:`NO_SPAN` when none matches.
     """
-    folded = _fold(question)
+    folded = fold_aligned(question)
     for surface in sorted({s for s in surfaces if s.strip()}, key=len, reverse=True):
-        pattern = re.compile(r"(?<!\w)" + re.escape(_fold(surface.strip())) + r"(?!\w)")
+        pattern = re.compile(r"(?<!\w)" + re.escape(fold_aligned(surface.strip())) + r"(?!\w)")
         for m in pattern.finditer(folded):
             if all(m.end() <= a or m.start() >= b for a, b in taken):
                 return (m.start(), m.end())
@@ -162,23 +122,6 @@ def read_lines(path: str | os.PathLike) -> list[tuple[int, str]]:
     return rows
 
 
-def resolve_entity(kg: KnowledgeGraph, text: str, where: str, *, names: bool = True) -> EntityId:
-    """The entity id that ``text`` denotes: an id, else (``names``) a unique display name or alias.
-
-    Raises :class:`UnknownEntityError` (with close matches) or :class:`AmbiguousEntityError`.
-    """
-    if kg.has_entity(text):
-        return text
-    if names:
-        found = kg.entities_named(text)
-        if len(found) == 1:
-            return kg.entities[found[0]]
-        if found:
-            raise AmbiguousEntityError(text, [kg.entities[i] for i in found], where=where)
-    pool = kg.entities + kg.names if names else kg.entities
-    raise UnknownEntityError(text, close_matches(text, pool), where=where)
-
-
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in items if i))
 
@@ -225,7 +168,7 @@ def parse_bracketed(
         if exactly_one and len(marks) != 1:
             raise QAFormatError(f"expected exactly one [bracketed] topic entity, found {len(marks)}",
                                 path=p, line=n)
-        topics = tuple(resolve_entity(kg, m, where, names=names) for m, _ in marks)
+        topics = tuple(kg.entities[kg.lookup(m, names=names, where=where)] for m, _ in marks)
         pieces = [a.strip() for a in split_answers(answer_field)]
         raw_answers = _unique(pieces)
         if not raw_answers:
@@ -235,7 +178,7 @@ def parse_bracketed(
             answers = tuple(a if kg.has_entity(a) or not names else _resolve_or_keep(kg, a, where)
                             for a in raw_answers)
         else:
-            answers = tuple(resolve_entity(kg, a, where, names=names) for a in raw_answers)
+            answers = tuple(kg.entities[kg.lookup(a, names=names, where=where)] for a in raw_answers)
         qtype = qtypes[n - 1].strip() if qtypes is not None else ""
         examples.append(QAExample(question, topics, tuple(s for _, s in marks), _unique(answers),
                                   qtype=qtype, hops=hops, source=where))
@@ -297,25 +240,6 @@ def _parse_path(text: str, path: Path, n: int) -> tuple[EntityId, tuple[str, ...
         raise QAFormatError(f"gold path {text!r} is not entity#relation#entity[#relation#entity...]",
                             path=path, line=n)
     return items[0], tuple(items[1::2])
-
-
-def adjacency(kg: KnowledgeGraph) -> dict[tuple[str, str], set[str]]:
-    """``(subject id, relation) -> object ids``, for running many gold programs quickly."""
-    adj: dict[tuple[str, str], set[str]] = {}
-    for s, r, o in kg.string_triples():
-        adj.setdefault((s, r), set()).add(o)
-    return adj
-
-
-def run_gold_paths(adj: dict[tuple[str, str], set[str]], ex: QAExample) -> set[str]:
-    """The entities every gold path of ``ex`` reaches from its topic, intersected."""
-    result: set[str] | None = None
-    for topic, path in zip(ex.topics, ex.paths):
-        frontier = {topic}
-        for rel in path:
-            frontier = {o for e in frontier for o in adj.get((e, rel), ())}
-        result = frontier if result is None else result & frontier
-    return result or set()
 
 
 def _check_topic(kg: KnowledgeGraph, topic: str, where: str) -> None:

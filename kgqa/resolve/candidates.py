@@ -6,7 +6,7 @@ than all of them. :class:`CandidateIndex` finds those candidates from the entiti
 that a scorer can weigh:
 
 - ``exact``: the mention is one of the entity's surfaces, character for character;
-- ``normalized_exact``: equal after :func:`normalize` (case, accents, ``_``/``-``, punctuation);
+- ``normalized_exact``: equal after :func:`kgqa.text.match_key` (case, accents, ``_``/``-``, punctuation);
 - ``ngram_cosine``: cosine similarity of character n-gram vectors (TF-IDF or counts) of the
   normalised texts, ``" " + text + " "`` so that word boundaries count — robust to typos;
 - ``token_jaccard``: Jaccard overlap of the normalised word sets;
@@ -29,7 +29,6 @@ Fuzzy matching is one sparse matrix product for all mentions of a batch, then a 
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,42 +38,17 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from .kg import KnowledgeGraph
-from .types import EntityId
+from ..kg import KnowledgeGraph
+from ..text import match_key
+from ..types import EntityId
 
-__all__ = ["FEATURE_NAMES", "CandidateIndex", "Candidates", "char_ngrams", "normalize"]
+__all__ = ["FEATURE_NAMES", "CandidateIndex", "Candidates", "char_ngrams"]
 
 QUERY_CHUNK = 256  # mentions per sparse product in CandidateIndex.query (bounds its memory)
 
 FEATURE_NAMES: tuple[str, ...] = ("exact", "normalized_exact", "ngram_cosine", "token_jaccard",
                                   "name_coverage", "length_ratio", "log_degree")
 """Names of the last axis of :attr:`Candidates.features`, in order."""
-
-
-class _CharTable(dict):
-    """``str.translate`` table, filled lazily: dashes, connectors (``_``) and blanks become a space,
-    other punctuation is dropped (``None``), everything else stays."""
-
-    def __missing__(self, code: int) -> str | int | None:
-        cat = unicodedata.category(chr(code))
-        value = " " if cat in ("Pd", "Pc") or chr(code).isspace() else None if cat.startswith("P") else code
-        self[code] = value
-        return value
-
-
-_TABLE = _CharTable()
-
-
-def normalize(text: str) -> str:
-    """Case-fold, strip accents, read ``_`` and ``-`` as spaces, drop punctuation, collapse blanks.
-
-    >>> normalize("  Grégoire_COLIN-Smith, Jr. ")
-    'gregoire colin smith jr'
-    """
-    text = text.casefold()
-    if not text.isascii():  # NFKD splits "é" into "e" + a combining accent, which is dropped
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(text.translate(_TABLE).split())
 
 
 def char_ngrams(normalized: str, n: int = 3) -> list[str]:
@@ -165,7 +139,7 @@ class CandidateIndex:
         self.kg, self.n, self.weighting = kg, n, weighting
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.exact: dict[str, list[int]] = {}  # surface as written -> entity indices
-        self.normalized: dict[str, list[int]] = {}  # normalize(surface) -> entity indices
+        self.normalized: dict[str, list[int]] = {}  # match_key(surface) -> entity indices
         self.row_text: list[str] = []  # normalised surface of each row
         self.row_tokens: list[frozenset[str]] = []  # its words
         row_entity: list[int] = []
@@ -173,7 +147,7 @@ class CandidateIndex:
         for e, (eid, name, aliases) in enumerate(zip(kg.entities, kg.names, kg.aliases)):
             for surface in dict.fromkeys((eid, name, *aliases)):
                 self.exact.setdefault(surface, []).append(e)
-                norm = normalize(surface)
+                norm = match_key(surface)
                 if norm and norm not in (self.row_text[r] for r in self.entity_rows[e]):
                     self.normalized.setdefault(norm, []).append(e)
                     self.entity_rows[e].append(len(self.row_text))
@@ -273,7 +247,7 @@ class CandidateIndex:
 
     def cosines(self, mentions: Sequence[str]) -> torch.Tensor:
         """``(S, E)`` float32 n-gram cosine of each mention with each entity (its best surface)."""
-        norms = [normalize(m) for m in _check_mentions(mentions)]
+        norms = [match_key(m) for m in _check_mentions(mentions)]
         crow, rows, vals = self._row_cosines(norms)
         mention = torch.repeat_interleave(torch.arange(len(norms), device=self.device), crow.diff())  # (nnz,)
         out = torch.zeros(len(norms), self.kg.num_entities, device=self.device)
@@ -321,7 +295,7 @@ class CandidateIndex:
         entity = torch.full((s_count, k), -1, dtype=torch.int64)
         features = torch.zeros(s_count, k, len(FEATURE_NAMES), dtype=torch.float32)
         stripped = [m.strip() for m in mentions]
-        norms = [normalize(m) for m in stripped]
+        norms = [match_key(m) for m in stripped]
         # exact and normalised matches come first, by degree: (entity, exact, normalized_exact, cosine, row)
         chosen: list[list[tuple[int, int, int, float, int]]] = []
         for m, norm in zip(stripped, norms):

@@ -1,4 +1,4 @@
-"""Matplotlib figures of knowledge graphs and of what models do on them.
+"""Matplotlib figures of knowledge graphs: the graph around some entities, relation counts, colours by type.
 
 Every plot function draws into ``ax`` (a new figure when it is None), returns the Axes and never
 calls ``plt.show()``, so figures compose into subplots and render the same in notebooks, scripts
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .kg import INVERSE_SUFFIX, KnowledgeGraph, inverse_name
-from .traverse import Hop
-from .types import EntityId, EntityKey
+from ..kg import INVERSE_SUFFIX, KnowledgeGraph, inverse_name
+from ..traverse import Hop
+from ..types import EntityId, EntityKey
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["draw_kg", "neighbourhood", "plot_relation_counts", "type_colors"]
+__all__ = ["axes", "draw_kg", "neighbourhood", "plot_relation_counts", "type_colors"]
 
 HIGHLIGHT_COLOR = "#d62728"  # red: the facts a query followed
 EDGE_COLOR = "#8c8c8c"  # grey: every other fact
@@ -29,7 +29,9 @@ _PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#
             "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]  # ColorBrewer Set3: text stays legible
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+def axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """``ax``, or the Axes of a new figure of ``figsize`` inches: how every figure function of
+    :mod:`kgqa.plot` starts, so that it can draw alone or into a subplot."""
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -191,7 +193,7 @@ def draw_kg(
     for s, o, data in multi.edges(data=True):
         rels = g.edges[s, o]["relations"] if g.has_edge(s, o) else []
         g.add_edge(s, o, relations=sorted(rels + [data["relation"]]))
-    ax = _axes(ax, (9, 6))
+    ax = axes(ax, (9, 6))
     layout = pos if pos is not None else _layout(g, layout_seed)
     pos = {n: layout[n] for n in g.nodes}
 
@@ -253,7 +255,7 @@ def plot_relation_counts(
     counts = torch.bincount(kg.triples[:, 1], minlength=kg.num_relations).tolist()
     pairs = [(r, n) for r, n in zip(kg.relations, counts) if not r.endswith(INVERSE_SUFFIX)]
     pairs.sort(key=lambda p: (p[1], p[0]))  # barh draws bottom-up: largest ends on top
-    ax = _axes(ax, (7, 0.3 * len(pairs) + 1.2))
+    ax = axes(ax, (7, 0.3 * len(pairs) + 1.2))
     bars = ax.barh([r for r, _ in pairs], [n for _, n in pairs], color=color)
     ax.bar_label(bars, labels=[f"{n:,}" for _, n in pairs], padding=3, fontsize=8)
     ax.set_xlabel("facts")

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import KGQAError
+from ..errors import KGQAError
+from ..train_config import TrainConfig
+from .args import positive_float, positive_int
 
 __all__ = ["add_commands", "informative", "UsageError"]
 
@@ -21,12 +23,12 @@ _BRACKET = re.compile(r"\[([^\[\]]+)\]")
 
 
 def _load_data(args: argparse.Namespace):
-    from .datasets import load_dataset, load_user
+    from ..datasets import load_dataset, load_user
 
     if args.kg or args.questions:
         if not (args.kg and args.questions):
             raise UsageError("kgqa train: --kg and --questions go together")
-        return load_user(args.kg, args.questions, seed=args.seed)
+        return load_user(args.kg, args.questions, seed=TrainConfig.from_args(args).seed)
     return load_dataset(args.dataset)
 
 
@@ -70,10 +72,10 @@ def _print_metrics(title: str, m: dict[str, Any]) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .model import ModelConfig
-    from .train import TrainConfig, fit
+    from ..model import ModelConfig
+    from ..train import fit
 
-    from .checkpoint import check_writable
+    from ..checkpoint import check_writable
 
     _check_device(args.device)
     if args.overwrite and not args.no_resume:
@@ -82,11 +84,7 @@ def _train(args: argparse.Namespace) -> int:
     if run_dir is not None:
         check_writable(run_dir)  # before the data and the encoder load, not after the first epoch
     data = _load_data(args)
-    tc = TrainConfig.quick() if args.quick else TrainConfig()
-    changes = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                                 "encoder": args.encoder, "seed": args.seed, "device": args.device}.items()
-               if v is not None}
-    tc = tc.with_(**changes, freeze_encoder=not args.finetune)
+    tc = TrainConfig.from_args(args, TrainConfig.quick() if args.quick else None, freeze_encoder=not args.finetune)
     mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities)
     run_dir = run_dir or Path("runs") / data.name
     print(f"{data!r}\ntraining -> {run_dir}")
@@ -97,8 +95,8 @@ def _train(args: argparse.Namespace) -> int:
     test = informative(result.system.evaluate(data.test)) if data.test else None
     summary = {"dataset": data.name, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
                "test": test, "seconds": result.seconds, "command": " ".join(sys.argv)}
-    from .kg_io import atomic_write
-    from .runtime import json_safe
+    from ..kg_io import atomic_write
+    from ..runtime import json_safe
 
     atomic_write(run_dir / "metrics.json", json.dumps(json_safe(summary), indent=2, default=str, allow_nan=False) + "\n")
     dev = "-" if result.best_dev != result.best_dev else f"{result.best_dev:.2f}"
@@ -111,9 +109,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .checkpoint import check_kg, read_config, resolve_checkpoint
-    from .datasets import DATASETS, load_dataset, load_questions, load_user
-    from .qa import QASystem
+    from ..checkpoint import check_kg, read_config, resolve_checkpoint
+    from ..datasets import DATASETS, load_dataset, load_questions, load_user
+    from ..qa import QASystem
 
     system = QASystem.from_pretrained(args.checkpoint)
     folder = resolve_checkpoint(args.checkpoint)
@@ -137,7 +135,7 @@ def _eval(args: argparse.Namespace) -> int:
         check_kg(config, data.kg, folder)  # the dataset's graph must be the one the model was trained on
         examples = getattr(data, args.split)
         if args.split == "test" and args.dataset is None and "data" in config:
-            from .run_record import data_fingerprint
+            from ..run_record import data_fingerprint
 
             if data_fingerprint(examples, ()) != config["data"].get("test"):
                 raise UsageError(f"{folder}: the {name!r} test split read now differs from the one recorded at "
@@ -146,7 +144,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise UsageError(f"the {args.split} split of {name!r} is empty: nothing to evaluate")
     result = informative(system.evaluate(examples))
     if args.json:
-        from .runtime import json_safe
+        from ..runtime import json_safe
 
         print(json.dumps(json_safe(result), indent=2, default=str, allow_nan=False))
     else:
@@ -155,7 +153,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .qa import QASystem
+    from ..qa import QASystem
 
     questions = list(args.question)
     if args.questions:
@@ -193,7 +191,7 @@ def _question_lines(path: str) -> list[str]:
     """The non-blank lines of a question file, or of standard input for ``-``."""
     if path == "-":
         return [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
-    from .qa_files import read_lines
+    from ..datasets.files import read_lines
 
     return [text.strip() for _, text in read_lines(path)]
 
@@ -201,7 +199,7 @@ def _question_lines(path: str) -> list[str]:
 def _explain(system, question: str, entities: list[str], k: int):
     """The :class:`~kgqa.trace.Trace` of one question, its topics given (``--entity``), marked
     ``[name]`` in the text, read by the model's resolver, or found by string matching."""
-    from .pipeline import StringLinker
+    from ..pipeline import StringLinker
 
     if not question.strip():
         raise UsageError("kgqa ask: the question is empty")
@@ -222,8 +220,6 @@ def _explain(system, question: str, entities: list[str], k: int):
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``train``, ``eval`` and ``ask`` on the ``kgqa`` parser."""
-    from .cli import positive_float, positive_int
-
     tr = sub.add_parser("train", help="train the end-to-end model on a dataset or your own KG + questions")
     tr.add_argument("--dataset", default="toy",
                     help="a registered dataset: toy, metaqa-1hop, pq-2h, wc-c, ... (default: toy)")
@@ -231,13 +227,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--questions", help="your own questions: 'text with [entity]<TAB>answer|answer' "
                                         "(default: the dataset's)")
     tr.add_argument("--out", help="run folder for checkpoints (default: runs/DATASET)")
-    # the literal defaults below are TrainConfig's (tests/test_cli.py keeps them in step), written
-    # out so that --help does not import torch
-    tr.add_argument("--epochs", type=positive_int,
-                    help="most epochs; early stopping usually ends sooner (default: 30, with --quick 4)")
-    tr.add_argument("--batch-size", type=positive_int,
-                    help="questions per step (default: a 40th of the training questions, within 16..128)")
-    tr.add_argument("--lr", type=positive_float, help="AdamW learning rate of the model (default: 0.003)")
+    TrainConfig.add_arguments(tr, ("epochs", "batch_size", "lr", "encoder", "seed", "device", "kernel"),
+                              types={"epochs": positive_int, "batch_size": positive_int, "lr": positive_float})
     tr.add_argument("--hops", type=positive_int, default=3, help="maximum hops T (default: 3)")
     # the choices are kgqa.model.LOSSES, not imported here so that --help stays fast
     tr.add_argument("--loss", choices=["auto", "softmax", "bce"], default="auto",
@@ -249,10 +240,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--entities", choices=["given", "span", "text"], default="given",
                     help="where the topic entities come from: given (annotated); span (gold mention, learned "
                          "entity); text (learned from the question alone) (default: given)")
-    tr.add_argument("--encoder", help="minilm, a local model folder, or a hub name (default: minilm)")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
-    tr.add_argument("--seed", type=int, default=0, help="seeds the split, data order and initialisation (default: 0)")
-    tr.add_argument("--device", help="cpu, cuda, ... (default: CUDA when available)")
     tr.add_argument("--quick", action="store_true", help="a few epochs on a subset")
     tr.add_argument("--no-resume", action="store_true", help="start afresh instead of resuming the run folder's checkpoint")
     tr.add_argument("--overwrite", action="store_true",

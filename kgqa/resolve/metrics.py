@@ -1,6 +1,6 @@
 """How well entity resolution did, measured against annotations it never trains on.
 
-The resolver (:mod:`kgqa.resolve`) and the mention slots (:mod:`kgqa.mentions`) learn from the
+The resolver (:mod:`kgqa.resolve`) and the mention slots (:mod:`kgqa.resolve.mentions`) learn from the
 answers alone; the gold mention spans and topic entities of a dataset are read only here, to
 report span accuracy, entity accuracy, candidate recall and, with several entities, whether the
 likeliest reading of a question names exactly its entities.
@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .kg import KnowledgeGraph
-from .qa_files import Span
-from .types import EntityKey
+from ..kg import KnowledgeGraph
+from ..datasets.base import Span
+from ..types import EntityKey
 
 if TYPE_CHECKING:  # pragma: no cover
     from .mentions import MentionSlots
-    from .resolve import ResolverOutput
+    from .resolver import ResolverOutput
 
 __all__ = ["span_accuracy", "entity_accuracy", "candidate_recall", "reading_accuracy"]
 
 
 def _indices(kg: KnowledgeGraph, topics: Sequence[EntityKey]) -> set[int]:
     """Entity indices of ids or indices; ids missing from the graph are dropped."""
-    return {t if isinstance(t, int) else kg._entity_index[t] for t in topics  # noqa: SLF001
-            if isinstance(t, int) or t in kg._entity_index}  # noqa: SLF001
+    return {t if isinstance(t, int) else kg.id_index[t] for t in topics
+            if isinstance(t, int) or t in kg.id_index}
 
 
 def span_accuracy(out: ResolverOutput, gold_spans: Sequence[Sequence[Span]]) -> float:

@@ -1,8 +1,8 @@
 """Learned entity resolution (Rigel-E2E, Oliya et al. 2021): question text → start vector x_0.
 
 No entity annotation is needed: every span of up to L words is a possible mention
-(:mod:`kgqa.spans`), each span's top-K candidate entities come from the name index
-(:class:`~kgqa.candidates.CandidateIndex`), and two learned scorers weigh them::
+(:mod:`kgqa.resolve.spans`), each span's top-K candidate entities come from the name index
+(:class:`~kgqa.resolve.candidates.CandidateIndex`), and two learned scorers weigh them::
 
     p(s)     = softmax_s( SpanScorer(g_s) + [prior] v · max_k f_{s,k} )          over linkable spans
     p(e | s) = softmax_k( MLP(f_{s,e}) + u·log_degree(e)
@@ -39,12 +39,12 @@ import torch
 from torch import nn
 
 from .candidates import FEATURE_NAMES, CandidateIndex
-from .encoders import EncoderOutput
-from .kg import KnowledgeGraph
+from ..encoders import EncoderOutput
+from ..kg import KnowledgeGraph
 from .mentions import MentionSlots, build_slots, given_slots, greedy_slots
-from .qa_files import Span
+from ..datasets.base import Span
 from .spans import SpanBatch, SpanScorer, enumerate_spans, masked_softmax, span_embeddings
-from .types import EntityId, Tensor
+from ..types import EntityId, Tensor
 
 __all__ = ["ResolverConfig", "ResolverOutput", "EntityResolver", "EntityScorer", "CandidateCache",
            "relation_profile"]
@@ -54,7 +54,7 @@ __all__ = ["ResolverConfig", "ResolverOutput", "EntityResolver", "EntityScorer",
 class ResolverConfig:
     """Hyper-parameters of :class:`EntityResolver`."""
 
-    max_words: int = 8  # L, longest span in words (kgqa.spans: "Ocean's" is 3, "tom_hanks" 1). Gold
+    max_words: int = 8  # L, longest span in words (kgqa.resolve.spans: "Ocean's" is 3, "tom_hanks" 1). Gold
     # mentions that fit, test splits (`benchmarks/candidates.py`): MetaQA 1-hop 98.25 / 99.70% at
     # L = 6 / 8, 3-hop 97.06 / 99.50%; PathQuestion and WorldCup2014 100% at 6. Spans per question
     # grow with L: MetaQA 1-hop 31.3 / 34.3, 3-hop 67.2 / 81.6
@@ -71,7 +71,7 @@ class ResolverConfig:
     # does not care which span brings the entity; without this head start the resolver tends to
     # read long spans ("birthplace of the seismologist Tom Hanks") whose fuzzy matches happen to fit
     max_entities: int = 1  # N, most entities one question may name; > 1 groups the spans into
-    # mention slots and learns how many there are (kgqa.mentions), for intersection from text
+    # mention slots and learns how many there are (kgqa.resolve.mentions), for intersection from text
     slots: int = 3  # M, mention slots considered per question (>= max_entities); the combinations of
     # up to N of them are the readings of the question the answer is marginalised over
     count_scale: float = 0.1  # the count head's logits are scaled by this, so P(n) moves slower than the
@@ -308,7 +308,7 @@ class EntityResolver(nn.Module):
         span_mask = spans.valid & cand_mask.any(dim=-1)  # (B, S)
 
         start, end, mean = span_embeddings(tokens, spans.piece_start, spans.piece_end)  # (B, S, H) each
-        span_logits = self.span_scorer.score(start, end, mean, spans.width)  # (B, S)
+        span_logits = self.span_scorer(start, end, mean, spans.width)  # (B, S)
         if self.prior is not None:  # features are >= 0 and 0 at padding: the max is the best match
             span_logits = span_logits + self.prior(features.amax(dim=2)).squeeze(-1)
         if given_spans is not None:
@@ -342,7 +342,7 @@ class EntityResolver(nn.Module):
     def _slots(self, enc: EncoderOutput, spans: SpanBatch, span_logits: Tensor, span_mask: Tensor,
                span_probs: Tensor, mean: Tensor, entity: Tensor, entity_probs: Tensor,
                given_spans: Sequence[Sequence[Span]] | None) -> MentionSlots:
-        """The mention slots (:mod:`kgqa.mentions`): greedy from the span scores and ``P(n)`` from
+        """The mention slots (:mod:`kgqa.resolve.mentions`): greedy from the span scores and ``P(n)`` from
         the count head, or, with ``given_spans``, one slot per given span and their known number."""
         if given_spans is not None:
             member = given_slots(spans.chars, span_mask, [list(g) for g in given_spans])  # (B, M, S)

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .candidates import normalize
-from .encoders import EncoderOutput
-from .types import Tensor
+from ..text import match_key
+from ..encoders import EncoderOutput
+from ..types import Tensor
 
 __all__ = ["SpanBatch", "enumerate_spans", "span_embeddings", "SpanScorer", "masked_softmax"]
 
@@ -125,7 +125,7 @@ def enumerate_spans(enc: EncoderOutput, questions: Sequence[str], max_words: int
     texts = [[q[a:e] for _, _, a, e, _ in r] for q, r in zip(questions, rows)]
     valid = torch.zeros(B, S, dtype=torch.bool)
     for b, ts in enumerate(texts):
-        valid[b, : len(ts)] = torch.tensor([bool(normalize(t)) for t in ts], dtype=torch.bool)
+        valid[b, : len(ts)] = torch.tensor([bool(match_key(t)) for t in ts], dtype=torch.bool)
     dev = enc.tokens.device
     table = table.to(dev)
     return SpanBatch(piece_start=table[..., 0], piece_end=table[..., 1], chars=table[..., 2:4],
@@ -174,11 +174,8 @@ class SpanScorer(nn.Module):
                                  nn.Linear(hidden, 1, bias=False))  # a shift would cancel in the softmax
         nn.init.normal_(self.width.weight, std=1 / math.sqrt(width_dim))
 
-    def forward(self, tokens: Tensor, spans: SpanBatch) -> Tensor:
-        """``(B, S)`` span logits (any value at padding: mask with ``spans.valid``)."""
-        return self.score(*span_embeddings(tokens, spans.piece_start, spans.piece_end), spans.width)
-
-    def score(self, start: Tensor, end: Tensor, mean: Tensor, width: Tensor) -> Tensor:
-        """``(B, S)`` logits from precomputed :func:`span_embeddings` and ``(B, S)`` int64 widths."""
+    def forward(self, start: Tensor, end: Tensor, mean: Tensor, width: Tensor) -> Tensor:
+        """``(B, S)`` logits from precomputed :func:`span_embeddings` and ``(B, S)`` int64 widths
+        (any value at padding: mask with ``SpanBatch.valid``)."""
         w = self.width(width).to(start.dtype)  # (B, S, D_w)
         return self.mlp(torch.cat([start, end, mean, w], dim=-1)).squeeze(-1)

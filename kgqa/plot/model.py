@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .kg import KnowledgeGraph
-from .plot import _axes, draw_kg, neighbourhood
-from .trace import Trace
-from .traverse import Hop
-from .types import EntityKey
+from ..kg import KnowledgeGraph
+from .graph import axes, draw_kg, neighbourhood
+from ..trace import Trace
+from ..traverse import Hop
+from ..types import EntityKey
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -123,7 +123,7 @@ def plot_relation_attention(
     # each hop's best relation first, then the rest; within both, by the hop where it peaks
     chosen.sort(key=lambda j: (j not in best, peak(j)[0], -peak(j)[1]))
     matrix = [[rows[t][j] for j in chosen] for t in range(T)]
-    ax = _axes(ax, (max(4.5, 0.95 * len(chosen) + 2.0), 0.55 * T + 2.0))
+    ax = axes(ax, (max(4.5, 0.95 * len(chosen) + 2.0), 0.55 * T + 2.0))
     from matplotlib import colormaps
 
     cmap = colormaps["Blues"].with_extremes(bad="#f2f2f2")  # blank: weight not recorded (Trace input)
@@ -163,7 +163,7 @@ def plot_hop_attention(
                   "weights")
     if not att:
         raise ValueError("weights is empty: expected one weight per hop")
-    ax = _axes(ax, (3.5, 3.0))
+    ax = axes(ax, (3.5, 3.0))
     best = max(range(len(att)), key=att.__getitem__)
     bars = ax.bar([f"hop {t + 1}" for t in range(len(att))], att,
                   color=[PEAK_COLOR if t == best else BAR_COLOR for t in range(len(att))])
@@ -211,7 +211,7 @@ def plot_entity_scores(
         ranked = [(i, v) for v, i in zip(val.tolist(), idx.tolist())]
     ranked = [(i, s) for i, s in ranked if s > 0]
     gold_idx = {kg.entity_index(g) for g in gold} if gold is not None else set()
-    ax = _axes(ax, (6.0, 0.32 * max(len(ranked), 3) + 1.2))
+    ax = axes(ax, (6.0, 0.32 * max(len(ranked), 3) + 1.2))
     if not ranked:
         ax.text(0.5, 0.5, "no entity reached", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -263,7 +263,7 @@ def plot_training_curves(
     epochs = [int(r["epoch"]) for r in rows]
     loss = [float(r["loss"]) for r in rows]
     dev = [float(r.get("dev_hits@1", math.nan)) for r in rows]
-    ax = _axes(ax, (7.0, 3.5))
+    ax = axes(ax, (7.0, 3.5))
     (l1,) = ax.plot(epochs, loss, "o-", color=BAR_COLOR, markersize=4, label="training loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss", color=BAR_COLOR)

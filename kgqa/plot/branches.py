@@ -14,15 +14,15 @@ import re
 
 import torch
 
-from .kg import KnowledgeGraph
-from .plot import _axes
-from .plot_model import GOLD_COLOR
-from .types import EntityKey
+from ..kg import KnowledgeGraph
+from .graph import axes
+from .model import GOLD_COLOR
+from ..types import EntityKey
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from .resolve import ResolverOutput
+    from ..resolve import ResolverOutput
 
 __all__ = ["plot_intersection", "plot_mention_slots"]
 
@@ -78,7 +78,7 @@ def plot_intersection(
     order = sorted(rows, key=lambda i: (-float(combined[i]), -float(columns[:, i].max())))
     table = columns[:, order].T  # (rows, K + 1)
     scaled = table / columns.amax(1).clamp(min=1e-12)  # each column relative to its own best
-    ax = _axes(ax, (1.6 * (len(labels) + 1) + 3.0, 0.36 * max(len(order), 2) + 1.4))
+    ax = axes(ax, (1.6 * (len(labels) + 1) + 3.0, 0.36 * max(len(order), 2) + 1.4))
     ax.imshow(scaled.numpy() if len(order) else [[0.0] * (len(labels) + 1)], cmap="Blues", vmin=0, vmax=1,
               aspect="auto")
     for r in range(len(order)):
@@ -130,7 +130,7 @@ def plot_mention_slots(question: str, res: ResolverOutput, b: int = 0, *, ax: Ax
     inside = ((chars[:, 0:1] < ends) & (starts < chars[:, 1:2])).float()  # (S, W): the span touches the word
     rows = [m for m in range(slots.valid.shape[1]) if slots.valid[b, m]]
     table = torch.stack([chosen[m] * (weight[m] @ inside) for m in rows]) if rows else torch.zeros(1, len(words))
-    ax = _axes(ax, (max(6.0, 0.75 * len(words) + 2.5), 0.5 * max(len(rows), 1) + 1.6))
+    ax = axes(ax, (max(6.0, 0.75 * len(words) + 2.5), 0.5 * max(len(rows), 1) + 1.6))
     ax.imshow(table.clamp(0, 1).numpy(), cmap="Oranges", vmin=0, vmax=1, aspect="auto")
     for r in range(len(rows)):
         for c in range(len(words)):

@@ -28,7 +28,7 @@ normalised over the combinations of that size::
     ŷ   = Σ_c w_c · normalise(min_{k ∈ c} ŷ^(k))    ŷ^(k): slot k's branch answer           (B, E)
 
 A size for which a question has too few slots gets no weight (its ``P(n)`` goes to the others).
-Each reading is normalised to a distribution before mixing (``EndToEndQA.forward_slots`` says why).
+Each reading is normalised to a distribution before mixing (``kgqa.model.Starts.from_slots`` says why).
 The answer loss trains the span scorer (through ``Q`` and ``π``), the entity scorer (through
 ``x0_k``), the count head (through ``P(n)``) and each branch, from the answers alone.
 
@@ -43,7 +43,7 @@ from itertools import combinations
 
 import torch
 
-from .types import Tensor
+from ..types import Tensor
 
 __all__ = ["MentionSlots", "greedy_slots", "given_slots", "combination_weights", "build_slots"]
 

@@ -1,0 +1,152 @@
+"""``kgqa demo``: train on the toy world and answer the seed questions, showing the work — the model's
+trace (relations per hop, hop attention, the path carrying the answer's score) or, with
+``--pipeline``, the traditional link-parse-execute pipeline's query and paths."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..kg import KnowledgeGraph
+from ..traverse import Hop
+
+__all__ = ["run_demo", "chains"]
+
+
+def chains(kg: KnowledgeGraph, hops: Sequence[Hop]) -> list[str]:
+    """Every complete path of a trace as ``A --r--> B --s--> C`` (by display name)."""
+    if not hops:
+        return []
+    paths = [[s, o] for s, o in hops[0].edges]
+    for hop in hops[1:]:
+        paths = [p + [o] for p in paths for s, o in hop.edges if s == p[-1]]
+    out = []
+    for p in paths:
+        text = kg.label(p[0])
+        for hop, e in zip(hops, p[1:]):
+            text += f" --{hop.relation}--> {kg.label(e)}"
+        out.append(text)
+    return out
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``kgqa demo``: the toy world, then the model (or with ``--pipeline`` the pipeline) on the seed
+    questions or the given ones."""
+    from ..toy import SEED_QUESTIONS, toy_kg
+
+    kg = toy_kg()
+    base = sum(not kg.is_inverse(r) for r in kg.relations)
+    print(f"The toy world: {kg.num_entities} entities, {base} relations (+{kg.num_relations - base} "
+          f"inverses), {kg.num_triples} facts.")
+    questions = args.questions or list(SEED_QUESTIONS)
+    return _demo_pipeline(kg, questions) if args.pipeline else _demo_model(kg, questions, args)
+
+
+def _demo_pipeline(kg: KnowledgeGraph, questions: Sequence[str]) -> int:
+    from ..pipeline import Pipeline, TemplateParser
+    from ..toy import toy_questions
+
+    train = toy_questions("train")
+    parser = TemplateParser.from_examples(kg, [(q.question, q.program) for q in train])
+    pipeline = Pipeline(kg, parser)
+    print(f"Engine: the traditional pipeline — string-matching entity linker, template parser with "
+          f"{len(parser)} rules read off {len(train)} annotated questions, symbolic execution.\n")
+    for question in questions:
+        result = pipeline.answer(question)
+        print(f"Q: {question}")
+        for m in result.mentions:
+            note = ""
+            if len(m.candidates) > 1:
+                note = f"  ({len(m.candidates)} entities share this name; took the most connected)"
+            print(f"   linked : {m.text!r} -> {kg.label(m.chosen)}{note}")
+        if not result.ok:
+            print(f"   failed : {result.failure}\n")
+            continue
+        print(f"   query  : {result.program.describe()}")
+        for hops in result.traces:
+            for line in chains(kg, hops):
+                print(f"   path   : {line}")
+        names = ", ".join(kg.names[a] for a in result.answers) or "(no answer)"
+        print(f"   answer : {names}\n")
+    return 0
+
+
+def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Namespace) -> int:
+    from ..datasets import load_toy
+    from ..model import ModelConfig
+    from ..pipeline import StringLinker
+    from ..toy import toy_questions
+
+    data = load_toy()
+    run = Path(args.out)
+    print(f"Engine: the end-to-end model, trained here from {len(data.train)} question-answer pairs "
+          f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
+          f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
+    start = time.perf_counter()
+
+    def epochs(row: dict[str, float]) -> None:
+        print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, validation Hits@1 {row['dev_hits@1']:5.1f}",
+              flush=True)
+
+    # the softmax loss (random-walk weights) rather than the default bce: its scores are shares of
+    # the walk, which the printout below reads as such; on the toy world both answer alike
+    result = _fit_resumed(data, ModelConfig(intersection="min", loss="softmax"), run, on_epoch=epochs)
+    system = result.system
+    test = system.evaluate(data.test)
+    print(f"Trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); Hits@1 on "
+          f"{test['n']} held-out test paraphrases: {test['hits@1']:.1f}%.")
+    start = time.perf_counter()
+    text_run = run / "from-text"
+    print(f"A second model reads the entities from the text itself (spans, entities and their number "
+          f"learned from the same answers; checkpoints: {text_run}/) ...")
+    reader = _fit_resumed(data, ModelConfig(intersection="min", entities="text"), text_run)
+    test = reader.system.evaluate(data.test)
+    print(f"Trained in {time.perf_counter() - start:.0f} s; Hits@1 on the test paraphrases from text alone: "
+          f"{test['hits@1']:.1f}%.\n")
+    annotated = {q.question: q.topics for q in toy_questions()}
+    linker = StringLinker(kg)
+    for question in questions:
+        print(f"Q: {question}")
+        topics, how = annotated.get(question), "annotated"
+        if topics is None:
+            topics, how = tuple(kg.entities[m.chosen] for m in linker.link(question)), "string match"
+        if not topics:
+            print("   no topic entity found in the question\n")
+            continue
+        trace = system.explain(question, list(topics), k=args.k, paths=1, how=how)
+        print(f"   topics ({how}): " + ", ".join(t.name for t in trace.topics))
+        for line in trace.walk_lines(relations=2):
+            print(f"   {line}")
+        if trace.best is not None:
+            for path in trace.best.paths:  # the heaviest path of each walk to the top answer
+                print(f"   path   : {path.text()}   ({100 * path.share:.0f}% of its score)")
+            print(f"   answer : {trace.best.name} ({trace.best.score:.2f})   next: " +
+                  ", ".join(f"{a.name} ({a.score:.2f})" for a in trace.answers[1:]))
+        else:
+            print("   answer : (no entity reached)")
+        read = reader.system.explain(question, k=1, paths=0)
+        found = ", ".join(f"{m.text!r} {m.p:.2f}" for m in read.mentions if m.p >= 0.05) or "(none)"
+        print(f"   from the text alone: mentions {found} -> " + (", ".join(t.name for t in read.topics) or "(none)")
+              + "; answer " + (f"{read.best.name} ({read.best.score:.2f})" if read.best else "(none)"))
+        print()
+    print(f"Ask your own: kgqa ask \"Who directed Big?\" --checkpoint {run} --entity big\n"
+          f"         or: kgqa ask \"Who directed Big?\" --checkpoint {text_run}")
+    return 0
+
+
+def _fit_resumed(data, model_config, run: Path, on_epoch=None):
+    """Train a demo model in ``run``, resuming its checkpoint; a checkpoint of an earlier version of
+    the model is reported and trained afresh."""
+    from ..checkpoint import CheckpointError, RunInUseError
+    from ..train import TrainConfig, fit
+
+    try:
+        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=True, on_epoch=on_epoch)
+    except RunInUseError:
+        raise
+    except CheckpointError as err:
+        print(f"   ({err}; training afresh)")
+        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=False, on_epoch=on_epoch,
+                   overwrite=True)

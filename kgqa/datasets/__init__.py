@@ -1,0 +1,99 @@
+"""QA datasets: questions with topic entities and answers, split into train/dev/test, with their KG.
+
+>>> from kgqa.datasets import load_dataset
+>>> ds = load_dataset("toy")
+>>> ds.train[0].question, ds.train[0].topics
+('Where is the Mona Lisa exhibited?', ('mona_lisa',))
+
+This module is the registry (:data:`DATASETS`, :func:`load_dataset`, and :data:`KG_FILES`, the
+real graphs by short name); the pieces below it are :mod:`.base` (the records and how a set is
+split), :mod:`.files` (the question file formats, parsed with errors at file:line),
+:mod:`.loaders` (one per dataset, and your own files) and :mod:`.derived` (two-entity questions
+generated over the MetaQA KB).
+
+Registered names: ``toy``; ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained"); ``pq-2h``, ``pq-3h``
+(PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014); ``metaqa-multi``.
+Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
+:func:`load_questions` read your own graph and questions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import MissingDataError, UnknownDatasetError, close_matches
+from ..runtime import data_dir
+from .base import (NO_SPAN, ORIGINS, SPLITS, DataWarning, QADataset, QAExample, Span, SplitStats, dedupe_questions,
+                   seen_in_train, split_examples)
+from .derived import load_metaqa_multi
+from .loaders import (load_metaqa, load_pathquestion, load_questions, load_toy, load_user, load_worldcup,
+                      metaqa_path)
+
+__all__ = ["QAExample", "Span", "NO_SPAN", "QADataset", "SplitStats", "DataWarning", "SPLITS", "split_examples",
+           "seen_in_train", "dedupe_questions", "load_toy", "load_metaqa", "load_pathquestion", "load_worldcup",
+           "load_user", "load_questions", "load_metaqa_multi", "metaqa_path", "DatasetSpec", "DATASETS", "KG_FILES",
+           "load_dataset"]
+
+KG_FILES = {
+    "metaqa": ("metaqa/kb_partial.txt", True),
+    "wc2014": ("wc2014/kb.txt", False),  # the file already holds *_inverse relations
+    "pq-2h": ("pathquestion/2H-kb.txt", True),
+    "pq-3h": ("pathquestion/3H-kb.txt", True),
+}
+"""The real knowledge graphs by short name: (path under the data folder, add ``r^-1`` inverses?)."""
+
+
+# ---------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named dataset: how to load it from a data folder, and what it is."""
+
+    load: Callable[..., QADataset]  # (root, **options) -> QADataset; root is None for packaged data
+    description: str
+    origin: str | None = None  # key of ORIGINS (where the files come from); None for packaged data
+
+    def __call__(self, root: str | os.PathLike | None = None, **options) -> QADataset:
+        return self.load(root, **options)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "toy": DatasetSpec(lambda root, **o: load_toy(**o), "the embedded toy world"),
+    **{f"metaqa-{k}hop": DatasetSpec(lambda root, k=k, **o: load_metaqa(root, k, **o),
+                                     f"MetaQA {k}-hop (dev-trained), KG kb_partial.txt", "metaqa") for k in (1, 2, 3)},
+    "pq-2h": DatasetSpec(lambda root, **o: load_pathquestion(root, "2H", **o), "PathQuestion 2-hop", "pathquestion"),
+    "pq-3h": DatasetSpec(lambda root, **o: load_pathquestion(root, "3H", **o), "PathQuestion 3-hop", "pathquestion"),
+    "wc-p1": DatasetSpec(lambda root, **o: load_worldcup(root, "P1", **o), "WorldCup2014 1-hop", "wc2014"),
+    "wc-p2": DatasetSpec(lambda root, **o: load_worldcup(root, "P2", **o), "WorldCup2014 2-hop", "wc2014"),
+    "wc-c": DatasetSpec(lambda root, **o: load_worldcup(root, "C", **o), "WorldCup2014 conjunctive (2 topics)",
+                        "wc2014"),
+    "wc-all": DatasetSpec(lambda root, **o: load_worldcup(root, "P1+P2+C", **o), "WorldCup2014 P1+P2+C mixed",
+                          "wc2014"),
+    "metaqa-multi": DatasetSpec(lambda root, **o: load_metaqa_multi(root, **o),
+                                "MetaQA-derived two-entity questions (generated) mixed with MetaQA 1-hop", "metaqa"),
+}
+"""Dataset names → :class:`DatasetSpec` (callable as ``DATASETS[name](root, **options)``)."""
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, **options) -> QADataset:
+    """Load a registered dataset; real data comes from ``root`` or ``KGQA_DATA``.
+
+    ``options`` go to the loader (``seed=``, ``holdout=``, ``split=``, ``dedupe=``...). An unknown
+    name raises :class:`UnknownDatasetError` with close matches; missing files raise
+    :class:`MissingDataError` saying which file, and where the dataset comes from.
+    """
+    spec = DATASETS.get(name)
+    if spec is None:
+        known = ", ".join(DATASETS)
+        raise UnknownDatasetError(name, close_matches(name, DATASETS), where=f"the registry (known: {known})")
+    if spec.origin is not None and root is None:
+        try:
+            root = data_dir(required=True)
+        except FileNotFoundError as err:
+            raise MissingDataError(f"dataset {name!r} needs the real data files: {err}. "
+                                   f"{ORIGINS[spec.origin]}.") from None
+    data = spec(root, **options)
+    if data.origin is None:  # how to load the same splits again (kgqa eval reads it from a checkpoint)
+        data.origin = {"loader": "registry", "name": name, "options": dict(options)}
+    return data

@@ -1,0 +1,113 @@
+"""How questions become the model's inputs: the encoder (by name), the text it reads with the topic
+mentions masked, the topic and answer indices, the vectors of mention spans and a pooled question
+vector with the resolved mentions masked out.
+
+A model given its topic entities should learn the question's shape, not its entity's name, so the
+known mentions are replaced by :data:`PLACEHOLDER` before encoding ("What city is something in?");
+a text model masks what its resolver found instead, softly (:func:`masked_pool`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from .datasets import NO_SPAN, QAExample, Span
+from .encoders import EncoderOutput, QuestionEncoder, tiny_encoder
+from .kg import KnowledgeGraph
+from .resolve import ResolverOutput
+
+__all__ = ["PLACEHOLDER", "build_encoder", "example_indices", "encoder_text", "encoder_input", "pieces_inside",
+           "span_vectors", "masked_pool", "pad_questions"]
+
+
+def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
+    """The encoder called ``name``: ``"minilm"``, ``"tiny"`` (random, for tests) or the name a
+    :func:`~kgqa.encoders.tiny_encoder` carries (``tiny-bert-h32-l2-seed0``), a folder or a hub name."""
+    import re
+
+    tiny = re.fullmatch(r"tiny-bert-h(\d+)-l(\d+)-seed(\d+)", name)
+    if name == "tiny" or tiny:
+        hidden, layers, seed = (int(g) for g in tiny.groups()) if tiny else (32, 2, 0)
+        return tiny_encoder(seed, hidden=hidden, layers=layers, freeze=freeze, device=device)
+    return QuestionEncoder(name, freeze=freeze, device=device)
+
+
+def example_indices(kg: KnowledgeGraph, examples: Sequence[QAExample]) -> tuple[list[list[int]], list[list[int]]]:
+    """Topic and answer entity indices per example; ids missing from the graph are dropped
+    (such answers can never be hit, which the metrics count as misses)."""
+    idx = kg.id_index  # plain lookups, the hot path of data preparation
+    topics = [[idx[t] for t in ex.topics if t in idx] for ex in examples]
+    answers = [[idx[a] for a in ex.answers if a in idx] for ex in examples]
+    return topics, answers
+
+
+PLACEHOLDER = "something"  # stands for a masked topic mention ("What city is something in?")
+
+
+def encoder_text(example: QAExample, mask_mentions: bool) -> str:
+    """The text the encoder sees: the question, with known topic mentions replaced by
+    :data:`PLACEHOLDER` when ``mask_mentions`` (so the relation heads learn the question's shape,
+    not its entity's name)."""
+    return encoder_input(example, mask_mentions)[0]
+
+
+def encoder_input(example: QAExample, mask_mentions: bool) -> tuple[str, list[Span]]:
+    """:func:`encoder_text` and where each topic's mention (or its placeholder) is in it,
+    :data:`NO_SPAN` for a topic whose mention is unknown."""
+    text, spans = example.question, list(example.mentions) + [NO_SPAN] * (len(example.topics) - len(example.mentions))
+    if not mask_mentions:
+        return text, spans
+    for i in sorted((i for i, m in enumerate(spans) if m[0] >= 0), key=lambda i: spans[i][0], reverse=True):
+        start, end = spans[i]
+        text = text[:start] + PLACEHOLDER + text[end:]
+        shift = len(PLACEHOLDER) - (end - start)
+        spans = [(s + shift, e + shift) if s >= end else (s, e) for s, e in spans]
+        spans[i] = (start, start + len(PLACEHOLDER))
+    return text, spans
+
+
+def pieces_inside(offsets: torch.Tensor, mask: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+    """``(B, K, L)`` bool: word piece ``l`` (a real piece of ``mask (B, L)``, with character
+    ``offsets (B, L, 2)``) lies inside character span ``k`` of ``spans (B, K, 2)``; a span with
+    ``start < 0`` contains nothing."""
+    start, end = spans[..., 0:1], spans[..., 1:2]  # (B, K, 1)
+    piece_start, piece_end = offsets[:, None, :, 0], offsets[:, None, :, 1]  # (B, 1, L)
+    return ((piece_start >= start) & (piece_end <= end) & (start >= 0)
+            & mask[:, None, :] & (piece_end > piece_start))
+
+
+def span_vectors(tokens: torch.Tensor, offsets: torch.Tensor, mask: torch.Tensor,
+                 spans: torch.Tensor) -> torch.Tensor:
+    """``(B, K, H)`` mean contextual embedding of the word pieces inside each character span.
+
+    ``tokens (B, L, H)``, ``offsets (B, L, 2)`` and ``mask (B, L)`` come from an
+    :class:`~kgqa.encoders.EncoderOutput`; ``spans (B, K, 2)`` int64 ``[start, end)``, ``(-1, -1)``
+    for none. A span that covers no piece (unknown, or cut off by truncation) gives zeros.
+    """
+    w = pieces_inside(offsets, mask, spans).to(tokens.dtype)  # (B, K, L)
+    return torch.einsum("bkl,blh->bkh", w, tokens) / w.sum(-1, keepdim=True).clamp(min=1.0)
+
+
+def masked_pool(enc: EncoderOutput, res: ResolverOutput, span_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``(B, H)`` question vectors with the resolved mentions softly masked out: the mean of the
+    token vectors, each weighted by ``1 - Σ_s p(s) [token in s]`` — the probability that it is not
+    part of a topic's mention. The text variants' counterpart of replacing a known mention by
+    :data:`PLACEHOLDER`: the relation heads should read the question's shape, not the entity.
+    ``span_weights (B, S)`` replaces ``p(s)`` (with several entities: the probability that span
+    ``s`` is one of them)."""
+    weights = res.span_probs if span_weights is None else span_weights
+    inside = pieces_inside(enc.offsets, enc.mask, res.span_chars)  # (B, S, L)
+    covered = torch.einsum("bs,bsl->bl", weights, inside.to(weights.dtype)).clamp(max=1.0)
+    w = enc.attention_mask.to(covered.dtype) * (1.0 - covered)  # (B, L)
+    return torch.einsum("bl,blh->bh", w, enc.tokens) / w.sum(1, keepdim=True).clamp(min=1e-6)
+
+
+def pad_questions(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Concatenate question tensors of :meth:`QASystem.encode` along the batch, padding the
+    ``(B, 1 + K, H)`` branched kind to the largest ``K`` with zeros."""
+    if not parts or parts[0].dim() == 2:
+        return torch.cat(list(parts))
+    k = max(p.shape[1] for p in parts)
+    return torch.cat([torch.nn.functional.pad(p, (0, 0, 0, k - p.shape[1])) for p in parts])
