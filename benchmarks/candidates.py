@@ -250,6 +250,9 @@ def main() -> None:
     md += ["", ("The speed-up compares one of our questions (all its spans, one batched call) with difflib on "
                 "a single mention. Latency is wall time on a shared 2-core machine; compare ratios, not absolutes.")]
     (OUT / f"{stem}.md").write_text("\n".join(md) + "\n")
+    from report import write_index
+
+    write_index()
     print("\n".join(md))
 
 

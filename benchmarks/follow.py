@@ -364,6 +364,9 @@ def main() -> None:
     stem = "follow_quick" if a.quick else "follow"  # a quick run never overwrites the full results
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
     (out / f"{stem}.md").write_text(md)
+    from report import write_index
+
+    write_index()
     print(md)
     print(f"wrote {out / stem}.json and {out / stem}.md in {result['meta']['wall_s']:.0f} s")
 

@@ -70,6 +70,9 @@ def main() -> None:
           f"| encoding the questions (frozen MiniLM, once) | {row['encode_questions_per_s']:,.0f} questions/s | – |",
           f"| test Hits@1 (sanity) | {row['hits@1']:.2f} | – |"]
     (OUT / "latency.md").write_text("\n".join(md) + "\n")
+    from report import write_index
+
+    write_index()
     print("\n".join(md))
 
 

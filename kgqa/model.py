@@ -16,21 +16,18 @@ writers" — the second relation depends on what the first one was. Only the ans
 
 The topic entities are given, so their mentions are masked before encoding by default
 (``mask_mentions``: "What city is something in?"): the relation heads then learn the question's
-shape instead of memorising entity names. On the toy world's held-out paraphrases this lifted
-test Hits@1 from 56.5 to 74.7 (mean over seeds 0, 1, 2, with ``mask_topics=True``:
-``benchmarks/qa_accuracy.py --datasets toy --seed S`` with and without ``--no-mask``).
+shape instead of memorising entity names (``benchmarks/qa_accuracy.py --datasets toy`` with and
+without ``--no-mask`` measures it).
 
 Two losses (``ModelConfig.loss``), measured against each other with ``benchmarks/qa_accuracy.py
---loss`` (docs/results.md has the tables):
+--loss`` and ``benchmarks/entity_resolution.py --loss`` (docs/results.md, "End-to-end QA" and
+"Entities from text alone", has the tables):
 
 - ``"bce"``: ``x_t`` is left as path counts, ``ŷ`` is clamped to ``[0, 1]`` and compared with the
   multi-hot answer vector by binary cross-entropy, as in ReifKB: every gold answer is scored on
   its own, so a walk must reach *all* of them. The default, with topic entities given or read by
-  a resolver. Test Hits@1, seed 0: PathQuestion 3-hop 97.88 against 95.58 with ``"softmax"``,
-  MetaQA 1-hop 95.11 against 95.18 (all with the same code), MetaQA 3-hop 98.47 against 98.26
-  (softmax measured with earlier code); training stops earlier (MetaQA 3-hop: 4.9 min on an idle
-  machine). From the text alone (``entities="text"``), MetaQA 3-hop: 96.53 against 85.22 with
-  ``"softmax"`` (``benchmarks/entity_resolution.py --loss``; README).
+  a resolver: it trains as well or better on the real datasets, stops sooner, and keeps a text
+  model from the shortcut described next.
 - ``"softmax"``: facts are weighted as a random walk — a fact ``(s, r, o)`` gets
   ``1 / |{o' : (s, r, o')}|`` (:func:`random_walk_weights`) — so ``x_t`` stays a probability
   distribution over entities *except for the mass sent along relations that lead nowhere*, and

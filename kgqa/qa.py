@@ -8,6 +8,7 @@ runs the model in batches and reports answers by name with the per-hop relation 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .metrics import Scores, breakdown, gold_mask, summarize
 from .model import EndToEndQA, ModelConfig, QAOutput, Starts, random_walk_weights
 from .resolve import EntityResolver, ResolverConfig, ResolverOutput
 from .resolve.metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
+from .run_record import RunConfig, kg_record
 from .trace import AnswerTrace, Trace
 
 __all__ = ["QASystem", "EvaluationError", "check_answers_known"]
@@ -67,7 +69,7 @@ class QASystem:
             raise ValueError("an intersection model that resolves its entities needs a resolver that finds "
                              "several: ResolverConfig(max_entities=2) or more")
         self.resolver = resolver.to(self.device) if resolver is not None else None
-        self.config: dict[str, Any] | None = None  # the config.json it was loaded from or trained with
+        self.config: RunConfig | None = None  # the config.json it was loaded from or trained with
 
     @classmethod
     def build(cls, kg: KnowledgeGraph, model_config: ModelConfig, encoder: QuestionEncoder, *,
@@ -298,18 +300,16 @@ class QASystem:
             raise CheckpointError(f"{where or 'checkpoint'}: weights do not fit the configuration "
                                   f"({str(err).splitlines()[0]})") from None
 
-    def run_config(self) -> dict[str, Any]:
+    def run_config(self) -> RunConfig:
         """What ``config.json`` records of this system: the model, resolver and encoder settings and
-        the graph's fingerprint (plus, for a trained system, its training settings and history)."""
-        from dataclasses import asdict
-
-        own = {"model": asdict(self.model.config),
-               "resolver": asdict(self.resolver.config) if self.resolver is not None else None,
-               "encoder": {"model": self.encoder.name, "dim": self.encoder.dim,
-                           "frozen": bool(getattr(self.encoder, "frozen", True))},
-               "kg": {"fingerprint": self.kg.fingerprint(), "entities": self.kg.num_entities,
-                      "relations": self.kg.num_relations, "triples": self.kg.num_triples, "source": self.kg.source}}
-        return {**(self.config or {}), **own}
+        the graph's fingerprint (plus, for a trained system, its training settings and progress)."""
+        own = dict(model=self.model.config, resolver=self.resolver.config if self.resolver is not None else None,
+                   encoder={"model": self.encoder.name, "dim": self.encoder.dim,
+                            "frozen": bool(getattr(self.encoder, "frozen", True))},
+                   kg=kg_record(self.kg))
+        if self.config is not None:  # trained: keep how (the encoder as it was named for training)
+            return replace(self.config, **{k: v for k, v in own.items() if k != "encoder"})
+        return RunConfig(**own)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write this system to ``folder`` (weights, ``config.json`` with checksums, the graph), so
@@ -317,7 +317,8 @@ class QASystem:
         from .checkpoint import save_checkpoint
         from .runtime import json_safe
 
-        return save_checkpoint(folder, weights=self.state_dict(), config=json_safe(self.run_config()), kg=self.kg)
+        return save_checkpoint(folder, weights=self.state_dict(), config=json_safe(self.run_config().to_json()),
+                               kg=self.kg)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, kg: KnowledgeGraph | None = None,
@@ -335,16 +336,8 @@ class QASystem:
         from .runtime import default_device
 
         dev = torch.device(device) if device is not None else default_device()
-        try:
-            enc_cfg = config["encoder"]
-            model_cfg = ModelConfig(**config["model"])
-            resolver_cfg = ResolverConfig(**config["resolver"]) if config.get("resolver") is not None else None
-            int(enc_cfg["dim"]), str(enc_cfg["model"])
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            from .checkpoint import CheckpointError
-
-            raise CheckpointError(f"{folder / 'config.json'}: the model configuration is incomplete or ill-typed "
-                                  f"({type(err).__name__}: {err}); was it written by another version or edited?") from None
+        run = RunConfig.from_json(config, folder / "config.json")
+        enc_cfg, model_cfg, resolver_cfg = run.encoder, run.model, run.resolver
         encoder = build_encoder(enc_cfg["model"], freeze=True, device=dev)
         if encoder.dim != enc_cfg["dim"]:
             from .checkpoint import CheckpointError
@@ -353,7 +346,7 @@ class QASystem:
                                   f"the checkpoint expects {enc_cfg['dim']}")
         system = cls.build(kg, model_cfg, encoder, resolver_config=resolver_cfg, device=dev)
         system.load_state_dict(weights, where=folder)
-        system.config = config
-        log.info("loaded %s: %s model (entities %s), epoch %s, dev Hits@1 %s, on %s", folder, config.get("dataset", "?"),
-                 model_cfg.entities, config.get("epoch", "?"), config.get("best_dev", "?"), dev)
+        system.config = run
+        log.info("loaded %s: %s model (entities %s), epoch %s, dev Hits@1 %s, on %s", folder, run.dataset or "?",
+                 model_cfg.entities, run.epoch or "?", "?" if run.best_dev is None else run.best_dev, dev)
         return system

@@ -14,7 +14,7 @@ import hashlib
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,60 @@ import torch
 from .checkpoint import CheckpointError
 from .datasets import QADataset, QAExample
 from .encoders import QuestionEncoder
+from .kg import KnowledgeGraph
 from .model import ModelConfig
 from .resolve import ResolverConfig
 from .train_config import TrainConfig
 
-__all__ = ["RESUMABLE_CHANGES", "check_resume", "data_fingerprint", "rng_state", "run_record", "set_rng_state"]
+__all__ = ["RunConfig", "RESUMABLE_CHANGES", "check_resume", "data_fingerprint", "rng_state", "run_record",
+           "set_rng_state"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a checkpoint's ``config.json`` holds, typed: how to rebuild the system (model, resolver,
+    encoder), the graph it was trained on (``kg``: fingerprint and sizes), and for a trained run its
+    dataset, training settings, question fingerprints (``data``) and progress (epoch, best epoch
+    and validation Hits@1, history). :meth:`to_json` is the file; :meth:`from_json` reads it back,
+    a missing or ill-typed section raising :class:`~kgqa.checkpoint.CheckpointError` that names
+    the file."""
+
+    model: ModelConfig
+    encoder: dict[str, Any]  # {"model": name build_encoder takes, "dim": H, "frozen": bool}
+    kg: dict[str, Any]  # {"fingerprint", "entities", "relations", "triples", "source"}
+    resolver: ResolverConfig | None = None
+    train: TrainConfig | None = None
+    dataset: str | None = None
+    data: dict[str, Any] | None = None  # {"questions", "test" fingerprints, "test_n", "origin"}
+    epoch: int | None = None
+    best_epoch: int | None = None
+    best_dev: float | None = None
+    history: tuple[dict[str, float], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``config.json`` object (without the checksums :func:`~kgqa.checkpoint.save_checkpoint` adds)."""
+        out: dict[str, Any] = {"dataset": self.dataset, "model": asdict(self.model),
+                               "resolver": asdict(self.resolver) if self.resolver is not None else None,
+                               "train": asdict(self.train) if self.train is not None else None,
+                               "encoder": dict(self.encoder), "kg": dict(self.kg), "data": self.data}
+        if self.epoch is not None:
+            out.update(epoch=self.epoch, history=list(self.history), best_dev=self.best_dev, best_epoch=self.best_epoch)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], where: str | Path = "config.json") -> RunConfig:
+        try:
+            encoder = dict(d["encoder"])
+            int(encoder["dim"]), str(encoder["model"])
+            return cls(model=ModelConfig(**d["model"]), encoder=encoder, kg=dict(d.get("kg") or {}),
+                       resolver=ResolverConfig(**d["resolver"]) if d.get("resolver") is not None else None,
+                       train=TrainConfig(**d["train"]) if d.get("train") is not None else None,
+                       dataset=d.get("dataset"), data=d.get("data"), epoch=d.get("epoch"),
+                       best_epoch=d.get("best_epoch"), best_dev=d.get("best_dev"),
+                       history=tuple(d.get("history") or ()))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise CheckpointError(f"{where}: the model configuration is incomplete or ill-typed "
+                                  f"({type(err).__name__}: {err}); was it written by another version or edited?") from None
 
 
 def data_fingerprint(train: Sequence[QAExample], dev: Sequence[QAExample]) -> str:
@@ -47,9 +96,10 @@ difference (learning rate, seed, batch size, subsets, encoder) would continue a 
 its history was not made with, so it is refused."""
 
 
-def check_resume(saved: dict[str, Any], config: dict[str, Any], folder: Path) -> None:
-    """Refuse to resume from ``saved`` when the model, resolver, encoder, data or training settings
-    differ from ``config``, naming every differing field."""
+def check_resume(saved: dict[str, Any], run: RunConfig, folder: Path) -> None:
+    """Refuse to resume from ``saved`` (a ``config.json`` object) when the model, resolver, encoder,
+    data or training settings differ from ``run``'s, naming every differing field."""
+    config = run.to_json()
     diffs = []
     for key in ("model", "resolver", "encoder"):
         old, new = saved.get(key), config[key]
@@ -93,17 +143,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def kg_record(kg: KnowledgeGraph) -> dict[str, Any]:
+    """What a run records of its graph: the fingerprint a checkpoint is checked against, and sizes."""
+    return {"fingerprint": kg.fingerprint(), "entities": kg.num_entities, "relations": kg.num_relations,
+            "triples": kg.num_triples, "source": kg.source}
+
+
 def run_record(data: QADataset, train: Sequence[QAExample], dev: Sequence[QAExample], model_cfg: ModelConfig,
-                 train_cfg: TrainConfig, encoder: QuestionEncoder, resolver_cfg: ResolverConfig | None) -> dict[str, Any]:
-    kg = data.kg
-    return {
-        "dataset": data.name,
-        "model": asdict(model_cfg),
-        "resolver": asdict(resolver_cfg) if resolver_cfg is not None else None,
-        "train": asdict(train_cfg),
-        "encoder": {"model": train_cfg.encoder, "dim": encoder.dim, "frozen": train_cfg.freeze_encoder},
-        "kg": {"fingerprint": kg.fingerprint(), "entities": kg.num_entities, "relations": kg.num_relations,
-               "triples": kg.num_triples, "source": kg.source},
-        "data": {"questions": data_fingerprint(train, dev),
-                 "test": data_fingerprint(data.test, ()), "test_n": len(data.test), "origin": data.origin},
-    }
+               train_cfg: TrainConfig, encoder: QuestionEncoder, resolver_cfg: ResolverConfig | None) -> RunConfig:
+    """The :class:`RunConfig` of a training run, before its first epoch."""
+    return RunConfig(model=model_cfg, resolver=resolver_cfg, train=train_cfg, dataset=data.name,
+                     encoder={"model": train_cfg.encoder, "dim": encoder.dim, "frozen": train_cfg.freeze_encoder},
+                     kg=kg_record(data.kg),
+                     data={"questions": data_fingerprint(train, dev), "test": data_fingerprint(data.test, ()),
+                           "test_n": len(data.test), "origin": data.origin})

@@ -69,8 +69,8 @@ def release_memory() -> bool:
     """Hand the heap memory that is free again back to the operating system (glibc's
     ``malloc_trim``); True when it could be asked. Training allocates tensors of a different
     size every batch, and glibc keeps the freed space in its arenas: a process's resident memory
-    then climbs epoch after epoch although what it uses does not (MetaQA 1-hop, a text model:
-    1.84 → 2.74 GiB over five epochs, 0.81 GiB once handed back). Where the C library has no
+    then climbs epoch after epoch although what it uses does not (``benchmarks/resolver_memory.py``).
+    Where the C library has no
     ``malloc_trim`` (macOS, musl) this does nothing and returns False."""
     global _LIBC
     if _LIBC is False:

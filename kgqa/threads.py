@@ -4,9 +4,8 @@ torch's CPU operations and the compiled kernels of :mod:`kgqa.follow.fused` run 
 By default an OpenMP thread that runs out of work keeps spinning on its core for a while, waiting
 for the next parallel region. On an idle machine that saves a wake-up; on a machine doing anything
 else — a learner's laptop, a notebook beside a training run — the spinning threads take the cores
-the other job needs, and it takes theirs: ``python benchmarks/train_speed.py`` measured the toy fit
-at 1.47× the time of the best explicit setting beside one CPU-bound job (7.83 s against 5.31 s with
-``OMP_WAIT_POLICY=PASSIVE``), and the same on an idle machine (4.46 against 4.43 s).
+the other job needs, and it takes theirs; sleeping costs nothing measurable on an idle machine
+(``benchmarks/train_speed.py``, ``benchmarks/results/train_speed-*.md``).
 
 OpenMP reads its wait policy once, when the runtime loads, so it must be set before ``import
 torch``. :func:`prefer_passive_wait` does that when ``kgqa`` is imported first (the ``kgqa``

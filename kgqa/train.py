@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,9 @@ __all__ = ["TrainConfig", "FitResult", "fit", "encode_questions", "topic_answer_
 
 RELEASE_EVERY = 10
 """Training steps between two hand-backs of freed heap memory to the system
-(:func:`~kgqa.runtime.release_memory`), also done after every evaluation; 0: never.
-``python benchmarks/resolver_memory.py --max-train 4000 --epochs 5`` (MetaQA 1-hop, text model):
-0.81 GiB after every epoch, peak 2.06 GiB; with ``--release-every 0`` 1.84 → 2.74 GiB after
-epochs 1–5, peak 2.98 GiB. Every step keeps the peak near 1.6 GiB but costs about a quarter of
-the epoch time."""
+(:func:`~kgqa.runtime.release_memory`), also done after every evaluation; 0: never. Without them a
+text model's resident memory climbs epoch after epoch; every step would cost a quarter of the
+epoch time (``benchmarks/resolver_memory.py``, ``benchmarks/results/resolver_memory*.md``)."""
 
 
 @dataclass
@@ -280,8 +278,9 @@ def _save(run: Path | None, system: QASystem, opt: torch.optim.Optimizer, state:
     weights = system.state_dict()
     if run is None:
         return {k: v.detach().clone() for k, v in weights.items()} if improved else kept
-    meta = json_safe({**system.config, "epoch": state.history[-1]["epoch"], "history": state.history,
-                      "best_dev": state.best_dev, "best_epoch": state.best_epoch})
+    progress = replace(system.config, epoch=state.history[-1]["epoch"], history=tuple(state.history),
+                       best_dev=state.best_dev, best_epoch=state.best_epoch)
+    meta = json_safe(progress.to_json())
     if improved:
         save_checkpoint(run / "best", weights=weights, config=meta, kg=system.kg)
     save_checkpoint(run / "last", weights=weights, config=meta,

@@ -1,8 +1,11 @@
-"""Shared fixtures: the toy world, a tiny hand-made graph, and the real-data folder."""
+"""Shared fixtures: the toy world and its questions, a tiny hand-made graph, the tiny random encoder,
+a model trained briefly on the toy world (read-only: copy its run folder to change it), figures
+closed after every test, and the real-data folder."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,41 @@ def data_root() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip("KGQA_DATA is not set to the real-data folder; real-file tests skipped")
     return Path(value)
+
+
+@pytest.fixture(scope="session")
+def toy_data():
+    """The toy world's question set, split (:func:`kgqa.datasets.load_toy`)."""
+    from kgqa.datasets import load_toy
+
+    return load_toy()
+
+
+@pytest.fixture(scope="session")
+def tiny_enc():
+    """The tiny random BERT (H = 32), on the CPU: fast, no download."""
+    from kgqa.encoders import tiny_encoder
+
+    return tiny_encoder(0, device="cpu")
+
+
+TOY_TRAINING = dict(epochs=3, batch_size=32, encoder="tiny", patience=10, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def trained_toy(toy_data, tmp_path_factory):
+    """``(FitResult, run folder)`` of a single-walk model (hidden 32) trained 3 epochs on the toy
+    world with the tiny encoder. Shared: read it, copy the folder to change anything."""
+    from kgqa.model import ModelConfig
+    from kgqa.train import TrainConfig, fit
+
+    run = tmp_path_factory.mktemp("toy-run")
+    return fit(toy_data, ModelConfig(hidden=32), TrainConfig(**TOY_TRAINING), run_dir=run, progress=False), run
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every figure a test opened is closed after it."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -29,7 +29,10 @@ def test_pipeline_demo_reports_a_failure_without_crashing(capsys):
     assert "failed : entity linking" in capsys.readouterr().out
 
 
-def test_model_demo_trains_and_answers_the_seed_questions(capsys, tmp_path):
+@pytest.mark.slow
+def test_model_demo_trains_and_answers_the_seed_questions(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("KGQA_QUICK", raising=False)  # the full demo, as `make demo` runs it
+    monkeypatch.delenv("CI", raising=False)
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     blocks = out.split("Q: ")[1:]
@@ -46,6 +49,18 @@ def test_model_demo_trains_and_answers_the_seed_questions(capsys, tmp_path):
     assert all("from the text alone: mentions" in b for b in blocks)
     assert "'Mona Lisa'" in blocks[0] and "-> Mona Lisa; answer Paris" in blocks[0]
     assert (tmp_path / "demo" / "from-text" / "best" / "config.json").is_file()
+
+
+def test_quick_demo_shows_the_same_work_in_a_few_epochs(capsys, tmp_path):
+    from kgqa.cli.demo import QUICK_EPOCHS
+
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    blocks = out.split("Q: ")[1:]
+    assert out.startswith("The toy world") and f"Quick mode: {QUICK_EPOCHS} epochs" in out
+    assert f"epoch {QUICK_EPOCHS + 1}:" not in out and len(blocks) == 3
+    for block in blocks:  # every question: its walk, its answer, and the reading from text alone
+        assert "hop 1 (attention" in block and "answer :" in block and "from the text alone:" in block
 
 
 def test_stats_on_a_file_and_errors(tmp_path, capsys):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "results" / "README.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -54,3 +54,9 @@ def test_every_module_has_a_docstring():
     finally:
         sys.path.pop(0)
     assert [name for name, path in modules() if not summary(path)] == []
+
+
+def test_results_index_is_generated_from_the_json():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), "--check"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

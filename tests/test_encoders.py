@@ -26,8 +26,8 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def enc() -> QuestionEncoder:
-    return tiny_encoder(seed=0)
+def enc(tiny_enc) -> QuestionEncoder:
+    return tiny_enc
 
 
 def _plain(s: str) -> str:

@@ -21,12 +21,6 @@ from kgqa.plot import (  # noqa: E402
 from kgqa.traverse import trace_path  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _node_count(ax: Axes) -> int:
     nodes = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert len(nodes) == 1  # all nodes are drawn in one call

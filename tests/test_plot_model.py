@@ -29,12 +29,6 @@ from kgqa.plot.model import (  # noqa: E402
 from kgqa.trace import AnswerTrace, BranchTrace, HopTrace, PathTrace, Scored, Trace  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def hand_trace(question: str, topics: list[str], answers: list[tuple[str, str, float]],
                relations: list[list[tuple[str, float]]], attention: list[float],
                paths: list[list[str]] = ()) -> Trace:

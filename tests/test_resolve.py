@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from kgqa.resolve.candidates import CandidateIndex
-from kgqa.encoders import tiny_encoder
 from kgqa.kg import KnowledgeGraph
 from kgqa.resolve import EntityResolver, ResolverConfig, ResolverOutput, relation_profile
 from kgqa.resolve.metrics import candidate_recall, entity_accuracy, span_accuracy
@@ -31,8 +30,8 @@ TOM_HANKS = {  # one training question for each of the three entities named "Tom
 
 
 @pytest.fixture(scope="module")
-def encoder():
-    return tiny_encoder(0, device="cpu")  # the checks compare with CPU tensors built here
+def encoder(tiny_enc):
+    return tiny_enc  # on the CPU: the checks compare with CPU tensors built here
 
 
 @pytest.fixture(scope="module")

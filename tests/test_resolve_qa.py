@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from kgqa.cli import main
-from kgqa.datasets import load_toy
 from kgqa.encoders import tiny_encoder
 from kgqa.model import EndToEndQA, ModelConfig
 from kgqa.inputs import masked_pool
@@ -18,11 +17,6 @@ from kgqa.resolve import EntityResolver, ResolverConfig
 from kgqa.train import TrainConfig, fit
 
 CFG = TrainConfig(epochs=2, batch_size=32, encoder="tiny", patience=10, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def toy_data():
-    return load_toy()
 
 
 @pytest.fixture(scope="module")

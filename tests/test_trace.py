@@ -8,7 +8,6 @@ import json
 import pytest
 import torch
 
-from kgqa.datasets import load_toy
 from kgqa.model import ModelConfig
 from kgqa.plot.model import followed_path, trace_answer
 from kgqa.qa import QASystem
@@ -22,13 +21,11 @@ QUESTIONS = [("What city is the Mona Lisa in?", ["mona_lisa"]),
 
 
 @pytest.fixture(scope="module")
-def systems(tmp_path_factory):
-    """A single-walk model and an intersection model, trained briefly on the toy world."""
-    data = load_toy()
-    single = fit(data, ModelConfig(hidden=32), CFG, run_dir=tmp_path_factory.mktemp("one"), progress=False)
-    branched = fit(data, ModelConfig(hidden=32, intersection="min", loss="softmax"), CFG,
+def systems(trained_toy, toy_data, tmp_path_factory):
+    """A single-walk model (the shared one) and an intersection model, trained briefly on the toy world."""
+    branched = fit(toy_data, ModelConfig(hidden=32, intersection="min", loss="softmax"), CFG,
                    run_dir=tmp_path_factory.mktemp("min"), progress=False)
-    return {"single": single, "min": branched}
+    return {"single": trained_toy[0], "min": branched}
 
 
 def _model_terms(system: QASystem, question: str, topics: list[str]):

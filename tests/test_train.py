@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from kgqa.checkpoint import CheckpointError, resolve_checkpoint
-from kgqa.datasets import load_toy
 from kgqa.encoders import tiny_encoder
 from kgqa.kg import KnowledgeGraph
 from kgqa.model import EndToEndQA, ModelConfig
@@ -21,14 +20,10 @@ MODEL = ModelConfig(hidden=32)
 
 
 @pytest.fixture(scope="module")
-def toy_data():
-    return load_toy()
-
-
-@pytest.fixture(scope="module")
-def trained(toy_data, tmp_path_factory):
-    run = tmp_path_factory.mktemp("run")
-    return fit(toy_data, MODEL, CFG, run_dir=run, progress=False), run
+def trained(trained_toy):
+    """The shared toy model (conftest), trained with MODEL and CFG."""
+    assert trained_toy[0].system.model.config.hidden == MODEL.hidden
+    return trained_toy
 
 
 def test_fit_writes_best_and_last(trained):
@@ -160,7 +155,8 @@ def test_save_pretrained_round_trip_of_a_hand_built_system(tmp_path, toy_data):
     loaded = QASystem.from_pretrained(folder, device="cpu")
     q, topics = "What city is the Mona Lisa in?", ["mona_lisa"]
     assert loaded.explain(q, topics) == system.explain(q, topics)
-    assert loaded.config["model"]["hidden"] == 8 and loaded.config["kg"]["fingerprint"] == toy_data.kg.fingerprint()
+    assert loaded.config.model.hidden == 8 and loaded.config.kg["fingerprint"] == toy_data.kg.fingerprint()
+    assert loaded.config.train is None and loaded.config.epoch is None  # never trained: no training record
     bad = {k: v[..., :1] for k, v in system.state_dict().items()}
     with pytest.raises(CheckpointError, match="weights do not fit"):
         loaded.load_state_dict(bad, where="here")

@@ -79,8 +79,16 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     from ..pipeline import StringLinker
     from ..toy import toy_questions
 
+    from ..runtime import quick_mode
+    from ..train_config import TrainConfig
+
     data = load_toy()
-    run = Path(args.out)
+    quick = args.quick or quick_mode()
+    run = Path(args.out or ("runs/toy-demo-quick" if quick else "runs/toy-demo"))
+    tc = TrainConfig(epochs=QUICK_EPOCHS) if quick else TrainConfig()
+    if quick:
+        print(f"Quick mode: {QUICK_EPOCHS} epochs per model, a first look (the full demo trains until "
+              "validation stops improving).")
     print(f"Engine: the end-to-end model, trained here from {len(data.train)} question-answer pairs "
           f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
           f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
@@ -92,7 +100,7 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
 
     # the softmax loss (random-walk weights) rather than the default bce: its scores are shares of
     # the walk, which the printout below reads as such; on the toy world both answer alike
-    result = _fit_resumed(data, ModelConfig(intersection="min", loss="softmax"), run, on_epoch=epochs)
+    result = _fit_resumed(data, ModelConfig(intersection="min", loss="softmax"), tc, run, on_epoch=epochs)
     system = result.system
     test = system.evaluate(data.test)
     print(f"Trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); Hits@1 on "
@@ -101,7 +109,7 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     text_run = run / "from-text"
     print(f"A second model reads the entities from the text itself (spans, entities and their number "
           f"learned from the same answers; checkpoints: {text_run}/) ...")
-    reader = _fit_resumed(data, ModelConfig(intersection="min", entities="text"), text_run)
+    reader = _fit_resumed(data, ModelConfig(intersection="min", entities="text"), tc, text_run)
     test = reader.system.evaluate(data.test)
     print(f"Trained in {time.perf_counter() - start:.0f} s; Hits@1 on the test paraphrases from text alone: "
           f"{test['hits@1']:.1f}%.\n")
@@ -136,17 +144,20 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     return 0
 
 
-def _fit_resumed(data, model_config, run: Path, on_epoch=None):
+QUICK_EPOCHS = 6  # epochs per demo model with --quick (or KGQA_QUICK / CI)
+
+
+def _fit_resumed(data, model_config, train_config, run: Path, on_epoch=None):
     """Train a demo model in ``run``, resuming its checkpoint; a checkpoint of an earlier version of
-    the model is reported and trained afresh."""
+    the model, or of other settings, is reported and trained afresh."""
     from ..checkpoint import CheckpointError, RunInUseError
-    from ..train import TrainConfig, fit
+    from ..train import fit
 
     try:
-        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=True, on_epoch=on_epoch)
+        return fit(data, model_config, train_config, run_dir=run, progress=False, resume=True, on_epoch=on_epoch)
     except RunInUseError:
         raise
     except CheckpointError as err:
         print(f"   ({err}; training afresh)")
-        return fit(data, model_config, TrainConfig(), run_dir=run, progress=False, resume=False, on_epoch=on_epoch,
+        return fit(data, model_config, train_config, run_dir=run, progress=False, resume=False, on_epoch=on_epoch,
                    overwrite=True)

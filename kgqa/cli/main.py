@@ -58,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="train on the toy world and answer the seed questions, showing the work")
     demo.add_argument("questions", nargs="*", help="questions to ask (default: the three seed questions)")
     demo.add_argument("--pipeline", action="store_true", help="use the traditional pipeline instead of the model")
-    demo.add_argument("--out", default="runs/toy-demo",
-                      help="run folder for the demo model's checkpoints (default: runs/toy-demo)")
+    demo.add_argument("--out", help="run folder for the demo model's checkpoints "
+                                    "(default: runs/toy-demo, with --quick runs/toy-demo-quick)")
+    demo.add_argument("--quick", action="store_true",
+                      help="a few epochs per model: a first look in seconds (also under KGQA_QUICK=1 or CI)")
     demo.add_argument("-k", type=positive_int, default=4, help="how many answers to show (default: 4)")
     demo.set_defaults(func=run_demo)
     stats = sub.add_parser("stats", help="load a knowledge graph and print its statistics")

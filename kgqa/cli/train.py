@@ -109,18 +109,18 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..checkpoint import check_kg, read_config, resolve_checkpoint
+    from ..checkpoint import check_kg, resolve_checkpoint
     from ..datasets import DATASETS, load_dataset, load_questions, load_user
     from ..qa import QASystem
 
     system = QASystem.from_pretrained(args.checkpoint)
     folder = resolve_checkpoint(args.checkpoint)
-    config = read_config(folder)
+    run = system.config  # the checkpoint's config.json, read once
     if args.questions:
         examples = load_questions(args.questions, system.kg)
     else:
-        origin = (config.get("data") or {}).get("origin")
-        name = args.dataset or config.get("dataset")
+        origin = (run.data or {}).get("origin")
+        name = args.dataset or run.dataset
         if args.dataset is None and origin and origin.get("loader") == "user":
             options = {k: origin[k] for k in ("add_inverses", "split", "seed", "on_duplicate", "dedupe", "grouped")
                        if k in origin}
@@ -132,12 +132,12 @@ def _eval(args: argparse.Namespace) -> int:
         else:
             raise UsageError(f"{folder}: trained on your own files ({name!r}), and the checkpoint does not record "
                              "where they are; pass --questions FILE (questions on the checkpoint's graph)")
-        check_kg(config, data.kg, folder)  # the dataset's graph must be the one the model was trained on
+        check_kg(run.to_json(), data.kg, folder)  # the dataset's graph must be the one the model was trained on
         examples = getattr(data, args.split)
-        if args.split == "test" and args.dataset is None and "data" in config:
+        if args.split == "test" and args.dataset is None and run.data is not None:
             from ..run_record import data_fingerprint
 
-            if data_fingerprint(examples, ()) != config["data"].get("test"):
+            if data_fingerprint(examples, ()) != run.data.get("test"):
                 raise UsageError(f"{folder}: the {name!r} test split read now differs from the one recorded at "
                                  "training time (the question file or the split changed)")
     if not examples:
