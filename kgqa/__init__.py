@@ -87,7 +87,7 @@ __all__ = [
 
 # Imported on first use: name -> module.
 _LAZY = {
-    "KGStats": "kg", "KnowledgeGraph": "kg", "inverse_name": "kg",
+    "KGStats": "kg_stats", "KnowledgeGraph": "kg", "inverse_name": "kg",
     "Pipeline": "pipeline", "StringLinker": "pipeline", "TemplateParser": "pipeline",
     "intersect": "sets", "normalize": "sets", "one_hot": "sets", "relation_one_hot": "sets", "top_k": "sets",
     "union": "sets",

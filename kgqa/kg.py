@@ -19,7 +19,6 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 from types import MappingProxyType
@@ -42,7 +41,9 @@ from .types import EntityId, EntityKey, RelationKey, RelationName, Triple
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
-__all__ = ["KnowledgeGraph", "KGStats", "INVERSE_SUFFIX", "inverse_name", "read_triples"]
+    from .kg_stats import KGStats
+
+__all__ = ["KnowledgeGraph", "INVERSE_SUFFIX", "inverse_name", "read_triples"]
 
 INVERSE_SUFFIX = "^-1"
 """Suffix that marks an inverse relation: ``written_by^-1`` maps a writer to their films."""
@@ -52,44 +53,6 @@ def inverse_name(relation: RelationName) -> RelationName:
     if relation.endswith(INVERSE_SUFFIX):
         return relation[: -len(INVERSE_SUFFIX)]
     return relation + INVERSE_SUFFIX
-
-
-@dataclass(frozen=True)
-class KGStats:
-    """Summary statistics of a knowledge graph (see :meth:`KnowledgeGraph.stats`)."""
-
-    n_entities: int  # number of entities, isolated ones included
-    n_relations: int  # number of relations, inverses included
-    n_inverse_relations: int  # how many of them are ``r^-1`` inverses
-    n_triples: int  # number of facts, inverse facts included
-    n_isolated: int  # entities that occur in no fact
-    max_out_degree: int  # most facts leaving a single entity
-    mean_out_degree: float  # facts per entity
-    facts_per_relation: dict[str, int] = field(default_factory=dict)  # relation -> fact count
-
-    def __str__(self) -> str:
-        return self.format()
-
-    def format(self, top: int | None = None) -> str:
-        """The counts, then facts per relation, most facts first: the ``top`` largest and a line
-        for the rest when there are more (all of them when ``top`` is None)."""
-        lines = [
-            f"entities   {self.n_entities:>10,}  ({self.n_isolated:,} isolated)",
-            f"relations  {self.n_relations:>10,}  ({self.n_inverse_relations:,} inverses)",
-            f"triples    {self.n_triples:>10,}",
-            f"out-degree {self.mean_out_degree:>10.2f} mean, {self.max_out_degree:,} max",
-        ]
-        rows = list(self.facts_per_relation.items())
-        rest: list[tuple[str, int]] = []
-        if top is not None and len(rows) > top:
-            rows = sorted(rows, key=lambda rn: -rn[1])
-            rows, rest = rows[:top], rows[top:]
-        width = max((len(r) for r, _ in rows), default=0)
-        lines += [f"  {r:<{width}}  {n:>8,}" for r, n in rows]
-        if rest:
-            lines.append(f"  ... {len(rest):,} more relations with {sum(n for _, n in rest):,} facts "
-                         f"(at most {max(n for _, n in rest):,} each; --all lists them)")
-        return "\n".join(lines)
 
 
 class KnowledgeGraph:
@@ -463,22 +426,10 @@ class KnowledgeGraph:
         return torch.bincount(self.triples[:, 0], minlength=self.num_entities)
 
     def stats(self) -> KGStats:
-        """Counts of entities, relations and facts, isolated entities and degrees."""
-        deg = self.degree()
-        touched = torch.zeros(self.num_entities, dtype=torch.bool)
-        touched[self.triples[:, 0]] = True
-        touched[self.triples[:, 2]] = True
-        per_rel = torch.bincount(self.triples[:, 1], minlength=self.num_relations).tolist()
-        return KGStats(
-            n_entities=self.num_entities,
-            n_relations=self.num_relations,
-            n_inverse_relations=sum(r.endswith(INVERSE_SUFFIX) for r in self.relations),
-            n_triples=self.num_triples,
-            n_isolated=int((~touched).sum()),
-            max_out_degree=int(deg.max()) if self.num_entities else 0,
-            mean_out_degree=self.num_triples / max(self.num_entities, 1),
-            facts_per_relation=dict(zip(self.relations, per_rel)),
-        )
+        """Counts of entities, relations and facts, isolated entities and degrees (:mod:`kgqa.kg_stats`)."""
+        from .kg_stats import graph_stats
+
+        return graph_stats(self)
 
     def string_triples(self) -> list[Triple]:
         """All facts as ``(subject id, relation, object id)`` strings."""

@@ -22,7 +22,7 @@ from .errors import KGFormatError, UnknownEntityError, close_matches
 from .kg import KnowledgeGraph
 from .traverse import Program
 
-__all__ = ["ToyQuestion", "toy_kg", "toy_questions", "SEED_QUESTIONS"]
+__all__ = ["ToyQuestion", "toy_kg", "toy_questions", "SEED_QUESTIONS", "read_rows"]
 
 SEED_QUESTIONS = (
     "What city is the Mona Lisa in?",
@@ -45,7 +45,7 @@ class ToyQuestion:
     split: str  # "train" or "test"
 
 
-def _rows(name: str, n_fields: int) -> list[tuple[int, list[str]]]:
+def read_rows(name: str, n_fields: int) -> list[tuple[int, list[str]]]:
     """Data rows of a packaged TSV file as ``(line number, fields)``; checks the field count."""
     where = f"kgqa/data/{name}"
     text = resources.files("kgqa").joinpath("data", name).read_text(encoding="utf-8")
@@ -70,8 +70,8 @@ def toy_kg(add_inverses: bool = True) -> KnowledgeGraph:
     >>> len(kg.entities_named("Tom Hanks"))
     3
     """
-    ents = _rows("toy_entities.tsv", 4)
-    facts = _rows("toy_kg.tsv", 3)
+    ents = read_rows("toy_entities.tsv", 4)
+    facts = read_rows("toy_kg.tsv", 3)
     return KnowledgeGraph.from_triples(
         [tuple(f) for _, f in facts],
         entities=[f[0] for _, f in ents],
@@ -89,7 +89,7 @@ def _all_questions() -> tuple[ToyQuestion, ...]:
     kg = toy_kg()
     where = "kgqa/data/toy_questions.tsv"
     out = []
-    for n, (split, question, topics, answers, hops, multi, program) in _rows("toy_questions.tsv", 7):
+    for n, (split, question, topics, answers, hops, multi, program) in read_rows("toy_questions.tsv", 7):
         topic_ids, answer_ids = tuple(topics.split("|")), tuple(answers.split("|"))
         for e in topic_ids + answer_ids:
             if not kg.has_entity(e):

@@ -232,7 +232,7 @@ def dedupe_questions(examples: Sequence[QAExample]) -> tuple[list[QAExample], in
 # ---------------------------------------------------------------------------- loaders
 
 
-def _dedupe(exs: list[QAExample]) -> list[QAExample]:
+def dedupe_lines(exs: list[QAExample]) -> list[QAExample]:
     """The first line of each (question, answer set), in file order."""
     return _dedupe_by(exs, lambda ex: (ex.question, frozenset(ex.answers)))
 
@@ -248,5 +248,5 @@ def _dedupe_by(exs: Sequence[QAExample], key: Callable[[QAExample], object]) -> 
     return out
 
 
-def _fmt_split(split: Sequence[float]) -> str:
+def format_split(split: Sequence[float]) -> str:
     return "/".join(f"{f * 100:g}" for f in split)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from ..errors import MissingDataError, QAFormatError
 from ..kg import KnowledgeGraph
-from .base import (ORIGINS, DataWarning, QADataset, QAExample, _dedupe, _fmt_split, dedupe_questions, seen_in_train,
+from .base import (ORIGINS, DataWarning, QADataset, QAExample, dedupe_lines, format_split, dedupe_questions, seen_in_train,
                    split_examples)
 from .files import find_mention, parse_bracketed, parse_pathquestion, parse_worldcup, read_lines
 
@@ -39,10 +39,10 @@ def load_toy(*, dev_fraction: float = 0.1, seed: int = 0) -> QADataset:
     The dev slice (``dev_fraction``, seeded) is for model selection, so the test split stays
     unseen. Mentions are located through the topics' names and aliases.
     """
-    from ..toy import ToyQuestion, _rows, toy_kg, toy_questions  # _rows: line numbers of the questions
+    from ..toy import ToyQuestion, read_rows, toy_kg, toy_questions
 
     kg = toy_kg()
-    lines = {(f[0], f[1]): n for n, f in _rows("toy_questions.tsv", 7)}
+    lines = {(f[0], f[1]): n for n, f in read_rows("toy_questions.tsv", 7)}
     where = "kgqa/data/toy_questions.tsv"
 
     def convert(q: ToyQuestion) -> QAExample:
@@ -148,7 +148,7 @@ def load_pathquestion(root: str | os.PathLike, variant: Literal["2H", "3H"] = "2
     exs = parse_pathquestion(_require(root, f"pathquestion/PQ-{hops}.txt", "pathquestion"), kg)
     train, dev, test = split_examples(exs, split, seed, grouped=grouped)
     leaked = seen_in_train(train, test)
-    notes = (f"PathQuestion PQ-{hops}: no official split; seeded {_fmt_split(split)} split (seed {seed}"
+    notes = (f"PathQuestion PQ-{hops}: no official split; seeded {format_split(split)} split (seed {seed}"
              + (", paraphrases of one fact kept on one side). " if grouped else "). ")
              + f"{leaked:,} of {len(test):,} test questions have their topic and answers (their fact) in "
              "training" + ("." if grouped else ": several paraphrases share one gold path, and a random split "
@@ -177,13 +177,13 @@ def load_worldcup(root: str | os.PathLike, parts: str = "P1+P2+C", *, split: Seq
     for part in dict.fromkeys(chosen):
         exs = parse_worldcup(_require(root, f"wc2014/WC-{part}.txt", "wc2014"), kg, conjunctive=part == "C")
         if dedupe:
-            exs = _dedupe(exs)
+            exs = dedupe_lines(exs)
         a, b, c = split_examples(exs, split, seed)
         train += a
         dev += b
         test += c
     name = "wc-all" if set(chosen) == set(WC_PARTS) else "wc-" + "+".join(chosen).lower()
-    notes = (f"WorldCup2014 {'+'.join(chosen)}: no official split; seeded {_fmt_split(split)} split of each file "
+    notes = (f"WorldCup2014 {'+'.join(chosen)}: no official split; seeded {format_split(split)} split of each file "
              f"(seed {seed}). " + ("Duplicate (question, answers) lines removed." if dedupe else
                                    "The files repeat questions verbatim; without dedupe=True a test question "
                                    "can also be in train."))
@@ -222,7 +222,7 @@ def load_user(kg_path: str | os.PathLike, questions_path: str | os.PathLike, *, 
     else:
         raise MissingDataError(f"{kp}: no such knowledge-graph file or folder", path=kp)
     questions = load_questions(questions_path, kg)
-    notes = [f"user data: {kp} and {questions_path}; seeded {_fmt_split(split)} split (seed {seed}"
+    notes = [f"user data: {kp} and {questions_path}; seeded {format_split(split)} split (seed {seed}"
              + (", questions sharing topics and answers kept on one side)" if grouped else ")")]
     if dedupe:
         questions, dropped = dedupe_questions(questions)
@@ -232,7 +232,7 @@ def load_user(kg_path: str | os.PathLike, questions_path: str | os.PathLike, *, 
     train, dev, test = split_examples(questions, split, seed, grouped=grouped)
     for part, exs in (("dev", dev), ("test", test)):
         if not exs:
-            notes.append(f"the {part} split is empty ({len(questions)} questions split {_fmt_split(split)})")
+            notes.append(f"the {part} split is empty ({len(questions)} questions split {format_split(split)})")
             warnings.warn(f"{questions_path}: {notes[-1]}", DataWarning, stacklevel=2)
     leaked = seen_in_train(train, test)
     if leaked:
