@@ -1,8 +1,11 @@
 """A trained QA system: knowledge graph + encoder + model, ready to answer and to be evaluated.
 
 :class:`QASystem` is what ``kgqa ask`` and ``kgqa eval`` load from a checkpoint, and what
-:func:`kgqa.train.fit` returns. It turns examples into tensors (topic one-hots, gold multi-hots),
-runs the model in batches and reports answers by name with the per-hop relation attention.
+:func:`kgqa.train.fit` returns. It owns a system's life: :meth:`~QASystem.build` a new one,
+:meth:`~QASystem.forward` a batch (the one place that tells a model given its entities from one
+that reads them in the text), :meth:`~QASystem.evaluate` a question set, :meth:`~QASystem.explain`
+one question as a :class:`~kgqa.trace.Trace`, and :meth:`~QASystem.save_pretrained` /
+:meth:`~QASystem.from_pretrained` it with the checkpoint prefixes of its parts.
 """
 
 from __future__ import annotations
