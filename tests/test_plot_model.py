@@ -1,4 +1,4 @@
-"""plot_model: figures of a model's answer, built from hand-made Traces and tensors (no training)."""
+"""kgqa.plot.model: figures of a model's answer, built from hand-made Traces and tensors (no training)."""
 
 from __future__ import annotations
 
