@@ -10,6 +10,7 @@ one question as a :class:`~kgqa.trace.Trace`, and :meth:`~QASystem.save_pretrain
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +35,9 @@ from .resolve.metrics import candidate_recall, entity_accuracy, reading_accuracy
 from .run_record import RunConfig, kg_record
 from .trace import AnswerTrace, Trace
 
-__all__ = ["QASystem", "EvaluationError", "check_answers_known"]
+__all__ = ["QASystem", "EvaluationError", "check_answers_known", "BRACKETED"]
+
+BRACKETED = re.compile(r"\[([^\[\]]+)\]")  # an entity marked in a typed question: "Who directed [Big]?"
 
 
 class EvaluationError(KGQAError, ValueError):
@@ -223,6 +226,28 @@ class QASystem:
             walks = walks_of(out, self.topic_tensors([idx])[0][0], None)
         return build_trace(self.kg, self.kb, question, entities="given", out=out, walks=walks, topics=idx,
                            how=how or "given", **common)
+
+    def explain_typed(self, question: str, entities: Sequence[str] = (), *, k: int = 5, paths: int = 3) -> Trace:
+        """:meth:`explain` for a question as a person types it: its topic entities are the given
+        ``entities``, else the ones marked ``[name]`` in the text (the brackets removed), else —
+        for a model with a resolver — read from the text by the model, else found by string
+        matching. Raises ValueError for an empty question or one with no entity to start from."""
+        if not question.strip():
+            raise ValueError("the question is empty")
+        marked = BRACKETED.findall(question)
+        if self.resolves and not entities and not marked:
+            return self.explain(question, k=k, paths=paths)
+        how = "given"
+        if not entities and marked:
+            entities, question, how = marked, BRACKETED.sub(lambda m: m.group(1), question), "bracketed"
+        if not entities:
+            from .pipeline import StringLinker
+
+            entities = [self.kg.entities[m.chosen] for m in StringLinker(self.kg).link(question)]
+            how = "string match"
+        if not entities:
+            raise ValueError("no topic entity: name it (an id or name), or mark it as [name] in the question")
+        return self.explain(question, list(entities), k=k, paths=paths, how=how)
 
     def ask(self, question: str, topics: Sequence[str] = (), k: int = 5) -> list[AnswerTrace]:
         """The top ``k`` answers to one question, best first (:meth:`explain` without paths: the

@@ -69,3 +69,21 @@ def test_trace_html_of_a_real_model_shows_its_own_numbers(trained_toy):
         assert f"{hop.relations[0][1]:.2f}</td>" in out
     if trace.best.paths:
         assert trace.best.paths[0].text().replace(">", "&gt;") in out
+
+
+# ---------------------------------------------------------------------------- the widget, headless
+def test_explorer_answers_what_is_typed_and_what_is_picked(trained_toy, toy_data):
+    from kgqa.explore import Explorer
+
+    system = trained_toy[0].system
+    ex = Explorer(system, questions=toy_data.test[:3], k=3)
+    ex.box.value = "What city is the [Mona Lisa] in?"  # as typing and pressing Enter does
+    assert ex.trace is not None and [t.id for t in ex.trace.topics] == ["mona_lisa"]
+    assert ex.panel.value == trace_html(ex.trace) and "kgqa-answers" in ex.panel.value
+    pick = toy_data.test[1]
+    ex.pick.value = 1
+    assert ex.trace.question == pick.question and [t.id for t in ex.trace.topics] == list(pick.topics)
+    assert ex.panel.value == trace_html(ex.trace, gold=pick.answers)
+    ex.box.value = "Why is the sky blue?"  # no entity to start from: said in the panel, no exception
+    assert ex.trace is None and "no topic entity" in ex.panel.value
+    assert ex.widget.children[-1] is ex.panel and len(ex.widget.children) == 3

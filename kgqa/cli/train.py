@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ __all__ = ["add_commands", "informative", "UsageError"]
 class UsageError(KGQAError):
     """Options that do not go together, or name something this machine or run does not have."""
 
-_BRACKET = re.compile(r"\[([^\[\]]+)\]")
 
 
 def _load_data(args: argparse.Namespace):
@@ -197,25 +195,17 @@ def _question_lines(path: str) -> list[str]:
 
 
 def _explain(system, question: str, entities: list[str], k: int):
-    """The :class:`~kgqa.trace.Trace` of one question, its topics given (``--entity``), marked
-    ``[name]`` in the text, read by the model's resolver, or found by string matching."""
-    from ..pipeline import StringLinker
-
+    """The :class:`~kgqa.trace.Trace` of one question (:meth:`QASystem.explain_typed
+    <kgqa.qa.QASystem.explain_typed>`: topics from ``--entity``, ``[name]`` marks, the model's
+    resolver or string matching); a question it cannot start from is a usage error."""
     if not question.strip():
         raise UsageError("kgqa ask: the question is empty")
-    if system.resolves and not entities and not _BRACKET.search(question):
-        return system.explain(question, k=k)
-    how = "given"
-    if not entities and _BRACKET.search(question):
-        entities = _BRACKET.findall(question)
-        question = _BRACKET.sub(lambda m: m.group(1), question)
-        how = "bracketed"
-    if not entities:
-        entities = [system.kg.entities[m.chosen] for m in StringLinker(system.kg).link(question)]
-        how = "string match"
-    if not entities:
-        raise UsageError("kgqa ask: no topic entity: pass --entity ID or mark it as [name] in the question")
-    return system.explain(question, entities, k=k, how=how)
+    try:
+        return system.explain_typed(question, entities, k=k)
+    except ValueError as err:
+        if "no topic entity" in str(err):
+            raise UsageError("kgqa ask: no topic entity: pass --entity ID or mark it as [name] in the question") from None
+        raise
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,79 @@
+"""The explorer: type a question (or pick one), see the trace of the answer — a thin ipywidgets layer
+over :mod:`kgqa.explore.views`.
+
+    >>> from kgqa.explore import Explorer      # in a notebook
+    >>> Explorer(system, questions=data.test)  # doctest: +SKIP
+
+A question box (Enter answers), an optional dropdown of questions with their gold answers, and the
+panel :func:`~kgqa.explore.views.trace_html` renders; a question the model cannot start from says
+why in the panel instead of raising. Everything it shows comes from
+:meth:`QASystem.explain_typed <kgqa.qa.QASystem.explain_typed>`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import KGQAError
+from ..trace import Trace
+from .views import trace_html
+
+if TYPE_CHECKING:
+    from ..datasets import QAExample
+    from ..qa import QASystem
+
+__all__ = ["Explorer"]
+
+
+class Explorer:
+    """A question box, an optional dropdown of ``questions``, and the trace of the last answer.
+
+    ``widget`` is the ipywidgets box to display (a notebook displays the explorer itself);
+    :meth:`ask` answers a question programmatically, as typing it and pressing Enter does."""
+
+    def __init__(self, system: QASystem, questions: Sequence[QAExample] = (), *, k: int = 5) -> None:
+        import ipywidgets as w
+
+        self.system, self.k = system, k
+        self.questions = list(questions)
+        self.trace: Trace | None = None
+        self.box = w.Text(placeholder="Ask a question, e.g. What city is the [Mona Lisa] in?",
+                          continuous_update=False, layout=w.Layout(width="100%"))
+        self.pick = w.Dropdown(options=[("(pick a question)", -1)] + [(ex.question, i) for i, ex in
+                                                                      enumerate(self.questions)],
+                               value=-1, layout=w.Layout(width="100%"))
+        self.panel = w.HTML()
+        self.box.observe(lambda change: self.ask(change["new"]), names="value")
+        self.pick.observe(self._picked, names="value")
+        parts = [self.box] + ([self.pick] if self.questions else []) + [self.panel]
+        self.widget = w.VBox(parts)
+
+    def ask(self, question: str, entities: Sequence[str] = (), gold: Sequence[str] = ()) -> Trace | None:
+        """Answer ``question`` and show its trace (gold answers marked); an empty or unanswerable
+        question shows why instead. Returns the trace, or None."""
+        if not question.strip():
+            self.trace, self.panel.value = None, ""
+            return None
+        try:
+            self.trace = self.system.explain_typed(question, entities, k=self.k)
+        except (KGQAError, ValueError) as err:
+            self.trace = None
+            self.panel.value = f'<p class="kgqa-error">{html.escape(str(err))}</p>'
+            return None
+        self.panel.value = trace_html(self.trace, gold)
+        return self.trace
+
+    def _picked(self, change: dict) -> None:
+        i = change["new"]
+        if i is None or i < 0:
+            return
+        ex = self.questions[i]
+        topics = () if self.system.resolves else ex.topics
+        self.ask(ex.question, topics, gold=ex.answers)
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
+        from IPython.display import display
+
+        display(self.widget)
