@@ -27,10 +27,10 @@ from tqdm.auto import tqdm
 from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, recover_run, run_lock, save_checkpoint
 from .datasets import QADataset, QAExample
 from .encoders import EncoderCache
+from .inputs import build_encoder, example_indices, pad_questions
 from .log import log
 from .metrics import gold_mask
 from .model import ModelConfig, answer_loss
-from .inputs import build_encoder, example_indices, pad_questions
 from .qa import QASystem
 from .resolve import ResolverConfig
 from .run_record import check_resume, rng_state, run_record, set_rng_state
