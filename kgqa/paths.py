@@ -66,9 +66,13 @@ def top_paths(kb: ReifiedKG, hops: Tensor, relations: Tensor, attention: Tensor,
     x = hops.detach().to("cpu", torch.float64).numpy()
     r = relations.detach().to("cpu", torch.float64).numpy()
     a = attention.detach().to("cpu", torch.float64).numpy()
-    obj_ptr, pair_ptr, pair_rel, pair_subj = (t.to("cpu", torch.int64).numpy() for t in (
-        kb.obj_ptr, kb.pair_ptr, kb.pair_rel, kb.pair_subj))
-    fact_w = kb.pair_weights.to("cpu", torch.float64).numpy() if kb.pair_weights is not None else None
+    names = ("obj_ptr", "pair_ptr", "pair_rel", "pair_subj") + (("pair_weights",) if kb.pair_weights is not None else ())
+    if kb.device.type == "cpu":  # the graph's own arrays, viewed once and kept: nothing copied per call
+        arrays = kb.numpy(*names)
+    else:
+        arrays = tuple(getattr(kb, n).cpu().numpy() for n in names)
+    obj_ptr, pair_ptr, pair_rel, pair_subj = arrays[:4]
+    fact_w = arrays[4] if len(arrays) > 4 else None
     T = r.shape[0]
     heap: list[tuple[float, int, int, int, tuple[int, ...], tuple[int, ...], float]] = []
     tie = 0  # insertion order breaks ties: equal terms come out in a fixed order

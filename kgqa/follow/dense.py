@@ -18,7 +18,7 @@ import torch
 from ..types import Tensor
 from .reified import ReifiedKG
 
-__all__ = ["dense_hop"]
+__all__ = ["dense_hop", "transposed_inputs"]
 
 NATIVE_SPMM_MIN_COLS = 8  # from this batch size on, use torch's native CSR kernel (see _spmm)
 
@@ -81,10 +81,15 @@ class _DenseFollow(torch.autograd.Function):
         return g_x, g_r, g_w, None, None
 
 
+def transposed_inputs(kb: ReifiedKG, x: Tensor, r: Tensor,
+                      fact_weights: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """What both dense kernels read: ``xT (E, B)``, ``rT (R, B)`` (free when ``x`` came out of a
+    hop) and the fact weights in pair and in subject order."""
+    pair_w, subj_w = (kb.weights_in(order, fact_weights, x.dtype) for order in ("pair", "subject"))
+    return x.t().contiguous(), r.t().contiguous(), pair_w, subj_w
+
+
 def dense_hop(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
     """Eq. (2) for a dense ``x (B, E)`` and ``r (B, R)`` of one float dtype on the graph's device →
     ``(B, E)``, a transposed view (stride ``(1, B)``: the layout the next hop reads)."""
-    xT = x.t().contiguous()  # (E, B); free when x came out of a hop
-    rT = r.t().contiguous()  # (R, B)
-    pair_w, subj_w = (kb.weights_in(order, fact_weights, x.dtype) for order in ("pair", "subject"))
-    return _DenseFollow.apply(xT, rT, pair_w, subj_w, kb).t()
+    return _DenseFollow.apply(*transposed_inputs(kb, x, r, fact_weights), kb).t()

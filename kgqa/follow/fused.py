@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..types import Tensor
+from .dense import transposed_inputs
 from .reified import ReifiedKG
 
 try:
@@ -412,7 +413,4 @@ class _FusedDenseFollow(torch.autograd.Function):
 def dense_hop(kb: ReifiedKG, x: Tensor, r: Tensor, fact_weights: Tensor | None) -> Tensor:
     """Eq. (2) for a dense CPU ``x (B, E)`` and ``r (B, R)`` of one dtype in :data:`DTYPES` →
     ``(B, E)``, a transposed view (stride ``(1, B)``), as :func:`kgqa.follow.dense.dense_hop`."""
-    xT = x.t().contiguous()  # (E, B); free when x came out of a hop
-    rT = r.t().contiguous()  # (R, B)
-    pair_w, subj_w = (kb.weights_in(order, fact_weights, x.dtype) for order in ("pair", "subject"))
-    return _FusedDenseFollow.apply(xT, rT, pair_w, subj_w, kb).t()
+    return _FusedDenseFollow.apply(*transposed_inputs(kb, x, r, fact_weights), kb).t()

@@ -11,10 +11,14 @@ the fact weights. It builds ``(T, B)`` intermediates, which the kernels avoid: u
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..types import Tensor
-from .reified import ReifiedKG
+
+if TYPE_CHECKING:  # ReifiedKG.incidence builds its matrices here
+    from .reified import ReifiedKG
 
 __all__ = ["follow_reference", "incidence_matrices"]
 

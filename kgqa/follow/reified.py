@@ -181,16 +181,13 @@ class ReifiedKG:
     def incidence(self, *, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor, Tensor]:
         """The three sparse COO incidence matrices ``M_subj (T, E)``, ``M_rel (T, R)``,
         ``M_obj (T, E)`` of eq. (1), 0/1 entries, facts in original order (fact weights are not
-        applied)."""
-        T, dev = self.num_triples, self.device
-        rows = torch.arange(T, device=dev)
-        ones = torch.ones(T, dtype=dtype, device=dev)
+        applied): :func:`kgqa.follow.reference.incidence_matrices` of this graph, ``M_obj`` turned
+        back from the transposed form the reference multiplies by."""
+        from .reference import incidence_matrices
 
-        def coo(col: Tensor, n: int) -> Tensor:
-            return torch.sparse_coo_tensor(torch.stack([rows, col.to(dev)]), ones, (T, n),
-                                           is_coalesced=True, check_invariants=False)
-
-        return coo(self.subj, self.num_entities), coo(self.rel, self.num_relations), coo(self.obj, self.num_entities)
+        m_subj, m_rel, m_obj_t = incidence_matrices(self.triples.to(self.device), self.num_entities,
+                                                    self.num_relations, dtype)
+        return m_subj, m_rel, m_obj_t.t().coalesce()
 
     def memory_breakdown(self) -> dict[str, int]:
         """Bytes held by each tensor of :attr:`INDEX` (``triples`` may be shared with the
