@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from kgqa.explore import answer_rows, answers_html, question_html, question_pieces, relation_rows, trace_html
+from kgqa.explore.path_graph import path_graph, path_graph_svg
 from kgqa.trace import AnswerTrace, BranchTrace, HopTrace, Mention, PathTrace, Scored, Trace
 
 
@@ -85,5 +88,97 @@ def test_explorer_answers_what_is_typed_and_what_is_picked(trained_toy, toy_data
     assert ex.trace.question == pick.question and [t.id for t in ex.trace.topics] == list(pick.topics)
     assert ex.panel.value == trace_html(ex.trace, gold=pick.answers)
     ex.box.value = "Why is the sky blue?"  # no entity to start from: said in the panel, no exception
-    assert ex.trace is None and "no topic entity" in ex.panel.value
-    assert ex.widget.children[-1] is ex.panel and len(ex.widget.children) == 3
+    assert ex.trace is None and "no topic entity" in ex.panel.value and ex.graph.svg == ""
+    assert list(ex.widget.children) == [ex.box, ex.pick, ex.panel, ex.graph]
+    ex.ask("What city is the [Mona Lisa] in?", gold=["paris"])
+    assert ex.graph.svg == path_graph_svg(path_graph(ex.trace, 3, ["paris"]))
+
+
+# ---------------------------------------------------------------------------- the path graph
+def branching_trace() -> Trace:
+    """Two answers; one reached by two paths through the same first hop, one by a one-hop path."""
+    s = lambda i: Scored(i, i.upper(), 0)  # noqa: E731
+    p1 = PathTrace(0, [s("a"), s("b"), s("c")], ["r", "q"], 0.5, 0.625)
+    p2 = PathTrace(0, [s("a"), s("d"), s("c")], ["r", "q"], 0.3, 0.375)
+    p3 = PathTrace(0, [s("a"), s("e")], ["t"], 0.2, 1.0)
+    tiny = PathTrace(0, [s("a"), s("f"), s("c")], ["r", "<q>"], 0.001, 0.00125)
+    answers = [AnswerTrace("c", "C", 0.8, [p1, p2, tiny]), AnswerTrace("e", "E & co", 0.2, [p3])]
+    return Trace("?", "given", "bce", [s("a")], [], answers)
+
+
+def test_path_graph_merges_paths_into_columns_with_summed_weights():
+    g = path_graph(branching_trace(), gold=["c"])
+    assert g.columns == 3
+    assert [(n.key, n.row) for n in g.nodes] == [("0:a", 0), ("1:b", 0), ("1:d", 1), ("2:c", 0), ("2:e", 1)]
+    a, c, e = g.node("0:a"), g.node("2:c"), g.node("2:e")
+    assert abs(a.weight - 1.0) < 1e-12 and abs(c.weight - 0.8) < 1e-12 and e.column == 2  # answers: last column
+    assert c.gold and not e.gold and c.answer and not a.answer and a.answers == {"c", "e"}
+    into = {(x.source, x.relation): x.weight for x in g.edges if x.target == "2:c"}
+    assert into == {("1:b", "q"): 0.5, ("1:d", "q"): 0.3}  # the 0.1% path is left out
+    assert len(path_graph(branching_trace(), min_share=0.0).edges) == len(g.edges) + 2
+    assert [n.key for n in path_graph(branching_trace(), top=1).nodes] == ["0:a", "1:b", "1:d", "2:c"]
+
+
+def test_path_graph_svg_draws_every_node_and_edge_and_escapes():
+    g = path_graph(branching_trace(), gold=["c"])
+    svg = path_graph_svg(g)
+    assert svg.count('class="kgqa-node') == len(g.nodes) and svg.count('class="kgqa-edge"') == len(g.edges)
+    assert "E &amp; co" in svg and "C ✓" in svg and svg.count("kgqa-answer") == 2
+    assert 'data-answers="c e"' in svg  # the start node carries both answers
+    assert "(no path)" in path_graph_svg(path_graph(Trace("?", "given", "bce", [], [], [])))
+
+
+def test_path_graph_of_a_real_trace_carries_the_listed_paths(trained_toy):
+    from kgqa.explore.path_widget import PathGraph
+
+    trace = trained_toy[0].system.explain("What city is the Mona Lisa in?", ["mona_lisa"], k=3)
+    g = path_graph(trace, top=3, min_share=0.0)
+    for a in trace.answers:
+        node = g.node(f"{g.columns - 1}:{a.id}")
+        assert abs(node.weight - sum(p.weight for p in a.paths)) < 1e-9
+    widget = PathGraph(trace, gold=["paris"])
+    assert widget.svg == path_graph_svg(path_graph(trace, 3, ["paris"])) and widget.selected == ""
+    widget.show(None)
+    assert widget.svg == ""
+
+
+# ---------------------------------------------------------------------------- chapter 3's sliders
+def test_soft_follow_is_the_hand_computed_mixture(toy):
+    from kgqa.explore.follow_widgets import soft_follow
+    from kgqa.follow import ReifiedKG
+
+    kb = ReifiedKG.from_kg(toy)
+    for p, q in [(0.7, 0.5), (0.0, 1.0), (1.0, 0.2), (0.35, 0.9)]:
+        w = soft_follow(toy, kb, {"mona_lisa": q, "venus_de_milo": 1 - q}, {"exhibited_at": p, "created^-1": 1 - p})
+        got = {e: v for e, _, v in w.rows}
+        # both works hang at the Louvre; only the Mona Lisa's creator is known
+        want = {e: v for e, v in {"louvre_museum": p, "leonardo_da_vinci": q * (1 - p)}.items() if v > 0}
+        assert got.keys() == want.keys() and all(abs(got[e] - want[e]) < 1e-6 for e in want)
+        assert abs(w.total - sum(want.values())) < 1e-6 and abs(w.left - (1 - w.total)) < 1e-6
+
+
+def test_the_sliders_recompute_in_the_kernel(toy):
+    from kgqa.errors import KGQAError
+    from kgqa.explore.follow_widgets import BranchCombiner, FollowMixer, weights_html
+    from kgqa.follow import ReifiedKG
+
+    kb = ReifiedKG.from_kg(toy)
+    mixer = FollowMixer(toy, kb, ("exhibited_at", "created^-1"), ("mona_lisa", "venus_de_milo"))
+    assert "Louvre Museum</td>" in mixer.out.value and "0.700" in mixer.out.value and "0.150 of the weight" in mixer.out.value
+    mixer.relation.value = 0.9  # as dragging the slider does
+    assert "0.900" in mixer.out.value and "0.050 of the weight leaves" in mixer.out.value
+    mixer.start.value = 1.0
+    assert mixer.out.value == weights_html(mixer.out.value.split("</b>")[0].split("<b>")[1], mixer.result())
+
+    combiner = BranchCombiner(toy, kb, ("natalie_portman", ("played", "starred_in")),
+                              ("star_wars_episode_ii", ("appears_in^-1", "starred_in^-1")))
+    a, b, both = combiner.result()
+    assert [(e, round(v, 6)) for e, _, v in both.rows] == [("padme_amidala", 0.6)]  # min(0.8, 0.6)
+    combiner.mode.value = "product"
+    assert [(e, round(v, 6)) for e, _, v in combiner.result()[2].rows] == [("padme_amidala", 0.48)]
+    assert "product of the two" in combiner.out.value and "0.480" in combiner.out.value
+    combiner.weights[1].value = 1.0
+    assert [(e, round(v, 6)) for e, _, v in combiner.result()[2].rows] == [("padme_amidala", 0.8)]
+    with pytest.raises(KGQAError):
+        FollowMixer(toy, kb, ("exhibited_at", "no_such_relation"), ("mona_lisa", "venus_de_milo"))
+    assert "&lt;x&gt;" in weights_html("<x>", both)

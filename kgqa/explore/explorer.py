@@ -4,8 +4,9 @@ over :mod:`kgqa.explore.views`.
     >>> from kgqa.explore import Explorer      # in a notebook
     >>> Explorer(system, questions=data.test)  # doctest: +SKIP
 
-A question box (Enter answers), an optional dropdown of questions with their gold answers, and the
-panel :func:`~kgqa.explore.views.trace_html` renders; a question the model cannot start from says
+A question box (Enter answers), an optional dropdown of questions with their gold answers, the
+panel :func:`~kgqa.explore.views.trace_html` renders and the graph of the paths that carry the top
+answers (:class:`~kgqa.explore.path_widget.PathGraph`); a question the model cannot start from says
 why in the panel instead of raising. Everything it shows comes from
 :meth:`QASystem.explain_typed <kgqa.qa.QASystem.explain_typed>`.
 """
@@ -45,9 +46,12 @@ class Explorer:
                                                                       enumerate(self.questions)],
                                value=-1, layout=w.Layout(width="100%"))
         self.panel = w.HTML()
+        from .path_widget import PathGraph
+
+        self.graph = PathGraph(top=3)
         self.box.observe(lambda change: self.ask(change["new"]), names="value")
         self.pick.observe(self._picked, names="value")
-        parts = [self.box] + ([self.pick] if self.questions else []) + [self.panel]
+        parts = [self.box] + ([self.pick] if self.questions else []) + [self.panel, self.graph]
         self.widget = w.VBox(parts)
 
     def ask(self, question: str, entities: Sequence[str] = (), gold: Sequence[str] = ()) -> Trace | None:
@@ -55,14 +59,17 @@ class Explorer:
         question shows why instead. Returns the trace, or None."""
         if not question.strip():
             self.trace, self.panel.value = None, ""
+            self.graph.show(None)
             return None
         try:
             self.trace = self.system.explain_typed(question, entities, k=self.k)
         except (KGQAError, ValueError) as err:
             self.trace = None
             self.panel.value = f'<p class="kgqa-error">{html.escape(str(err))}</p>'
+            self.graph.show(None)
             return None
         self.panel.value = trace_html(self.trace, gold)
+        self.graph.show(self.trace, gold)
         return self.trace
 
     def _picked(self, change: dict) -> None:
