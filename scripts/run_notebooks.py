@@ -1,5 +1,10 @@
 """Execute notebooks in place (full mode) and strip volatile metadata, for committing.
 
+Live widgets are not kept: their state would only replay the values they had when the notebook
+ran, and a page without it shows their text repr (``VBox(children=(...``). Every widget in the
+book has a static twin printed before it, which carries the content; the widget's own output is
+replaced by a one-line note saying to run the cell.
+
 Usage: python scripts/run_notebooks.py notebooks/01_toy_knowledge_graph.ipynb [...]
 """
 
@@ -10,6 +15,9 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = "(a live widget: run this cell in Jupyter to use it; the output above shows the same content)"
 
 
 def strip(nb: nbformat.NotebookNode) -> None:
@@ -24,6 +32,8 @@ def strip(nb: nbformat.NotebookNode) -> None:
         if cell.cell_type == "code":
             for out in cell.outputs:
                 out.get("metadata", {}).pop("transient", None)
+                if WIDGET in out.get("data", {}):
+                    out["data"] = {"text/plain": WIDGET_NOTE}
 
 
 def main(paths: list[str]) -> None:

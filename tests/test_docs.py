@@ -60,3 +60,22 @@ def test_results_index_is_generated_from_the_json():
     run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), "--check"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_committed_notebooks_show_no_widget_as_text_and_keep_the_standard_metadata(notebook):
+    """A saved widget's text repr (``VBox(children=...``) means the committed outputs were not
+    written by scripts/run_notebooks.py, which replaces it by a note (the static twin above it
+    carries the content)."""
+    import json
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    assert nb["metadata"]["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
+    assert "widgets" not in nb["metadata"]
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            assert "application/vnd.jupyter.widget-view+json" not in data, f"cell {i}"
+            text = "".join(data.get("text/plain", []))
+            assert not re.match(r"(VBox|HBox|Box|Text|Dropdown|FloatSlider|IntSlider|PathGraph|HTML)\(", text), \
+                f"cell {i} shows a widget as text: {text[:60]}"
