@@ -5,11 +5,18 @@ ran, and a page without it shows their text repr (``VBox(children=(...``). Every
 book has a static twin printed before it, which carries the content; the widget's own output is
 replaced by a one-line note saying to run the cell.
 
+The notebook metadata is what JupyterLab itself writes when it connects to the ipykernel of this
+environment (kernelspec "Python 3 (ipykernel)", the kernel's full language_info with its Python
+version): anything else — a shorter language_info, or none — is rewritten by JupyterLab on opening,
+which marks a notebook that nobody edited as modified.
+
 Usage: python scripts/run_notebooks.py notebooks/01_toy_knowledge_graph.ipynb [...]
+       python scripts/run_notebooks.py --metadata-only notebooks/*.ipynb   (no execution)
 """
 
 from __future__ import annotations
 
+import platform
 import sys
 from pathlib import Path
 
@@ -20,12 +27,22 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = "(a live widget: run this cell in Jupyter to use it; the output above shows the same content)"
 
 
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def language_info() -> dict:
+    """The language_info ipykernel reports for this interpreter (and JupyterLab writes)."""
+    return {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+            "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+            "pygments_lexer": "ipython3", "version": platform.python_version()}
+
+
 def strip(nb: nbformat.NotebookNode) -> None:
-    """Drop execution timings and kernel-specific metadata that change on every run."""
+    """Drop execution timings, widget state and the ids that change on every run; write the
+    metadata JupyterLab expects."""
     nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    lang = nb.metadata.get("language_info", {})
-    nb.metadata["language_info"] = {"name": lang.get("name", "python")}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = language_info()
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell["id"] = f"c{i:03d}"
@@ -37,12 +54,14 @@ def strip(nb: nbformat.NotebookNode) -> None:
 
 
 def main(paths: list[str]) -> None:
-    for p in paths:
+    run = "--metadata-only" not in paths
+    for p in [p for p in paths if p != "--metadata-only"]:
         path = Path(p)
         nb = nbformat.read(path, as_version=4)
-        print(f"running {path} ...", flush=True)
-        NotebookClient(nb, timeout=3600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        if run:
+            print(f"running {path} ...", flush=True)
+            NotebookClient(nb, timeout=3600, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
         strip(nb)
         nbformat.write(nb, path)
 

@@ -66,11 +66,13 @@ def test_results_index_is_generated_from_the_json():
 def test_committed_notebooks_show_no_widget_as_text_and_keep_the_standard_metadata(notebook):
     """A saved widget's text repr (``VBox(children=...``) means the committed outputs were not
     written by scripts/run_notebooks.py, which replaces it by a note (the static twin above it
-    carries the content)."""
+    carries the content); the metadata is what JupyterLab writes, so opening does not modify it."""
     import json
 
     nb = json.loads(notebook.read_text(encoding="utf-8"))
-    assert nb["metadata"]["kernelspec"] == {"display_name": "Python 3", "language": "python", "name": "python3"}
+    assert nb["metadata"]["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                            "name": "python3"}
+    assert set(nb["metadata"]["language_info"]) >= {"codemirror_mode", "name", "pygments_lexer", "version"}
     assert "widgets" not in nb["metadata"]
     for i, cell in enumerate(nb["cells"]):
         for out in cell.get("outputs", []):
