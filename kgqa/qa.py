@@ -254,6 +254,19 @@ class QASystem:
         same arguments, the answers alone)."""
         return self.explain(question, topics, k=k, paths=0).answers
 
+    @torch.inference_mode()
+    def top_answers(self, examples: Sequence[QAExample], *, batch_size: int = 256) -> list[str]:
+        """The id of the best-scored entity for each example, as :meth:`evaluate` ranks them
+        (read from the text by a resolver model, from the examples' topics otherwise)."""
+        self.model.eval()
+        if self.resolves:
+            self.resolver.eval()
+        out_ids = []
+        for start in range(0, len(examples), batch_size):
+            out, _ = self.forward(examples[start:start + batch_size])
+            out_ids += [self.kg.entities[i] for i in out.scores.argmax(dim=-1).tolist()]
+        return out_ids
+
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
     def evaluate(self, examples: Sequence[QAExample], q: torch.Tensor | EncoderCache | None = None, *,

@@ -84,7 +84,7 @@ def test_explorer_answers_what_is_typed_and_what_is_picked(trained_toy, toy_data
     assert ex.trace is not None and [t.id for t in ex.trace.topics] == ["mona_lisa"]
     assert ex.panel.value == trace_html(ex.trace) and "kgqa-answers" in ex.panel.value
     pick = toy_data.test[1]
-    ex.pick.value = 1
+    ex.pick.value = 1  # the dropdown's values are indices into the questions, whatever their order
     assert ex.trace.question == pick.question and [t.id for t in ex.trace.topics] == list(pick.topics)
     assert ex.panel.value == trace_html(ex.trace, gold=pick.answers)
     ex.box.value = "Why is the sky blue?"  # no entity to start from: said in the panel, no exception
@@ -92,6 +92,20 @@ def test_explorer_answers_what_is_typed_and_what_is_picked(trained_toy, toy_data
     assert list(ex.widget.children) == [ex.box, ex.pick, ex.panel, ex.graph]
     ex.ask("What city is the [Mona Lisa] in?", gold=["paris"])
     assert ex.graph.svg == path_graph_svg(path_graph(ex.trace, 3, ["paris"]))
+
+
+def test_the_dropdown_lists_misses_first_as_evaluate_counts_them(trained_toy, toy_data):
+    from kgqa.explore import Explorer
+
+    system, questions = trained_toy[0].system, toy_data.test[:40]
+    ex = Explorer(system, questions=questions)
+    labels = [label for label, i in ex.pick.options if i >= 0]
+    marks = [label[0] for label in labels]
+    assert marks == sorted(marks, key=lambda m: m == "✓")  # every ✗ before every ✓
+    assert ex.misses == marks.count("✗") == round(len(questions) * (1 - system.evaluate(questions)["hits@1"] / 100))
+    assert {label[2:] for label in labels} == {q.question for q in questions}
+    in_order = Explorer(system, questions=questions, misses_first=False)
+    assert [i for _, i in in_order.pick.options] == list(range(-1, len(questions)))
 
 
 # ---------------------------------------------------------------------------- the path graph

@@ -4,7 +4,8 @@ over :mod:`kgqa.explore.views`.
     >>> from kgqa.explore import Explorer      # in a notebook
     >>> Explorer(system, questions=data.test)  # doctest: +SKIP
 
-A question box (Enter answers), an optional dropdown of questions with their gold answers, the
+A question box (Enter answers), an optional dropdown of questions (✗ where the model's best answer is
+not a gold one, those first) with their gold answers, the
 panel :func:`~kgqa.explore.views.trace_html` renders and the graph of the paths that carry the top
 answers (:class:`~kgqa.explore.path_widget.PathGraph`); a question the model cannot start from says
 why in the panel instead of raising. Everything it shows comes from
@@ -34,16 +35,17 @@ class Explorer:
     ``widget`` is the ipywidgets box to display (a notebook displays the explorer itself);
     :meth:`ask` answers a question programmatically, as typing it and pressing Enter does."""
 
-    def __init__(self, system: QASystem, questions: Sequence[QAExample] = (), *, k: int = 5) -> None:
+    def __init__(self, system: QASystem, questions: Sequence[QAExample] = (), *, k: int = 5,
+                 misses_first: bool = True) -> None:
         import ipywidgets as w
 
         self.system, self.k = system, k
         self.questions = list(questions)
         self.trace: Trace | None = None
+        self.misses = 0  # questions of the dropdown whose best answer is not gold
         self.box = w.Text(placeholder="Ask a question, e.g. What city is the [Mona Lisa] in?",
                           continuous_update=False, layout=w.Layout(width="100%"))
-        self.pick = w.Dropdown(options=[("(pick a question)", -1)] + [(ex.question, i) for i, ex in
-                                                                      enumerate(self.questions)],
+        self.pick = w.Dropdown(options=[("(pick a question)", -1)] + self._labels(misses_first),
                                value=-1, layout=w.Layout(width="100%"))
         self.panel = w.HTML()
         from .path_widget import PathGraph
@@ -71,6 +73,17 @@ class Explorer:
         self.panel.value = trace_html(self.trace, gold)
         self.graph.show(self.trace, gold)
         return self.trace
+
+    def _labels(self, misses_first: bool) -> list[tuple[str, int]]:
+        """The dropdown's entries: each question marked ✗ when the model's best answer is not a
+        gold one, ✓ when it is; the misses first (in their order) when ``misses_first``."""
+        if not self.questions:
+            return []
+        best = self.system.top_answers(self.questions)
+        hit = [b in ex.answers for b, ex in zip(best, self.questions)]
+        order = sorted(range(len(hit)), key=lambda i: hit[i]) if misses_first else range(len(hit))
+        self.misses = hit.count(False)
+        return [(f"{'✓' if hit[i] else '✗'} {self.questions[i].question}", i) for i in order]
 
     def _picked(self, change: dict) -> None:
         i = change["new"]
