@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="say more about what is happening (-vv: details) (default: warnings only)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only, no warnings or progress")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,stats,train,eval,ask}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,stats,train,eval,ask,explore}")
     demo = sub.add_parser("demo", help="train on the toy world and answer the seed questions, showing the work")
     demo.add_argument("questions", nargs="*", help="questions to ask (default: the three seed questions)")
     demo.add_argument("--pipeline", action="store_true", help="use the traditional pipeline instead of the model")
@@ -70,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--no-inverses", action="store_true", help="for a file: do not add r^-1 relations")
     stats.add_argument("--all", action="store_true", help=f"list every relation (default: the {STATS_TOP} largest)")
     stats.set_defaults(func=_stats)
+    from .explore import add_command as add_explore
     from .train import add_commands
 
     add_commands(sub)
+    add_explore(sub)
     return parser
 
 

@@ -107,37 +107,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..checkpoint import check_kg, resolve_checkpoint
-    from ..datasets import DATASETS, load_dataset, load_questions, load_user
+    from ..datasets import load_questions
     from ..qa import QASystem
+    from .run_data import recorded_split
 
     system = QASystem.from_pretrained(args.checkpoint)
-    folder = resolve_checkpoint(args.checkpoint)
-    run = system.config  # the checkpoint's config.json, read once
     if args.questions:
-        examples = load_questions(args.questions, system.kg)
+        examples, name = load_questions(args.questions, system.kg), args.questions
     else:
-        origin = (run.data or {}).get("origin")
-        name = args.dataset or run.dataset
-        if args.dataset is None and origin and origin.get("loader") == "user":
-            options = {k: origin[k] for k in ("add_inverses", "split", "seed", "on_duplicate", "dedupe", "grouped")
-                       if k in origin}
-            data = load_user(origin["kg"], origin["questions"], name=name, **options)
-        elif args.dataset is None and origin and origin.get("loader") == "registry":
-            data = load_dataset(origin["name"], **origin.get("options", {}))  # the options it was trained with
-        elif name in DATASETS:
-            data = load_dataset(name)
-        else:
-            raise UsageError(f"{folder}: trained on your own files ({name!r}), and the checkpoint does not record "
-                             "where they are; pass --questions FILE (questions on the checkpoint's graph)")
-        check_kg(run.to_json(), data.kg, folder)  # the dataset's graph must be the one the model was trained on
-        examples = getattr(data, args.split)
-        if args.split == "test" and args.dataset is None and run.data is not None:
-            from ..run_record import data_fingerprint
-
-            if data_fingerprint(examples, ()) != run.data.get("test"):
-                raise UsageError(f"{folder}: the {name!r} test split read now differs from the one recorded at "
-                                 "training time (the question file or the split changed)")
+        examples, name = recorded_split(system, args.checkpoint, args.split, args.dataset)
     if not examples:
         raise UsageError(f"the {args.split} split of {name!r} is empty: nothing to evaluate")
     result = informative(system.evaluate(examples))
