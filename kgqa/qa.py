@@ -11,7 +11,8 @@ one question as a :class:`~kgqa.trace.Trace`, and :meth:`~QASystem.save_pretrain
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,23 @@ class QASystem:
     def resolves(self) -> bool:
         """True when the topic entities come from the learned resolver (``entities`` "span" or "text")."""
         return self.model.config.entities != "given"
+
+    @contextmanager
+    def combined_by(self, mode: str) -> Iterator[QASystem]:
+        """Within the block, a model with branches combines them by ``mode`` (``"min"`` or
+        ``"product"``) instead of the combination it was trained with: the same branches, another
+        combination — a what-if for the explorer. Restored on leaving, also after an error."""
+        cfg = self.model.config
+        if not cfg.branched:
+            raise ValueError("this model follows one walk from all its topics (intersection='none'); "
+                             "only a model with branches can change how it combines them")
+        if mode not in ("min", "product"):
+            raise ValueError(f"a combination is 'min' or 'product', got {mode!r}")
+        self.model.config = replace(cfg, intersection=mode)
+        try:
+            yield self
+        finally:
+            self.model.config = cfg
 
     @property
     def masks_mentions(self) -> bool:

@@ -196,3 +196,40 @@ def test_the_sliders_recompute_in_the_kernel(toy):
     with pytest.raises(KGQAError):
         FollowMixer(toy, kb, ("exhibited_at", "no_such_relation"), ("mona_lisa", "venus_de_milo"))
     assert "&lt;x&gt;" in weights_html("<x>", both)
+
+
+# ---------------------------------------------------------------------------- combining branches
+def test_a_branched_model_can_be_explored_with_the_other_combination(toy, tiny_enc, trained_toy):
+    from kgqa.explore import Explorer
+    from kgqa.model import ModelConfig
+    from kgqa.qa import QASystem
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    system = QASystem.build(toy, ModelConfig(hops=2, hidden=8, intersection="min", loss="bce"), tiny_enc)
+    q, topics = "Who did Natalie Portman play in Star Wars Episode II?", ["natalie_portman", "star_wars_episode_ii"]
+    with_min = system.explain(q, topics, k=20, paths=0)
+    with system.combined_by("product"):
+        with_product = system.explain(q, topics, k=20, paths=0)
+    assert with_min.combine == "min" and with_product.combine == "product"
+    assert system.model.config.intersection == "min"  # restored
+    lo = {a.id: a.score for a in with_product.answers}
+    hi = {a.id: a.score for a in with_min.answers}
+    both = lo.keys() & hi.keys()
+    assert both and all(lo[e] <= hi[e] + 1e-6 for e in both)  # a product of weights ≤ 1 is ≤ their min
+    with pytest.raises(RuntimeError), system.combined_by("product"):
+        raise RuntimeError("inside")
+    assert system.model.config.intersection == "min"  # restored after an error too
+    with pytest.raises(ValueError, match="'min' or 'product'"), system.combined_by("sum"):
+        pass
+    with pytest.raises(ValueError, match="one walk"), trained_toy[0].system.combined_by("min"):
+        pass
+
+    ex = Explorer(system, k=20)
+    assert ex.combine in ex.widget.children and ex.combine.value == "min"
+    ex.ask(q, topics)
+    assert ex.trace.combine == "min"
+    ex.combine.value = "product"  # the same question, combined the other way
+    assert ex.trace.combine == "product" and ex.panel.value == trace_html(ex.trace)
+    assert "answer = product over the 2 walks" in ex.panel.value
+    assert Explorer(trained_toy[0].system).combine not in Explorer(trained_toy[0].system).widget.children

@@ -51,9 +51,16 @@ class Explorer:
         from .path_widget import PathGraph
 
         self.graph = PathGraph(top=3)
+        # a model with branches: how they combine, as trained or the other way (a what-if)
+        trained = system.model.config.intersection
+        self.combine = w.ToggleButtons(options=["min", "product"], value=trained if trained != "none" else "min",
+                                       description="combine", tooltips=[f"trained with {trained}"] * 2)
+        self._question: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+        self.combine.observe(self._recombined, names="value")
         self.box.observe(lambda change: self.ask(change["new"]), names="value")
         self.pick.observe(self._picked, names="value")
-        parts = [self.box] + ([self.pick] if self.questions else []) + [self.panel, self.graph]
+        parts = ([self.box] + ([self.pick] if self.questions else [])
+                 + ([self.combine] if system.model.config.branched else []) + [self.panel, self.graph])
         self.widget = w.VBox(parts)
 
     def ask(self, question: str, entities: Sequence[str] = (), gold: Sequence[str] = ()) -> Trace | None:
@@ -63,8 +70,13 @@ class Explorer:
             self.trace, self.panel.value = None, ""
             self.graph.show(None)
             return None
+        self._question = (question, tuple(entities), tuple(gold))
         try:
-            self.trace = self.system.explain_typed(question, entities, k=self.k)
+            if self.system.model.config.branched:
+                with self.system.combined_by(self.combine.value):
+                    self.trace = self.system.explain_typed(question, entities, k=self.k)
+            else:
+                self.trace = self.system.explain_typed(question, entities, k=self.k)
         except (KGQAError, ValueError) as err:
             self.trace = None
             self.panel.value = f'<p class="kgqa-error">{html.escape(str(err))}</p>'
@@ -73,6 +85,10 @@ class Explorer:
         self.panel.value = trace_html(self.trace, gold)
         self.graph.show(self.trace, gold)
         return self.trace
+
+    def _recombined(self, change: dict) -> None:
+        if self._question is not None:  # the question shown, combined the new way
+            self.ask(*self._question)
 
     def _labels(self, misses_first: bool) -> list[tuple[str, int]]:
         """The dropdown's entries: each question marked ✗ when the model's best answer is not a
