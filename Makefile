@@ -11,7 +11,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # late for kgqa.threads to choose it (benchmarks/train_speed.py measures why it matters)
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup demo test test-unit test-notebooks lab notebooks bench-follow bench-qa bench-latency bench-intersection clean
+.PHONY: setup demo test test-unit test-notebooks test-browser lab notebooks bench-follow bench-qa bench-latency bench-intersection clean
 
 setup: $(STAMP)
 
@@ -35,8 +35,15 @@ test-unit: $(STAMP)
 test-notebooks: $(STAMP)
 	KGQA_QUICK=1 $(PY) -m pytest $(NOTEBOOKS) --nbval-lax --nbval-current-env
 
+# The widgets in a real browser: JupyterLab on 127.0.0.1 and Debian's chromium driven by Playwright
+# (apt-get install chromium; `make test` runs these too, and skips them, saying why, without it).
+# Screenshots: build/browser/.
+test-browser: $(STAMP)
+	KGQA_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests/browser -p no:cacheprovider
+
+# As root, JupyterLab needs --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ --ip=127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Full-mode run of every notebook, outputs kept for readers, volatile metadata stripped.
 notebooks: $(STAMP)

@@ -233,3 +233,43 @@ def test_a_branched_model_can_be_explored_with_the_other_combination(toy, tiny_e
     assert ex.trace.combine == "product" and ex.panel.value == trace_html(ex.trace)
     assert "answer = product over the 2 walks" in ex.panel.value
     assert Explorer(trained_toy[0].system).combine not in Explorer(trained_toy[0].system).widget.children
+
+
+# ---------------------------------------------------------------------------- chapters 1 and 2
+def test_neighbourhood_facts_are_the_facts_among_the_entities_within_the_radius(toy):
+    from kgqa.explore.neighbourhood import NeighbourhoodViewer, neighbourhood_facts
+
+    triples = [(s, r, o) for s, r, o in toy.string_triples() if not toy.is_inverse(r)]
+    # oracle: breadth-first over the undirected fact graph, by hand
+    near = {"mona_lisa"}
+    for _ in range(2):
+        near |= {o for s, _, o in triples if s in near} | {s for s, _, o in triples if o in near}
+    assert neighbourhood_facts(toy, "mona_lisa", 2) == sorted(t for t in triples if t[0] in near and t[2] in near)
+    assert ("mona_lisa", "exhibited_at", "louvre_museum") in neighbourhood_facts(toy, "mona_lisa", 1)
+
+    viewer = NeighbourhoodViewer(toy, "mona_lisa")
+    assert "of <b>Mona Lisa</b>" in viewer.summary.value and f"{len(viewer.facts())} facts" in viewer.summary.value
+    viewer.entity.value = "tom_hanks_theologian"  # as picking it in the dropdown does
+    viewer.radius.value = 2
+    assert viewer.facts() == neighbourhood_facts(toy, "tom_hanks_theologian", 2)
+    assert "Tom Hanks [tom_hanks_theologian]" in viewer.summary.value
+
+
+def test_the_pipeline_box_shows_each_step_and_where_it_fails(toy):
+    from kgqa.explore.pipeline_widget import PipelineBox, pipeline_html
+    from kgqa.pipeline import Pipeline, TemplateParser
+    from kgqa.toy import toy_questions
+
+    train = toy_questions("train")
+    pipeline = Pipeline(toy, TemplateParser.from_examples(toy, [(q.question, q.program) for q in train]))
+    box = PipelineBox(pipeline, "What city is the Mona Lisa in?")
+    assert "exhibited_at &gt; located_in" in box.out.value and "<b>answer</b>: Paris" in box.out.value
+    box.box.value = "Who wrote films starring Tom Hanks?"
+    assert "(of 3:" in box.out.value and "Tom Hanks [tom_hanks_actor]</b>" in box.out.value
+    box.box.value = "Where does the Mona Lisa hang?"  # linked, but no template for this wording
+    assert "semantic parsing failed" in box.out.value and "where does the &lt;E&gt; hang" in box.out.value
+    box.box.value = "Why is the sky blue?"
+    assert "entity linking failed" in box.out.value and box.result.failure
+    right = pipeline_html(toy, pipeline.answer("What city is the Mona Lisa in?"), gold={"paris"})
+    wrong = pipeline_html(toy, pipeline.answer("What city is the Mona Lisa in?"), gold={"france"})
+    assert "— <b>right</b>" in right and "(gold: France)" in wrong

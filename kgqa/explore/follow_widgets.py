@@ -83,7 +83,7 @@ def _slider(description: str, value: float):
 
     return w.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=description, readout_format=".2f",
                          continuous_update=True, style={"description_width": "initial"},
-                         layout=w.Layout(width="32em"))
+                         layout=w.Layout(width="100%", max_width="56em"))
 
 
 class FollowMixer:
