@@ -1,12 +1,19 @@
-"""Argument types of the ``kgqa`` command: numbers checked when the command line is parsed, so a
-bad value is a one-line usage error that names the option."""
+"""Argument types of the ``kgqa`` command — numbers checked when the command line is parsed, so a
+bad value is a one-line usage error that names the option — and :class:`UsageError`, what every
+command raises for options that do not go together."""
 
 from __future__ import annotations
 
 import argparse
 import math
 
-__all__ = ["positive_int", "positive_float"]
+from ..errors import KGQAError
+
+__all__ = ["positive_int", "positive_float", "UsageError"]
+
+
+class UsageError(KGQAError):
+    """Options that do not go together, or name something this machine or run does not have."""
 
 
 def positive_int(text: str) -> int:

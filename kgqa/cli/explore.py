@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .train import UsageError
+from .args import UsageError
 
 __all__ = ["add_command", "write_notebook"]
 

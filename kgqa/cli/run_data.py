@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .train import UsageError
+from .args import UsageError
 
 if TYPE_CHECKING:
     from ..datasets import QAExample

@@ -10,14 +10,9 @@ from typing import Any
 
 from ..errors import KGQAError
 from ..train_config import TrainConfig
-from .args import positive_float, positive_int
+from .args import UsageError, positive_float, positive_int
 
 __all__ = ["add_commands", "informative", "UsageError"]
-
-
-class UsageError(KGQAError):
-    """Options that do not go together, or name something this machine or run does not have."""
-
 
 
 def _load_data(args: argparse.Namespace):
