@@ -273,3 +273,61 @@ def test_the_pipeline_box_shows_each_step_and_where_it_fails(toy):
     right = pipeline_html(toy, pipeline.answer("What city is the Mona Lisa in?"), gold={"paris"})
     wrong = pipeline_html(toy, pipeline.answer("What city is the Mona Lisa in?"), gold={"france"})
     assert "— <b>right</b>" in right and "(gold: France)" in wrong
+
+
+def test_readings_are_listed_with_their_slot_texts():
+    from kgqa.explore.views import reading_rows
+    from kgqa.trace import Reading
+
+    trace = text_trace()
+    trace.readings = [Reading([0, 2], 0.7), Reading([0], 0.3)]
+    assert reading_rows(trace) == [(["Tom Hanks", "wrote"], 0.7), (["Tom Hanks"], 0.3)]
+    assert "readings: <q>Tom Hanks</q> + <q>wrote</q> 0.70; <q>Tom Hanks</q> 0.30" in trace_html(trace)
+
+
+# ---------------------------------------------------------------------------- chapters 5 and 6
+def test_the_namesake_row_is_the_resolver_on_the_given_span(toy, tiny_enc):
+    import torch
+
+    from kgqa.explore.resolver_widgets import MentionNotFoundError, NamesakeRow, namesake_html, namesake_probs
+    from kgqa.model import ModelConfig
+    from kgqa.qa import QASystem
+
+    torch.manual_seed(0)
+    system = QASystem.build(toy, ModelConfig(hidden=8, entities="span"), tiny_enc)
+    toms = ["tom_hanks_actor", "tom_hanks_seismologist", "tom_hanks_theologian"]
+    q = "Where was the seismologist tom hanks born?"
+    probs = namesake_probs(system, q, "Tom Hanks", toms)
+    with torch.no_grad():  # oracle: the resolver itself, the span located by hand
+        out = system.resolver([q], system.encoder([q]), given_spans=[[(27, 36)]])
+    assert probs == [float(out.x0[0, toy.entity_index(e)]) for e in toms]
+    assert 0 < sum(probs) <= 1 + 1e-6
+    with pytest.raises(MentionNotFoundError):
+        namesake_probs(system, "Who directed Big?", "Tom Hanks", toms)
+    row = NamesakeRow(system, "Tom Hanks", toms, q)
+    assert row.out.value == namesake_html(system, q, "Tom Hanks", toms) and row.out.value.count("<td") == 3
+    row.box.value = "Who directed Big?"
+    assert "does not contain &#x27;Tom Hanks&#x27;" in row.out.value
+
+
+def test_the_hop_attention_slider_against_branches(toy):
+    from kgqa.explore.hop_widgets import HopAttentionSlider, branch_minimum, hop_mixture, ranking_html
+    from kgqa.follow import ReifiedKG, follow
+    from kgqa.sets import one_hot, relation_one_hot, top_k
+
+    kb = ReifiedKG.from_kg(toy)
+    x0 = (one_hot(toy, ["new_york_city"]) + one_hot(toy, ["natalie_portman"])) / 2
+    x1 = follow(kb, x0, (relation_one_hot(toy, ["born_in^-1"]) + relation_one_hot(toy, ["starred_in"])) / 2)
+    x2 = follow(kb, x1, relation_one_hot(toy, ["directed_by"]))
+    city = follow(kb, one_hot(toy, ["new_york_city"]), relation_one_hot(toy, ["born_in^-1"]))
+    portman = follow(kb, follow(kb, one_hot(toy, ["natalie_portman"]), relation_one_hot(toy, ["starred_in"])),
+                     relation_one_hot(toy, ["directed_by"]))
+    assert hop_mixture(toy, x1, x2, 0.0) == top_k(toy, x2[0], 4) and hop_mixture(toy, x1, x2, 1.0) == top_k(toy, x1[0], 4)
+    assert [e for e, _, _ in branch_minimum(toy, [city, portman])] == ["darren_aronofsky"]
+    widget = HopAttentionSlider(toy, x1, x2, [city, portman], gold={"darren_aronofsky"}, a=0.0)
+    assert "top answer wrong" in widget.out.value  # all weight on hop 2: Portman's directors only
+    widget.a.value = 0.7
+    assert widget.out.value == ranking_html("one walk: 0.70·x₁ + 0.30·x₂", hop_mixture(toy, x1, x2, 0.7), {"darren_aronofsky"})
+    assert "top answer right" in widget.out.value
+    widget.model.value = "branches (min)"
+    assert widget.a.disabled and "Darren Aronofsky ✓" in widget.out.value and "margin 1.000" in widget.out.value

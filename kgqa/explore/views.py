@@ -8,6 +8,7 @@ answers) and returns data a test can check or an HTML fragment a widget, a noteb
   ``p(span)`` (for a model that finds several entities, by the probability that the slot is one of
   them), its candidates in the tooltip;
 - :func:`relation_rows`: a walk's relation weights per hop, the heat map's data;
+- :func:`reading_rows`: a question's readings (which slots are its entities) and their weights;
 - :func:`answer_rows` / :func:`answers_html`: the answers with their scores, gold ones marked, each
   with the path that carries most of its score;
 - :func:`trace_html`: all of it, one panel per walk.
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 
 from ..trace import Trace
 
-__all__ = ["Piece", "question_pieces", "question_html", "relation_rows", "answer_rows", "answers_html",
-           "trace_html"]
+__all__ = ["Piece", "question_pieces", "question_html", "relation_rows", "reading_rows", "answer_rows",
+           "answers_html", "trace_html"]
 
 SHADE = (255, 183, 77)  # the colour of a mention, as strong as its probability
 
@@ -89,6 +90,13 @@ def relation_rows(trace: Trace, branch: int = 0) -> tuple[list[str], list[list[f
     return names, rows
 
 
+def reading_rows(trace: Trace) -> list[tuple[list[str], float]]:
+    """The readings of a question with several possible entities, likeliest first: the texts of
+    the mention slots each reading takes as the question's entities, and its weight ``w_c``."""
+    return [([trace.mentions[i].text for i in r.slots if 0 <= i < len(trace.mentions)], r.weight)
+            for r in trace.readings]
+
+
 def answer_rows(trace: Trace, gold: Iterable[str] = ()) -> list[dict[str, object]]:
     """One row per answer: id, name, score, whether it is gold, and the path carrying most of its
     score (text and share), best answer first."""
@@ -142,6 +150,10 @@ def trace_html(trace: Trace, gold: Iterable[str] = ()) -> str:
     if trace.entity_count:
         parts.append("<p>entities in the question: "
                      + ", ".join(f"{n}: {p:.2f}" for n, p in enumerate(trace.entity_count, 1)) + "</p>")
+    if trace.readings:
+        parts.append('<p class="kgqa-readings">readings: ' + "; ".join(
+            " + ".join(f"<q>{html.escape(t)}</q>" for t in texts) + f" {w:.2f}" for texts, w in reading_rows(trace))
+            + "</p>")
     parts += [_walk_html(trace, j) for j in range(len(trace.branches))]
     if len(trace.branches) > 1:
         parts.append(f"<p>answer = {html.escape(trace.combine)} over the {len(trace.branches)} walks</p>")
