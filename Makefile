@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(PY) -m kgqa demo
 
 test: $(STAMP)
-	KGQA_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider
+	KGQA_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider --durations=15
 
 test-unit: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest tests

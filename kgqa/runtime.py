@@ -11,7 +11,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir", "release_memory", "json_safe"]
+__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir", "release_memory", "json_safe",
+           "notebook_metadata"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -96,3 +97,15 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
+
+
+def notebook_metadata() -> dict[str, Any]:
+    """The notebook metadata JupyterLab writes when it connects to this environment's ipykernel:
+    kernelspec "Python 3 (ipykernel)" and the kernel's full ``language_info``. A notebook saved
+    with anything else is rewritten on opening and shows as modified although nobody edited it."""
+    import platform
+
+    return {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                              "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                              "pygments_lexer": "ipython3", "version": platform.python_version()}}

@@ -16,33 +16,23 @@ Usage: python scripts/run_notebooks.py notebooks/01_toy_knowledge_graph.ipynb [.
 
 from __future__ import annotations
 
-import platform
 import sys
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
+from kgqa.runtime import notebook_metadata
+
 WIDGET = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = "(a live widget: run this cell in Jupyter to use it; the output above shows the same content)"
-
-
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-
-
-def language_info() -> dict:
-    """The language_info ipykernel reports for this interpreter (and JupyterLab writes)."""
-    return {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
-            "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
-            "pygments_lexer": "ipython3", "version": platform.python_version()}
 
 
 def strip(nb: nbformat.NotebookNode) -> None:
     """Drop execution timings, widget state and the ids that change on every run; write the
     metadata JupyterLab expects."""
     nb.metadata.pop("widgets", None)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = language_info()
+    nb.metadata.update(notebook_metadata())
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell["id"] = f"c{i:03d}"

@@ -42,8 +42,10 @@ def write_notebook(path: Path, checkpoint: Path, split: str | None, limit: int) 
              f"checkpoint = {str(checkpoint)!r}\nsystem = QASystem.from_pretrained(checkpoint)\n{questions}"),
         code("explorer = Explorer(system, questions=questions, k=5)\nexplorer"),
     ]
+    from ..runtime import notebook_metadata
+
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.metadata.update(notebook_metadata())  # opening it does not mark it modified
     nbformat.write(nb, path)
 
 

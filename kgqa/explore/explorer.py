@@ -4,11 +4,11 @@ over :mod:`kgqa.explore.views`.
     >>> from kgqa.explore import Explorer      # in a notebook
     >>> Explorer(system, questions=data.test)  # doctest: +SKIP
 
-A question box (Enter answers), an optional dropdown of questions (✗ where the model's best answer is
-not a gold one, those first) with their gold answers, the
-panel :func:`~kgqa.explore.views.trace_html` renders and the graph of the paths that carry the top
-answers (:class:`~kgqa.explore.path_widget.PathGraph`); a question the model cannot start from says
-why in the panel instead of raising. Everything it shows comes from
+A question box (Enter answers), an optional dropdown of questions (✗ where the model's best answer
+is not a gold one, those first) with their gold answers, for a model with branches a min/product
+toggle, the panel :func:`~kgqa.explore.views.trace_html` renders and the graph of the paths that
+carry the top answers (:class:`~kgqa.explore.path_widget.PathGraph`); a question the model cannot
+start from says why in the panel instead of raising. Everything it shows comes from
 :meth:`QASystem.explain_typed <kgqa.qa.QASystem.explain_typed>`.
 """
 
