@@ -94,7 +94,17 @@ def _minilm_path() -> str:
 
 
 def _load(model: str, attn: str) -> tuple[object, nn.Module, str]:
-    """(tokenizer, transformer, display name) for "minilm", a local folder, or a hub name."""
+    """(tokenizer, transformer, display name) for "minilm", a local folder, or a hub name. The
+    packaged MiniLM with eager attention loads without ``transformers`` (:mod:`kgqa.minilm`,
+    identical outputs, about 2 s less to start); everything else through ``transformers``."""
+    if model == "minilm" and attn == "eager":
+        from .minilm import load_minilm
+
+        try:
+            tok, net = load_minilm(_minilm_path())
+        except (OSError, ValueError) as err:
+            raise EncoderLoadError(f"could not load the packaged all-MiniLM-L6-v2: {err}") from err
+        return tok, net, MINILM_NAME
     from transformers import AutoModel, AutoTokenizer
 
     name = MINILM_NAME if model == "minilm" else model
@@ -212,21 +222,15 @@ class QuestionEncoder(nn.Module):
             raise ValueError("attention maps need QuestionEncoder(..., attn_implementation='eager')")
         if not texts:
             return self._empty()
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
-                             return_overflowing_tokens=True, return_offsets_mapping=True,
-                             return_special_tokens_mask=True, return_tensors="pt")
-        sample = enc["overflow_to_sample_mapping"]  # (rows,) a long text fills several rows
-        first = torch.ones_like(sample, dtype=torch.bool)
-        first[1:] = sample[1:] != sample[:-1]
-        rows = first.nonzero().squeeze(1)  # (B,) the first, kept, row of each text
-        attn = enc["attention_mask"][rows].bool()
+        enc = self._tokenize(texts)
+        attn = enc["attention_mask"].bool()
         L = int(attn.sum(1).max())
         attn = attn[:, :L]
-        mask = attn & ~enc["special_tokens_mask"][rows, :L].bool()
-        offsets = enc["offset_mapping"][rows, :L].long() * mask[..., None]  # (B, L, 2)
-        words = [[-1 if w is None else w for w in enc.word_ids(int(r))][:L] for r in rows]
+        mask = attn & ~enc["special_tokens_mask"][:, :L].bool()
+        offsets = enc["offset_mapping"][:, :L].long() * mask[..., None]  # (B, L, 2)
+        words = [row[:L] for row in enc["word_ids"]]
         word_ids = torch.tensor(words, dtype=torch.int64).masked_fill(~mask, -1)
-        inputs = {k: enc[k][rows, :L] for k in ("input_ids", "token_type_ids") if k in enc}
+        inputs = {k: enc[k][:, :L] for k in ("input_ids", "token_type_ids") if k in enc}
         dev = self.device
         inputs = {k: v.to(dev) for k, v in inputs.items()}
         grad = torch.no_grad() if self.frozen else contextlib.nullcontext()
@@ -241,11 +245,31 @@ class QuestionEncoder(nn.Module):
                 w = attn_d[..., None].float()  # (B, L, 1)
                 pooled = (tokens * w).sum(1) / w.sum(1).clamp(min=1.0)
         maps = tuple(a.float() for a in out.attentions) if attentions else None
-        counts = torch.bincount(sample, minlength=len(texts))
         return EncoderOutput(tokens=tokens, mask=mask.to(dev), attention_mask=attn_d,
                              pooled=pooled, offsets=offsets.to(dev), word_ids=word_ids.to(dev),
-                             input_ids=inputs["input_ids"].long(), truncated=(counts > 1).to(dev),
+                             input_ids=inputs["input_ids"].long(), truncated=enc["truncated"].to(dev),
                              attentions=maps)
+
+    def _tokenize(self, texts: list[str]) -> dict:
+        """Per text, the first row of at most ``max_length`` tokens (padded to the batch's
+        longest): ids, type ids, attention and special-token masks, character offsets, word ids
+        (-1 for none) and whether the text was cut."""
+        from .minilm import Tokenizer
+
+        if isinstance(self.tokenizer, Tokenizer):
+            return self.tokenizer.encode(texts, self.max_length)
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
+                             return_overflowing_tokens=True, return_offsets_mapping=True,
+                             return_special_tokens_mask=True, return_tensors="pt")
+        sample = enc["overflow_to_sample_mapping"]  # (rows,) a long text fills several rows
+        first = torch.ones_like(sample, dtype=torch.bool)
+        first[1:] = sample[1:] != sample[:-1]
+        rows = first.nonzero().squeeze(1)  # (B,) the first, kept, row of each text
+        out = {k: enc[k][rows] for k in ("input_ids", "token_type_ids", "attention_mask", "special_tokens_mask",
+                                          "offset_mapping") if k in enc}
+        out["word_ids"] = [[-1 if w is None else w for w in enc.word_ids(int(r))] for r in rows]
+        out["truncated"] = torch.bincount(sample, minlength=len(texts)) > 1
+        return out
 
 
 def tiny_encoder(seed: int = 0, *, hidden: int = 32, layers: int = 2, heads: int = 2,

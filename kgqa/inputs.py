@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from .datasets import NO_SPAN, QAExample, Span
-from .encoders import EncoderOutput, QuestionEncoder, tiny_encoder
+from .encoders import MINILM_NAME, EncoderOutput, QuestionEncoder, tiny_encoder
 from .kg import KnowledgeGraph
 from .resolve import ResolverOutput
 
@@ -23,14 +23,17 @@ __all__ = ["PLACEHOLDER", "build_encoder", "example_indices", "encoder_text", "e
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
-    """The encoder called ``name``: ``"minilm"``, ``"tiny"`` (random, for tests) or the name a
-    :func:`~kgqa.encoders.tiny_encoder` carries (``tiny-bert-h32-l2-seed0``), a folder or a hub name."""
+    """The encoder called ``name``: ``"minilm"`` (or its display name ``all-MiniLM-L6-v2``),
+    ``"tiny"`` (random, for tests) or the name a :func:`~kgqa.encoders.tiny_encoder` carries
+    (``tiny-bert-h32-l2-seed0``), a folder or a hub name."""
     import re
 
     tiny = re.fullmatch(r"tiny-bert-h(\d+)-l(\d+)-seed(\d+)", name)
     if name == "tiny" or tiny:
         hidden, layers, seed = (int(g) for g in tiny.groups()) if tiny else (32, 2, 0)
         return tiny_encoder(seed, hidden=hidden, layers=layers, freeze=freeze, device=device)
+    if name == MINILM_NAME:  # the packaged encoder's display name, which an untrained system records
+        name = "minilm"
     return QuestionEncoder(name, freeze=freeze, device=device)
 
 
