@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -116,21 +118,52 @@ def read_saved_kg(directory: str | os.PathLike) -> tuple[dict[str, Any], str | N
         types.append(parts[3])
     relations = _read_text(d / "relations.txt").splitlines()
     trip_path = d / "triples.tsv"
+    text = _read_text(trip_path)
+    triples = _parse_triples_fast(text, len(ids), len(relations))
+    if triples is None:  # something is off: the line-by-line reader says what and where
+        triples = _parse_triples(text, trip_path, len(ids), len(relations))
+    parts = {"entities": ids, "relations": relations, "triples": triples,
+             "names": names, "aliases": aliases, "types": types, "source": str(meta.get("source", str(d)))}
+    return parts, meta.get("fingerprint")
+
+
+_TRIPLE_LINES = re.compile(r"\n*(?:-?[0-9]+\t-?[0-9]+\t-?[0-9]+(?:\n+|\Z))*")  # ASCII digits, tabs, LF
+
+
+def _parse_triples_fast(text: str, n_entities: int, n_relations: int) -> torch.Tensor | None:
+    """``(T, 3)`` index triples of a well-formed ``triples.tsv`` in one vectorised pass, or None
+    when any line is not three tab-separated integers in range."""
+    import numpy as np
+
+    if not _TRIPLE_LINES.fullmatch(text):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns, rather than fails, on a number it cannot read
+            arr = np.fromstring(text, dtype=np.int64, sep=" ").reshape(-1, 3)  # any whitespace separates
+    except (ValueError, OverflowError, DeprecationWarning):
+        return None
+    if arr.size and (arr.min() < 0 or arr[:, [0, 2]].max() >= n_entities or arr[:, 1].max() >= n_relations):
+        return None
+    return torch.from_numpy(arr)
+
+
+def _parse_triples(text: str, trip_path: Path, n_entities: int, n_relations: int) -> torch.Tensor:
+    """The line-by-line reader of ``triples.tsv``: the first bad line raises a
+    :class:`KGFormatError` naming it."""
     rows = []
-    for n, ln in enumerate(_read_text(trip_path).splitlines(), start=1):
+    for n, ln in enumerate(text.splitlines(), start=1):
         if not ln:
             continue
         fields = ln.split("\t")
         if len(fields) != 3 or not all(f.strip().lstrip("-").isdigit() for f in fields):
             raise KGFormatError(f"expected three tab-separated integers, got {ln[:80]!r}", path=trip_path, line=n)
         row = [int(f) for f in fields]
-        for value, size, what in zip(row, (len(ids), len(relations), len(ids)), ("subject", "relation", "object")):
+        for value, size, what in zip(row, (n_entities, n_relations, n_entities), ("subject", "relation", "object")):
             if not 0 <= value < size:
                 raise KGFormatError(f"{what} index {value} out of range [0, {size})", path=trip_path, line=n)
         rows.append(row)
-    parts = {"entities": ids, "relations": relations, "triples": torch.tensor(rows, dtype=torch.int64).reshape(-1, 3),
-             "names": names, "aliases": aliases, "types": types, "source": str(meta.get("source", str(d)))}
-    return parts, meta.get("fingerprint")
+    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 3)
 
 
 def read_triples(

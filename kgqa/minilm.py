@@ -207,10 +207,11 @@ class Tokenizer:
 
 def load_minilm(folder: str | Path) -> tuple[Tokenizer, Bert]:
     """The tokenizer and the BERT of a model folder (``config.json``, ``model.safetensors``,
-    ``tokenizer.json``), weights checked to match the architecture name for name. The module is
-    built on the meta device and takes the file's tensors as they are: no random initialisation,
-    so loading the encoder leaves torch's random state as it was (a seeded run then initialises
-    its model exactly as with ``transformers``, which does not draw either)."""
+    ``tokenizer.json``), weights checked to match the architecture name for name. The module's
+    throw-away initialisation runs on a forked random state, so loading the encoder leaves torch's
+    random state as it was (a seeded run then initialises its model exactly as with
+    ``transformers``, which does not draw either). (The meta device would skip it, but its first
+    use imports a second of torch internals.)"""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -218,11 +219,11 @@ def load_minilm(folder: str | Path) -> tuple[Tokenizer, Bert]:
     weights = load_file(str(folder / "model.safetensors"))
     weights = {k.removeprefix("bert."): v for k, v in weights.items()}
     weights.pop("embeddings.position_ids", None)  # a buffer older exports saved
-    with torch.device("meta"):
+    with torch.random.fork_rng(devices=[]):
         model = Bert(config)
     expected = set(model.state_dict())
     if expected != set(weights):
         missing, unexpected = sorted(expected - set(weights)), sorted(set(weights) - expected)
         raise ValueError(f"{folder}: weights do not match a BERT (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    model.load_state_dict(weights, assign=True)
+    model.load_state_dict(weights)
     return Tokenizer(folder / "tokenizer.json"), model.eval()
