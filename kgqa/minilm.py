@@ -191,6 +191,21 @@ class Tokenizer:
         if self.pad_id is None:
             raise ValueError(f"{path}: no [PAD] token")
 
+    def convert_ids_to_tokens(self, ids) -> list[str] | str:
+        """Token ids (a list, a 1-D tensor or one int) as their word pieces, as ``transformers``
+        names this."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        if isinstance(ids, int):
+            return self._tok.id_to_token(ids)
+        return [self._tok.id_to_token(int(i)) for i in ids]
+
+    def tokenize(self, text: str) -> list[str]:
+        """The word pieces of ``text``, without [CLS]/[SEP] and without truncation."""
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        return self._tok.encode(text, add_special_tokens=False).tokens
+
     def encode(self, texts: list[str], max_length: int) -> dict[str, object]:
         tok = self._tok
         tok.enable_truncation(max_length=max_length)

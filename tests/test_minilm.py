@@ -50,6 +50,15 @@ def test_same_tokens_offsets_word_ids_and_cut(both):
         assert torch.equal(mine["truncated"], cut) and bool(cut.any())
 
 
+def test_word_pieces_as_transformers_names_them(both):
+    tok, _, hf_tok, _ = both
+    for text in TEXTS:
+        assert tok.tokenize(text) == hf_tok.tokenize(text)
+    ids = tok.encode(TEXTS[:2], 64)["input_ids"]
+    assert tok.convert_ids_to_tokens(ids[0]) == hf_tok.convert_ids_to_tokens(ids[0].tolist())
+    assert tok.convert_ids_to_tokens(101) == "[CLS]"
+
+
 def test_bit_identical_hidden_states_and_attention_maps(both):
     tok, bert, _, hf = both
     enc = tok.encode(TEXTS, 64)
