@@ -10,6 +10,7 @@ neighbourhood), :mod:`.pipeline_widget` (chapter 2, the pipeline on a typed ques
 :mod:`.follow_widgets` (chapter 3, sliders over ``follow`` and intersection), :mod:`.resolver_widgets`
 (chapter 5, which of several same-named entities the resolver picks) and :mod:`.hop_widgets`
 (chapter 6, one walk's hop attention against branches); chapters 4, 5, 7 and 10 use the explorer.
+:mod:`.controls` holds what the widgets share (the display hook, the weight slider).
 """
 
 from .explorer import Explorer

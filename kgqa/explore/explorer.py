@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import KGQAError
 from ..trace import Trace
+from .controls import Displayed
 from .views import trace_html
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Explorer"]
 
 
-class Explorer:
+class Explorer(Displayed):
     """A question box, an optional dropdown of ``questions``, and the trace of the last answer.
 
     ``widget`` is the ipywidgets box to display (a notebook displays the explorer itself);
@@ -108,8 +109,3 @@ class Explorer:
         ex = self.questions[i]
         topics = () if self.system.resolves else ex.topics
         self.ask(ex.question, topics, gold=ex.answers)
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
-        from IPython.display import display
-
-        display(self.widget)

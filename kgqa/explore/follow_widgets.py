@@ -15,6 +15,8 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .controls import Displayed, weight_slider
+
 if TYPE_CHECKING:
     from ..follow import ReifiedKG
     from ..kg import KnowledgeGraph
@@ -78,15 +80,7 @@ def weights_html(title: str, w: Weighted) -> str:
             f"<p>total {w.total:.3f}</p>{left}</div>")
 
 
-def _slider(description: str, value: float):
-    import ipywidgets as w
-
-    return w.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=description, readout_format=".2f",
-                         continuous_update=True, style={"description_width": "initial"},
-                         layout=w.Layout(width="100%", max_width="56em"))
-
-
-class FollowMixer:
+class FollowMixer(Displayed):
     """Two sliders — the weight of the first relation against the second, and of the first start
     entity against the second — and the set ``follow`` reaches, recomputed as they move."""
 
@@ -100,8 +94,8 @@ class FollowMixer:
             kg.entity_index(e)
         self.kg, self.kb, self.relations, self.starts = kg, kb, relations, starts
         a, b = (kg.name_of(e) for e in starts)
-        self.relation = _slider(f"weight of {relations[0]} (the rest: {relations[1]})", relation_weight)
-        self.start = _slider(f"weight of {a} in the start set (the rest: {b})", start_weight)
+        self.relation = weight_slider(f"weight of {relations[0]} (the rest: {relations[1]})", relation_weight)
+        self.start = weight_slider(f"weight of {a} in the start set (the rest: {b})", start_weight)
         self.out = w.HTML()
         for s in (self.relation, self.start):
             s.observe(lambda _: self.update(), names="value")
@@ -119,13 +113,8 @@ class FollowMixer:
                  f"{p:.2f} {self.relations[0]} + {1 - p:.2f} {self.relations[1]})")
         self.out.value = weights_html(title, self.result())
 
-    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
-        from IPython.display import display
 
-        display(self.widget)
-
-
-class BranchCombiner:
+class BranchCombiner(Displayed):
     """Two one-hop branches, each ``(entity, (relation, other relation))`` with a slider for the
     first relation's weight, combined by ``min`` or by the product (a toggle): the two branches and
     their combination side by side."""
@@ -140,7 +129,7 @@ class BranchCombiner:
             for rel in relations:
                 kg.relation_index(rel)
         self.kg, self.kb, self.branches = kg, kb, (first, second)
-        self.weights = [_slider(f"branch {i}: weight of {rels[0]} (the rest: {rels[1]})", p)
+        self.weights = [weight_slider(f"branch {i}: weight of {rels[0]} (the rest: {rels[1]})", p)
                         for i, ((_, rels), p) in enumerate(zip(self.branches, weights), start=1)]
         self.mode = w.ToggleButtons(options=["min", "product"], value=mode, description="combine")
         self.out = w.HTML()
@@ -165,8 +154,3 @@ class BranchCombiner:
                  weights_html(f"{self.mode.value} of the two", both)]
         self.out.value = ('<div style="display: flex; gap: 2em">'
                           + "".join(f"<div>{c}</div>" for c in cells) + "</div>")
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
-        from IPython.display import display
-
-        display(self.widget)

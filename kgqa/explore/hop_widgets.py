@@ -13,6 +13,8 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from .controls import Displayed, weight_slider
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -49,7 +51,7 @@ def ranking_html(title: str, rows: Sequence[tuple[str, str, float]], gold: Itera
             f"<p>top answer {verdict}, margin {margin:.3f}</p></div>")
 
 
-class HopAttentionSlider:
+class HopAttentionSlider(Displayed):
     """A slider for the hop attention ``a`` of one walk and a toggle "one walk (sum)" / "branches
     (min)"; the ranking of the chosen model, recomputed as they change."""
 
@@ -58,8 +60,7 @@ class HopAttentionSlider:
         import ipywidgets as w
 
         self.kg, self.x1, self.x2, self.branches, self.gold = kg, x1, x2, list(branches), set(gold)
-        self.a = w.FloatSlider(value=a, min=0.0, max=1.0, step=0.05, description="hop attention on hop 1 (a)",
-                               style={"description_width": "initial"}, layout=w.Layout(width="100%", max_width="40em"))
+        self.a = weight_slider("hop attention on hop 1 (a)", a, max_width="40em")
         self.model = w.ToggleButtons(options=["one walk (sum)", "branches (min)"], value="one walk (sum)")
         self.out = w.HTML()
         for control in (self.a, self.model):
@@ -77,8 +78,3 @@ class HopAttentionSlider:
         self.a.disabled = branches  # each branch takes its own hops: nothing to balance
         title = "branches: minimum" if branches else f"one walk: {self.a.value:.2f}·x₁ + {1 - self.a.value:.2f}·x₂"
         self.out.value = ranking_html(title, self.ranking(), self.gold)
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
-        from IPython.display import display
-
-        display(self.widget)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .controls import Displayed
+
 if TYPE_CHECKING:
     from ..kg import KnowledgeGraph
 
@@ -25,7 +27,7 @@ def neighbourhood_facts(kg: KnowledgeGraph, entity: str, radius: int = 1) -> lis
                   if s in inside and o in inside and not kg.is_inverse(r))
 
 
-class NeighbourhoodViewer:
+class NeighbourhoodViewer(Displayed):
     """A dropdown of entities and a radius slider; the drawing of the neighbourhood under them."""
 
     def __init__(self, kg: KnowledgeGraph, entity: str, radius: int = 1, *, max_radius: int = 3) -> None:
@@ -62,8 +64,3 @@ class NeighbourhoodViewer:
             draw_kg(self.kg, entities=inside, ax=ax, font_size=8, title=f"within {radius} of {self.kg.label(entity)}")
             display(fig)
             plt.close(fig)
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
-        from IPython.display import display
-
-        display(self.widget)

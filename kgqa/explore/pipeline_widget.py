@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from .controls import Displayed
+
 if TYPE_CHECKING:
     from ..kg import KnowledgeGraph
     from ..pipeline import Pipeline, PipelineResult
@@ -48,7 +50,7 @@ def pipeline_html(kg: KnowledgeGraph, result: PipelineResult, gold: set[str] | N
     return f'<div class="kgqa-pipeline"><p>{esc(result.question)}</p><ol>{"".join(steps)}</ol></div>'
 
 
-class PipelineBox:
+class PipelineBox(Displayed):
     """A question box; Enter runs the pipeline on it and shows :func:`pipeline_html`."""
 
     def __init__(self, pipeline: Pipeline, question: str = "") -> None:
@@ -71,8 +73,3 @@ class PipelineBox:
         self.result = self.pipeline.answer(question)
         self.out.value = pipeline_html(self.pipeline.kg, self.result)
         return self.result
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
-        from IPython.display import display
-
-        display(self.widget)

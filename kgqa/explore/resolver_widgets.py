@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import KGQAError
 
+from .controls import Displayed
+
 if TYPE_CHECKING:
     from ..qa import QASystem
 
@@ -56,7 +58,7 @@ def namesake_html(system: QASystem, question: str, mention: str, entities: Seque
             f'{html.escape(mention)!r})</th>{cells}</tr></table>')
 
 
-class NamesakeRow:
+class NamesakeRow(Displayed):
     """A question box and the row of ``p(e | mention)`` over ``entities``, recomputed on Enter."""
 
     def __init__(self, system: QASystem, mention: str, entities: Sequence[str], question: str = "") -> None:
@@ -75,8 +77,3 @@ class NamesakeRow:
     def update(self) -> None:
         q = self.box.value
         self.out.value = namesake_html(self.system, q, self.mention, self.entities) if q.strip() else ""
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - a notebook front end
-        from IPython.display import display
-
-        display(self.widget)
