@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .errors import KGQAError
+from .minilm import Tokenizer, load_minilm
 from .runtime import default_device
 from .types import Tensor
 
@@ -98,8 +99,6 @@ def _load(model: str, attn: str) -> tuple[object, nn.Module, str]:
     packaged MiniLM with eager attention loads without ``transformers`` (:mod:`kgqa.minilm`,
     identical outputs, about 2 s less to start); everything else through ``transformers``."""
     if model == "minilm" and attn == "eager":
-        from .minilm import load_minilm
-
         try:
             tok, net = load_minilm(_minilm_path())
         except (OSError, ValueError) as err:
@@ -254,8 +253,6 @@ class QuestionEncoder(nn.Module):
         """Per text, the first row of at most ``max_length`` tokens (padded to the batch's
         longest): ids, type ids, attention and special-token masks, character offsets, word ids
         (-1 for none) and whether the text was cut."""
-        from .minilm import Tokenizer
-
         if isinstance(self.tokenizer, Tokenizer):
             return self.tokenizer.encode(texts, self.max_length)
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
