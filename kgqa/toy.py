@@ -9,12 +9,21 @@ Files (package data under ``kgqa/data/``), all UTF-8 and tab-separated with a he
 
 - ``toy_entities.tsv``: ``id  name  aliases(|-separated)  type``
 - ``toy_kg.tsv``: ``subject  relation  object`` (ids; inverse relations are added on load)
-- ``toy_questions.tsv``: ``split  question  topics  answers  hops  multi_entity  program``
+- ``toy_questions.tsv``: ``split  question  topics  answers  hops  multi_entity  program`` — the
+  hand-written questions
+- ``toy_generated.tsv``: the same columns — questions generated from templates with held-out
+  phrasings (:mod:`kgqa.toy_templates`; :mod:`kgqa.toy_generate` writes the file)
+
+With both files (``source="all"``, the dataset ``toy-full``), the three seed questions are *test*
+questions: a hand-written training question phrased by a held-out template (the seeds' phrasings
+are among them) moves to the test split, so no model is trained on a seed question or on any
+question phrased like one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 
@@ -22,7 +31,10 @@ from .errors import KGFormatError, UnknownEntityError, close_matches
 from .kg import KnowledgeGraph
 from .traverse import Program
 
-__all__ = ["ToyQuestion", "toy_kg", "toy_questions", "SEED_QUESTIONS", "read_rows"]
+__all__ = ["ToyQuestion", "toy_kg", "toy_questions", "SEED_QUESTIONS", "SOURCES", "read_rows", "by_source"]
+
+SOURCES = {"hand": "toy_questions.tsv", "generated": "toy_generated.tsv"}
+"""Where the toy questions come from: the hand-written file and the generated one."""
 
 SEED_QUESTIONS = (
     "What city is the Mona Lisa in?",
@@ -43,6 +55,8 @@ class ToyQuestion:
     multi_entity: bool  # more than one topic entity (answer = intersection)
     program: Program  # gold query: one relation path per topic
     split: str  # "train" or "test"
+    source: str = "hand"  # "hand" (hand-written) or "generated" (from the templates)
+    line: int = 0  # line in its file
 
 
 def read_rows(name: str, n_fields: int) -> list[tuple[int, list[str]]]:
@@ -84,12 +98,12 @@ def toy_kg(add_inverses: bool = True) -> KnowledgeGraph:
     )
 
 
-@lru_cache(maxsize=1)
-def _all_questions() -> tuple[ToyQuestion, ...]:
+@lru_cache(maxsize=2)
+def _all_questions(source: str) -> tuple[ToyQuestion, ...]:
     kg = toy_kg()
-    where = "kgqa/data/toy_questions.tsv"
+    where = f"kgqa/data/{SOURCES[source]}"
     out = []
-    for n, (split, question, topics, answers, hops, multi, program) in read_rows("toy_questions.tsv", 7):
+    for n, (split, question, topics, answers, hops, multi, program) in read_rows(SOURCES[source], 7):
         topic_ids, answer_ids = tuple(topics.split("|")), tuple(answers.split("|"))
         for e in topic_ids + answer_ids:
             if not kg.has_entity(e):
@@ -100,12 +114,32 @@ def _all_questions() -> tuple[ToyQuestion, ...]:
         for path in prog.paths:
             for rel in path:
                 kg.relation_index(rel)
-        out.append(ToyQuestion(question, topic_ids, answer_ids, int(hops), multi == "1", prog, split))
+        out.append(ToyQuestion(question, topic_ids, answer_ids, int(hops), multi == "1", prog, split, source, n))
     return tuple(out)
 
 
-def toy_questions(split: str | None = None) -> list[ToyQuestion]:
-    """The toy question set, or one split of it (``"train"`` or ``"test"``)."""
+def toy_questions(split: str | None = None, source: str = "hand") -> list[ToyQuestion]:
+    """The toy questions, or one split of them (``"train"`` or ``"test"``).
+
+    ``source``: ``"hand"`` (the hand-written questions, the default), ``"generated"`` (from the
+    templates of :mod:`kgqa.toy_templates`) or ``"all"`` (both, hand-written first; a hand-written
+    training question phrased by a held-out template is a test question there).
+    """
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be None, 'train' or 'test', got {split!r}")
-    return [q for q in _all_questions() if split is None or q.split == split]
+    if source not in ("hand", "generated", "all"):
+        raise ValueError(f"source must be 'hand', 'generated' or 'all', got {source!r}")
+    if source != "all":
+        return [q for q in _all_questions(source) if split is None or q.split == split]
+    from .toy_templates import held_out_phrasing
+
+    out = [replace(q, split="test") if q.split == "train" and held_out_phrasing(q.question) else q
+           for s in ("hand", "generated") for q in _all_questions(s)]
+    return [q for q in out if split is None or q.split == split]
+
+
+def by_source(examples: Sequence) -> dict[str, list]:
+    """Toy examples (``QAExample`` of :func:`kgqa.datasets.load_toy`) grouped as
+    ``{"generated": [...], "hand-written": [...]}`` by the file they come from."""
+    generated = [ex for ex in examples if SOURCES["generated"] in ex.source]
+    return {"generated": generated, "hand-written": [ex for ex in examples if SOURCES["generated"] not in ex.source]}

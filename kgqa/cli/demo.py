@@ -77,74 +77,95 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     from ..datasets import load_toy
     from ..model import ModelConfig
     from ..pipeline import StringLinker
-    from ..toy import toy_questions
-
     from ..runtime import quick_mode
+    from ..toy import SEED_QUESTIONS, by_source, toy_questions
     from ..train_config import TrainConfig
 
-    data = load_toy()
+    data = load_toy(questions="all")
     quick = args.quick or quick_mode()
     run = Path(args.out or ("runs/toy-demo-quick" if quick else "runs/toy-demo"))
-    tc = TrainConfig(epochs=QUICK_EPOCHS) if quick else TrainConfig()
+    tc = TrainConfig(epochs=QUICK_EPOCHS) if quick else TrainConfig(epochs=DEMO_EPOCHS)
     if quick:
-        print(f"Quick mode: {QUICK_EPOCHS} epochs per model, a first look (the full demo trains until "
-              "validation stops improving).")
+        print(f"Quick mode: {QUICK_EPOCHS} epochs per model, a first look (the full demo trains "
+              f"{DEMO_EPOCHS}, keeping the epoch that validates best).")
     print(f"Engine: the end-to-end model, trained here from {len(data.train)} question-answer pairs "
           f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
           f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
+    print(f"The {len(data.test)} test questions are phrased in ways no training question is, and include "
+          f"the three seed questions: the models never see them.")
     start = time.perf_counter()
+    tests = by_source(data.test)
 
-    def epochs(row: dict[str, float]) -> None:
-        print(f"   epoch {row['epoch']:>2}: loss {row['loss']:.3f}, validation Hits@1 {row['dev_hits@1']:5.1f}",
-              flush=True)
+    def report(system) -> str:
+        return "; ".join(f"{name} {system.evaluate(exs)['hits@1']:.1f}% of {len(exs)}" for name, exs in tests.items())
 
-    # the softmax loss (random-walk weights) rather than the default bce: its scores are shares of
-    # the walk, which the printout below reads as such; on the toy world both answer alike
-    result = _fit_resumed(data, ModelConfig(intersection="min", loss="softmax"), tc, run, on_epoch=epochs)
+    result = _fit_resumed(data, ModelConfig(intersection="min"), tc, run)
     system = result.system
-    test = system.evaluate(data.test)
-    print(f"Trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); Hits@1 on "
-          f"{test['n']} held-out test paraphrases: {test['hits@1']:.1f}%.")
+    print(f"Given the entities: trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); "
+          f"test Hits@1: {report(system)}.")
     start = time.perf_counter()
     text_run = run / "from-text"
-    print(f"A second model reads the entities from the text itself (spans, entities and their number "
-          f"learned from the same answers; checkpoints: {text_run}/) ...")
-    reader = _fit_resumed(data, ModelConfig(intersection="min", entities="text"), tc, text_run)
-    test = reader.system.evaluate(data.test)
-    print(f"Trained in {time.perf_counter() - start:.0f} s; Hits@1 on the test paraphrases from text alone: "
-          f"{test['hits@1']:.1f}%.\n")
-    annotated = {q.question: q.topics for q in toy_questions()}
+    reader = _fit_resumed(data, ModelConfig(intersection="min", entities="text"), tc, text_run).system
+    print(f"From the text alone (spans, entities and their number learned from the same answers; "
+          f"{text_run}/): trained in {time.perf_counter() - start:.0f} s; test Hits@1: {report(reader)}.\n")
+    annotated = {q.question: q.topics for q in toy_questions(source="all")}
     linker = StringLinker(kg)
     for question in questions:
-        print(f"Q: {question}")
+        print(f"Q: {question}" + ("   (a test question)" if question in SEED_QUESTIONS else ""))
         topics, how = annotated.get(question), "annotated"
         if topics is None:
             topics, how = tuple(kg.entities[m.chosen] for m in linker.link(question)), "string match"
-        if not topics:
-            print("   no topic entity found in the question\n")
-            continue
-        trace = system.explain(question, list(topics), k=args.k, paths=1, how=how)
-        print(f"   topics ({how}): " + ", ".join(t.name for t in trace.topics))
-        for line in trace.walk_lines(relations=2):
-            print(f"   {line}")
-        if trace.best is not None:
-            for path in trace.best.paths:  # the heaviest path of each walk to the top answer
-                print(f"   path   : {path.text()}   ({100 * path.share:.0f}% of its score)")
-            print(f"   answer : {trace.best.name} ({trace.best.score:.2f})   next: " +
-                  ", ".join(f"{a.name} ({a.score:.2f})" for a in trace.answers[1:]))
+        if topics:
+            _print_given(system.explain(question, list(topics), k=args.k, paths=1, how=how), how)
         else:
-            print("   answer : (no entity reached)")
-        read = reader.system.explain(question, k=1, paths=0)
-        found = ", ".join(f"{m.text!r} {m.p:.2f}" for m in read.mentions if m.p >= 0.05) or "(none)"
-        print(f"   from the text alone: mentions {found} -> " + (", ".join(t.name for t in read.topics) or "(none)")
-              + "; answer " + (f"{read.best.name} ({read.best.score:.2f})" if read.best else "(none)"))
+            print("   no topic entity found in the question")
+        _print_read(reader.explain(question, k=args.k, paths=1))
         print()
     print(f"Ask your own: kgqa ask \"Who directed Big?\" --checkpoint {run} --entity big\n"
           f"         or: kgqa ask \"Who directed Big?\" --checkpoint {text_run}")
     return 0
 
 
-QUICK_EPOCHS = 6  # epochs per demo model with --quick (or KGQA_QUICK / CI)
+def _answers_line(trace) -> str:
+    return (f"{trace.best.name} ({trace.best.score:.2f})   next: " +
+            ", ".join(f"{a.name} ({a.score:.2f})" for a in trace.answers[1:]))
+
+
+def _print_given(trace, how: str) -> None:
+    """The given-entity model's walk: topics, relations per hop, the paths carrying the top answer."""
+    print(f"   given the entities ({how}): " + ", ".join(t.name for t in trace.topics))
+    for line in trace.walk_lines(relations=2):
+        print(f"     {line}")
+    if trace.best is None:
+        print("     answer : (no entity reached)")
+        return
+    for path in trace.best.paths:  # the heaviest path of each walk to the top answer
+        print(f"     path   : {path.text()}   ({100 * path.share:.0f}% of its score)")
+    print(f"     answer : {_answers_line(trace)}")
+
+
+def _print_read(trace) -> None:
+    """The text model's reasons: which spans it reads as entities, which entity each one names, the
+    reading it takes (how many entities), the paths and the answer."""
+    print("   from the text alone:")
+    for m in [m for m in trace.mentions if m.p >= 0.05][:3]:
+        names = ", ".join(f"{c.name} {c.score:.2f}" for c in m.candidates[:3] if c.score >= 0.01)
+        print(f"     mention {m.text!r} {m.p:.2f} -> {names}")
+    if trace.readings:
+        best = trace.readings[0]
+        said = " + ".join(repr(trace.mentions[i].text) for i in best.slots)
+        print(f"     reading: {said} ({best.weight:.2f}) — {len(best.slots)} "
+              f"entit{'y' if len(best.slots) == 1 else 'ies'}")
+    if trace.best is None:
+        print("     answer : (no entity reached)")
+        return
+    for path in trace.best.paths[:2]:
+        print(f"     path   : {path.text()}   ({100 * path.share:.0f}% of its score)")
+    print(f"     answer : {_answers_line(trace)}")
+
+
+DEMO_EPOCHS = 15  # epochs per demo model; the epoch that validates best is kept
+QUICK_EPOCHS = 5  # epochs per demo model with --quick (or KGQA_QUICK / CI)
 
 
 def _fit_resumed(data, model_config, train_config, run: Path, on_epoch=None):

@@ -11,7 +11,7 @@ split), :mod:`.files` (the question file formats, parsed with errors at file:lin
 :mod:`.loaders` (one per dataset, and your own files) and :mod:`.derived` (two-entity questions
 generated over the MetaQA KB).
 
-Registered names: ``toy``; ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained"); ``pq-2h``, ``pq-3h``
+Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained"); ``pq-2h``, ``pq-3h``
 (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014); ``metaqa-multi``.
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
 :func:`load_questions` read your own graph and questions.
@@ -60,6 +60,8 @@ class DatasetSpec:
 
 DATASETS: dict[str, DatasetSpec] = {
     "toy": DatasetSpec(lambda root, **o: load_toy(**o), "the embedded toy world"),
+    "toy-full": DatasetSpec(lambda root, **o: load_toy(questions="all", **o),
+                            "the toy world with its generated questions (held-out test phrasings)"),
     **{f"metaqa-{k}hop": DatasetSpec(lambda root, k=k, **o: load_metaqa(root, k, **o),
                                      f"MetaQA {k}-hop (dev-trained), KG kb_partial.txt", "metaqa") for k in (1, 2, 3)},
     "pq-2h": DatasetSpec(lambda root, **o: load_pathquestion(root, "2H", **o), "PathQuestion 2-hop", "pathquestion"),

@@ -33,17 +33,20 @@ def _require(root: str | os.PathLike, rel: str, origin: str) -> Path:
     return p
 
 
-def load_toy(*, dev_fraction: float = 0.1, seed: int = 0) -> QADataset:
+def load_toy(*, dev_fraction: float = 0.1, seed: int = 0, questions: str = "hand") -> QADataset:
     """The toy questions: ``test`` is the toy test split; ``train``/``dev`` split the toy train split.
 
-    The dev slice (``dev_fraction``, seeded) is for model selection, so the test split stays
-    unseen. Mentions are located through the topics' names and aliases.
+    ``questions``: ``"hand"`` (the hand-written questions) or ``"all"`` (with the generated ones,
+    whose test phrasings no training question uses; the seed questions are test questions there —
+    :func:`kgqa.toy.toy_questions`). The dev slice (``dev_fraction``, seeded) is for model
+    selection, so the test split stays unseen. Mentions are located through the topics' names and
+    aliases. :func:`kgqa.toy.by_source` tells generated questions from hand-written ones.
     """
-    from ..toy import ToyQuestion, read_rows, toy_kg, toy_questions
+    from ..toy import SOURCES, ToyQuestion, toy_kg, toy_questions
 
+    if questions not in ("hand", "all"):
+        raise ValueError(f"questions must be 'hand' or 'all', got {questions!r}")
     kg = toy_kg()
-    lines = {(f[0], f[1]): n for n, f in read_rows("toy_questions.tsv", 7)}
-    where = "kgqa/data/toy_questions.tsv"
 
     def convert(q: ToyQuestion) -> QAExample:
         spans: list[tuple[int, int]] = []
@@ -52,13 +55,19 @@ def load_toy(*, dev_fraction: float = 0.1, seed: int = 0) -> QADataset:
             spans.append(find_mention(q.question, (kg.names[i], *kg.aliases[i]), taken=spans))
         qtype = "conjunctive" if q.multi_entity else f"{q.hops}-hop"
         return QAExample(q.question, q.topics, tuple(spans), q.answers, qtype=qtype, hops=q.hops,
-                         source=f"{where}:{lines.get((q.split, q.question), 0)}", paths=q.program.paths)
+                         source=f"kgqa/data/{SOURCES[q.source]}:{q.line}", paths=q.program.paths)
 
-    train, dev, _ = split_examples([convert(q) for q in toy_questions("train")],
+    train, dev, _ = split_examples([convert(q) for q in toy_questions("train", source=questions)],
                                    (1 - dev_fraction, dev_fraction, 0.0), seed)
+    test = [convert(q) for q in toy_questions("test", source=questions)]
+    if questions == "all":
+        notes = (f"toy world, hand-written and generated questions; dev = seeded {dev_fraction:.0%} slice of "
+                 f"the train split (seed {seed}); test = phrasings no training question uses, the three "
+                 "seed questions among them")
+        return QADataset("toy-full", kg, train, dev, test, notes)
     notes = (f"toy world; dev = seeded {dev_fraction:.0%} slice of the toy train split (seed {seed}); "
              "test = the toy test split (paraphrases and new combinations)")
-    return QADataset("toy", kg, train, dev, [convert(q) for q in toy_questions("test")], notes)
+    return QADataset("toy", kg, train, dev, test, notes)
 
 
 def load_metaqa(root: str | os.PathLike, hops: int, *, holdout: float = 0.1, seed: int = 0,

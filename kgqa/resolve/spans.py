@@ -21,7 +21,7 @@ them, :class:`SpanScorer` scores them and :func:`masked_softmax` normalises over
 >>> spans.texts[0]
 ['Who', 'Who wrote', 'wrote', 'wrote Big', 'Big', 'Big?', '?']
 >>> spans.valid[0].tolist()
-[True, True, True, True, True, True, False]
+[True, True, True, True, True, False, False]
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class SpanBatch:
     piece_end: (B, S) int64 position of its last piece, inclusive (0 at padding).
     chars: (B, S, 2) int64 ``[start, end)`` character offsets into the question (0 at padding).
     width: (B, S) int64 number of words, 1..max_words (0 at padding).
-    valid: (B, S) bool, a real span whose normalised text is not empty (not only punctuation).
+    valid: (B, S) bool, a real span that begins and ends with a word of letters or digits: not
+        only punctuation, and no mention takes the question mark after it ("Big?" is not a
+        mention; "Big" is).
     texts: per question, ``question[start:end]`` of each real span.
     """
 
@@ -113,8 +115,10 @@ def enumerate_spans(enc: EncoderOutput, questions: Sequence[str], max_words: int
     if len(questions) != len(enc):
         raise ValueError(f"{len(questions)} questions for an encoder output of {len(enc)} rows")
     rows: list[list[tuple[int, int, int, int, int]]] = []  # per question: (piece i, piece j, char a, char b, width)
+    words_of = []
     for text, word_ids, offsets, mask in zip(questions, enc.word_ids.tolist(), enc.offsets.tolist(), enc.mask.tolist()):
         words = _join_underscores(_words(word_ids, offsets, mask), text)
+        words_of.append(words)
         rows.append([(words[i][0], words[j][1], words[i][2], words[j][3], j - i + 1)
                      for i in range(len(words)) for j in range(i, min(i + max_words, len(words)))])
     B, S = len(rows), max((len(r) for r in rows), default=0)
@@ -124,8 +128,10 @@ def enumerate_spans(enc: EncoderOutput, questions: Sequence[str], max_words: int
             table[b, : len(r)] = torch.tensor(r, dtype=torch.int64)
     texts = [[q[a:e] for _, _, a, e, _ in r] for q, r in zip(questions, rows)]
     valid = torch.zeros(B, S, dtype=torch.bool)
-    for b, ts in enumerate(texts):
-        valid[b, : len(ts)] = torch.tensor([bool(match_key(t)) for t in ts], dtype=torch.bool)
+    for b, (q, r) in enumerate(zip(questions, rows)):
+        wordy = {a: bool(match_key(q[a:e])) for a, e in ((w[2], w[3]) for w in words_of[b])}
+        ends = {e: ok for (a, e), ok in zip(((w[2], w[3]) for w in words_of[b]), wordy.values())}
+        valid[b, : len(r)] = torch.tensor([wordy[a] and ends[e] for _, _, a, e, _ in r], dtype=torch.bool)
     dev = enc.tokens.device
     table = table.to(dev)
     return SpanBatch(piece_start=table[..., 0], piece_end=table[..., 1], chars=table[..., 2:4],
