@@ -129,9 +129,10 @@ def enumerate_spans(enc: EncoderOutput, questions: Sequence[str], max_words: int
     texts = [[q[a:e] for _, _, a, e, _ in r] for q, r in zip(questions, rows)]
     valid = torch.zeros(B, S, dtype=torch.bool)
     for b, (q, r) in enumerate(zip(questions, rows)):
-        wordy = {a: bool(match_key(q[a:e])) for a, e in ((w[2], w[3]) for w in words_of[b])}
-        ends = {e: ok for (a, e), ok in zip(((w[2], w[3]) for w in words_of[b]), wordy.values())}
-        valid[b, : len(r)] = torch.tensor([wordy[a] and ends[e] for _, _, a, e, _ in r], dtype=torch.bool)
+        wordy = [bool(match_key(q[w[2]:w[3]])) for w in words_of[b]]  # a word of letters or digits
+        starts = {w[2]: ok for w, ok in zip(words_of[b], wordy)}
+        ends = {w[3]: ok for w, ok in zip(words_of[b], wordy)}
+        valid[b, : len(r)] = torch.tensor([starts[a] and ends[e] for _, _, a, e, _ in r], dtype=torch.bool)
     dev = enc.tokens.device
     table = table.to(dev)
     return SpanBatch(piece_start=table[..., 0], piece_end=table[..., 1], chars=table[..., 2:4],
