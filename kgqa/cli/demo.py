@@ -92,10 +92,11 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     print(f"Engine: the end-to-end model, trained here from {len(data.train)} question-answer pairs "
           f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
           f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
-    print(f"The {len(data.test)} test questions are phrased in ways no training question is, and include "
-          f"the three seed questions: the models never see them.")
-    start = time.perf_counter()
     tests = by_source(data.test)
+    print(f"Test: {len(tests['generated'])} generated questions in phrasings training never uses and "
+          f"{len(tests['hand-written'])} hand-written ones, the three seed questions among them: the "
+          f"models never see them.")
+    start = time.perf_counter()
 
     def report(system) -> str:
         return "; ".join(f"{name} {system.evaluate(exs)['hits@1']:.1f}% of {len(exs)}" for name, exs in tests.items())
