@@ -129,13 +129,20 @@ def toy_questions(split: str | None = None, source: str = "hand") -> list[ToyQue
         raise ValueError(f"split must be None, 'train' or 'test', got {split!r}")
     if source not in ("hand", "generated", "all"):
         raise ValueError(f"source must be 'hand', 'generated' or 'all', got {source!r}")
-    if source != "all":
-        return [q for q in _all_questions(source) if split is None or q.split == split]
+    every = _every_question() if source == "all" else _all_questions(source)
+    return [q for q in every if split is None or q.split == split]
+
+
+@lru_cache(maxsize=1)
+def _every_question() -> tuple[ToyQuestion, ...]:
+    """Both files, hand-written first; a training question phrased by a held-out template becomes a
+    test question. That includes generated ones: a training phrasing can spell a held-out one
+    ("In which country was the painter of {A} born?" is "~In which country was {A} born?" with
+    "the painter of The Starry Night" as its {A})."""
     from .toy_templates import held_out_phrasing
 
-    out = [replace(q, split="test") if q.split == "train" and held_out_phrasing(q.question) else q
-           for s in ("hand", "generated") for q in _all_questions(s)]
-    return [q for q in out if split is None or q.split == split]
+    return tuple(replace(q, split="test") if q.split == "train" and held_out_phrasing(q.question) else q
+                 for s in ("hand", "generated") for q in _all_questions(s))
 
 
 def by_source(examples: Sequence) -> dict[str, list]:

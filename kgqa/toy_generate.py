@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .kg import KnowledgeGraph
 from .toy_templates import DESCRIPTIONS, TEMPLATES, THE, THE_ALIASES
-from .traverse import walk_path
+from .traverse import intersect_sets, walk_path
 
 __all__ = ["generate_questions", "generated_tsv", "GENERATED_FILE", "PER_TEMPLATE"]
 
@@ -32,15 +32,14 @@ SEED = 0
 
 def _answers(kg: KnowledgeGraph, topics: tuple[int, ...], paths: list[list[str]]) -> set[int]:
     sets = [walk_path(kg, [t], p) for t, p in zip(topics, paths)]
-    out = set.intersection(*sets) - set(topics)
+    out = intersect_sets(sets) - set(topics)
     # an intersection question must need both topics: its answer is smaller than one branch alone
     if len(sets) > 1 and all(len(out) == len(s - set(topics)) for s in sets):
         return set()
     return out
 
 
-def _topic_tuples(kg: KnowledgeGraph, program: str, types: str) -> Iterator[tuple[tuple[int, ...], set[int]]]:
-    paths = [p.split(">") for p in program.split(";")]
+def _topic_tuples(kg: KnowledgeGraph, paths: list[list[str]], types: str) -> Iterator[tuple[tuple[int, ...], set[int]]]:
     wanted = types.split(";")
     pools = [[i for i in range(kg.num_entities) if not t or kg.types[i] == t] for t in wanted]
     if len(paths) == 1:
@@ -91,7 +90,7 @@ def generate_questions(kg: KnowledgeGraph, seed: int = SEED, exclude: Iterable[s
     out, seen = [], {q.lower() for q in exclude}
     for (program, types), templates in TEMPLATES.items():
         paths = [p.split(">") for p in program.split(";")]
-        tuples = list(_topic_tuples(kg, program, types))
+        tuples = list(_topic_tuples(kg, paths, types))
         if not tuples:
             raise ValueError(f"template group {program!r} ({types}) has no topic in the toy world")
         for template in templates:

@@ -141,12 +141,7 @@ def _print_given(trace, how: str) -> None:
     print(f"   given the entities ({how}): " + ", ".join(t.name for t in trace.topics))
     for line in trace.walk_lines(relations=2):
         print(f"     {line}")
-    if trace.best is None:
-        print("     answer : (no entity reached)")
-        return
-    for path in trace.best.paths:  # the heaviest path of each walk to the top answer
-        print(f"     path   : {path.text()}   ({100 * path.share:.0f}% of its score)")
-    print(f"     answer : {_answers_line(trace)}")
+    _print_answer(trace)  # the heaviest path of each walk
 
 
 def _print_read(trace) -> None:
@@ -161,10 +156,16 @@ def _print_read(trace) -> None:
         said = " + ".join(repr(trace.mentions[i].text) for i in best.slots)
         print(f"     reading: {said} ({best.weight:.2f}) — {len(best.slots)} "
               f"entit{'y' if len(best.slots) == 1 else 'ies'}")
+    _print_answer(trace, most=2)
+
+
+def _print_answer(trace, most: int | None = None) -> None:
+    """The paths that carry the top answer (``most`` of them), then the answers, or that no entity
+    was reached."""
     if trace.best is None:
         print("     answer : (no entity reached)")
         return
-    for path in trace.best.paths[:2]:
+    for path in trace.best.paths[:most]:
         print(f"     path   : {path.text()}   ({100 * path.share:.0f}% of its score)")
     print(f"     answer : {_answers_line(trace)}")
 
