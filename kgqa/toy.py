@@ -15,8 +15,8 @@ Files (package data under ``kgqa/data/``), all UTF-8 and tab-separated with a he
   phrasings (:mod:`kgqa.toy_templates`; :mod:`kgqa.toy_generate` writes the file)
 
 With both files (``source="all"``, the dataset ``toy-full``), the three seed questions are *test*
-questions: a hand-written training question phrased by a held-out template (the seeds' phrasings
-are among them) moves to the test split, so no model is trained on a seed question or on any
+questions: a training question of either file phrased by a held-out template (the seeds'
+phrasings are among them) moves to the test split, so no model is trained on a seed question or on any
 question phrased like one.
 """
 
@@ -122,8 +122,8 @@ def toy_questions(split: str | None = None, source: str = "hand") -> list[ToyQue
     """The toy questions, or one split of them (``"train"`` or ``"test"``).
 
     ``source``: ``"hand"`` (the hand-written questions, the default), ``"generated"`` (from the
-    templates of :mod:`kgqa.toy_templates`) or ``"all"`` (both, hand-written first; a hand-written
-    training question phrased by a held-out template is a test question there).
+    templates of :mod:`kgqa.toy_templates`) or ``"all"`` (both, hand-written first; a training
+    question phrased by a held-out template is a test question there).
     """
     if split not in (None, "train", "test"):
         raise ValueError(f"split must be None, 'train' or 'test', got {split!r}")
