@@ -3,6 +3,7 @@
     python benchmarks/qa_accuracy.py                       # every dataset below
     python benchmarks/qa_accuracy.py --datasets metaqa-1hop,pq-2h
     python benchmarks/qa_accuracy.py --loss softmax --tag softmax   # the other loss, for comparison
+    python benchmarks/qa_accuracy.py --entity-kinds --tag kinds     # ModelConfig(entity_kinds=True)
     python benchmarks/qa_accuracy.py --dense-kernel torch --tag torch   # follow without kgqa.follow.fused
 
 Writes ``benchmarks/results/qa_accuracy[-TAG].json`` and ``.md``: Hits@1 on the test split,
@@ -54,7 +55,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"# End-to-end QA accuracy ({meta['setting']})", "",
              f"Command: `{meta['command']}`  ",
              f"Encoder: {meta['encoder']} (frozen: {meta['frozen']}), loss: {meta['loss']}, patience: {meta.get('patience', 5)}, hops: {meta['hops']}, "
-             f"topic mentions masked: {meta['mask_mentions']}, "
+             f"topic mentions masked: {meta['mask_mentions']}, entity kinds: {meta.get('entity_kinds', False)}, "
              f"seed: {meta['seed']}, dense follow kernel: {meta['dense_kernel']}, torch {meta['torch']}, "
              f"{meta['machine']}", "",
              "| dataset | train / dev / test | test Hits@1 | share of ceiling | set oracle | Hits@10 | F1 | train time | eval q/s | test facts in train |",
@@ -84,6 +85,7 @@ def main() -> None:
     ap.add_argument("--hops", type=int, default=3)
     TrainConfig.add_arguments(ap, ("epochs", "patience", "seed"))
     ap.add_argument("--no-mask", action="store_true", help="encode topic mentions instead of masking them")
+    ap.add_argument("--entity-kinds", action="store_true", help="ModelConfig(entity_kinds=True)")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench", help="where checkpoints go")
     ap.add_argument("--grouped", action="store_true",
@@ -91,7 +93,7 @@ def main() -> None:
     ap.add_argument("--dense-kernel", default="auto", choices=("auto", "fused", "torch"),
                     help="how follow runs (kgqa.follow: the kernel argument)")
     args = ap.parse_args()
-    mc = ModelConfig(hops=args.hops, loss=args.loss, mask_mentions=not args.no_mask)
+    mc = ModelConfig(hops=args.hops, loss=args.loss, mask_mentions=not args.no_mask, entity_kinds=args.entity_kinds)
     tc = TrainConfig.from_args(args, kernel=args.dense_kernel)
     rows = []
     for name in args.datasets.split(","):
@@ -99,7 +101,7 @@ def main() -> None:
         rows.append(run(name, mc, tc, Path(args.runs), args.grouped))
         print(f"   test Hits@1 {rows[-1]['hits@1']:.2f}", flush=True)
     meta = run_meta(encoder=tc.encoder, frozen=tc.freeze_encoder, loss=mc.objective, hops=args.hops, patience=tc.patience,
-                    mask_mentions=not args.no_mask, seed=tc.seed, dense_kernel=args.dense_kernel,
+                    mask_mentions=not args.no_mask, entity_kinds=args.entity_kinds, seed=tc.seed, dense_kernel=args.dense_kernel,
                     setting="MetaQA dev-trained; PathQuestion/WorldCup2014 seeded 80/10/10"
                     + ("; PathQuestion split by fact (paraphrases kept together)" if args.grouped else ""))
     write_results("qa_accuracy", args.tag, meta, rows, markdown)

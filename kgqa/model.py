@@ -19,6 +19,21 @@ The topic entities are given, so their mentions are masked before encoding by de
 shape instead of memorising entity names (``benchmarks/qa_accuracy.py --datasets toy`` with and
 without ``--no-mask`` measures it).
 
+Masking the mention also hides what *kind* of thing the topic is: "What city is something in?"
+is one hop from a museum (``located_in``) and two from a painting (``exhibited_at``, then
+``located_in``). The graph knows the kind — the relations that leave an entity: a painting has
+``exhibited_at`` and ``created^-1``, a museum ``located_in`` and ``exhibited_at^-1``. With
+``entity_kinds``, the model reads it (:meth:`~kgqa.follow.ReifiedKG.relations_leaving`)::
+
+    r_t = softmax over the relations leaving some entity of x_{t-1}   no mass sent where it is lost
+    κ_t = share of x_t's weight with each relation leaving it          the kind of hop t's entities (B, R)
+    a   = softmax_t(W_a h + (U h) · κ_t)                               the hop whose entities are the
+                                                                      kind the question asks for
+
+so the hop attention picks the city, not the museum, for either topic. It restores what masking
+took away, so it is for models given their entities: a text model reads the question as written
+(``benchmarks/qa_accuracy.py --entity-kinds``; docs/results.md, "Entity kinds").
+
 Two losses (``ModelConfig.loss``), measured against each other with ``benchmarks/qa_accuracy.py
 --loss`` and ``benchmarks/entity_resolution.py --loss`` (docs/results.md, "End-to-end QA" and
 "Entities from text alone", has the tables):
@@ -101,6 +116,8 @@ class ModelConfig:
     intersection: Literal["none", "min", "product"] = "none"  # several topics: "none" sums them into
     # x_0 (the baseline); "min"/"product" follow one branch per topic and combine the branch answers
     branch_mentions: bool = True  # with branches: each branch also sees its mention's embedding s_k
+    entity_kinds: bool = False  # read the kind of each hop's entities off the graph: a hop weighs
+    # only relations that leave them, and the hop attention sees what each hop reached (docstring)
     entities: Literal["given", "span", "text"] = "given"  # where x_0 comes from: "given" topic
     # entities (the baseline); "span": the gold mention spans are given and a learned resolver picks
     # the entity (ER); "text": spans and entities both learned from the text alone (E2E). The
@@ -246,6 +263,8 @@ class EndToEndQA(nn.Module):
         extra = (lambda t: t * r) if config.condition_on_previous else (lambda t: 0)
         self.relation_heads = nn.ModuleList(nn.Linear(d + extra(t), r) for t in range(config.hops))
         self.hop_head = nn.Linear(d, config.hops)
+        if config.entity_kinds:  # the kind of answer the question asks for, as relations leaving it
+            self.answer_kind = nn.Linear(d, r)
 
     def forward(self, kb: ReifiedKG, q: torch.Tensor, starts: Starts, *, topic_mask: torch.Tensor | None = None,
                 keep_hops: bool = False) -> QAOutput:
@@ -320,12 +339,17 @@ class EndToEndQA(nn.Module):
             topic_mask = topic_mask.nonzero(as_tuple=True)  # a pass over a (N, E) mask every hop
         rels: list[torch.Tensor] = []
         x = x0
-        scores: torch.Tensor | None = None
-        hop_att = torch.softmax(self.hop_head(h), dim=-1)  # (N, T)
-        kept = []
+        hop_logits = self.hop_head(h)  # (N, T)
+        kinds = self.config.entity_kinds
+        wanted = self.answer_kind(h) if kinds else None  # (N, R)
+        kept, fits = [], []
         for t, head in enumerate(self.relation_heads):
             inp = torch.cat([h, *rels], dim=-1) if self.config.condition_on_previous else h
-            r_t = torch.softmax(head(inp), dim=-1)  # (N, R)
+            logits = head(inp)  # (N, R)
+            if kinds:  # only relations that leave x_{t-1} (all of them where x_{t-1} is empty)
+                leaves = kb.relations_leaving(x.detach()) > 0
+                logits = logits.masked_fill(~(leaves | ~leaves.any(dim=-1, keepdim=True)), float("-inf"))
+            r_t = torch.softmax(logits, dim=-1)  # (N, R)
             x = follow(kb, x, r_t, kernel=self.kernel, validate=False)  # (N, E); inputs built here, trusted
             if mask:  # "films that share actors with X" means films other than X, at every hop
                 if isinstance(topic_mask, tuple):  # (in place when no gradient needs the old x)
@@ -335,11 +359,15 @@ class EndToEndQA(nn.Module):
                     if topic_mask.stride() != x.stride():  # follow returns an entity-major view; an
                         topic_mask = _like_layout(topic_mask, x)  # element-wise op across layouts is slow
                     x = x * (1.0 - topic_mask)
-            a_t = hop_att[:, t: t + 1]  # (N, 1); the products keep x's layout
-            scores = a_t * x if scores is None else torch.addcmul(scores, a_t, x)
+            if kinds:  # κ(x_t): the share of x_t's weight with each relation leaving it
+                kind = kb.relations_leaving(x) / x.sum(dim=-1, keepdim=True).clamp(min=EPS)  # (N, R)
+                fits.append((wanted * kind).sum(dim=-1))  # (N,)
             rels.append(r_t)
-            if keep_hops:
-                kept.append(x)
+            kept.append(x)
+        hop_att = torch.softmax(hop_logits + torch.stack(fits, dim=-1) if kinds else hop_logits, dim=-1)  # (N, T)
+        scores = hop_att[:, :1] * kept[0]  # ŷ = Σ_t a_t x_t; the products keep x's layout
+        for t in range(1, len(kept)):
+            scores = torch.addcmul(scores, hop_att[:, t: t + 1], kept[t])
         return QAOutput(
             scores=scores,
             relations=torch.stack(rels, dim=1),

@@ -107,3 +107,77 @@ def test_auto_loss_is_bce_but_softmax_for_mixed_readings_of_several_entities():
         assert ModelConfig().with_(entities=entities, intersection="product").objective == "softmax"  # resolved late
     assert ModelConfig(loss="softmax").objective == "softmax"
     assert ModelConfig(loss="bce", entities="text", intersection="min").objective == "bce"  # an explicit choice wins
+
+
+@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_relations_leaving_matches_a_count_over_the_facts(seed, dense, monkeypatch):
+    """``relations_leaving`` against a loop over the facts of a random graph (duplicates, isolated
+    entities), for soft and one-hot rows, with its gradient; the dense and the sparse matrix."""
+    import kgqa.follow.reified as reified
+
+    monkeypatch.setattr(reified, "DENSE_LEAVING", 2**24 if dense else 0)
+    g = torch.Generator().manual_seed(seed)
+    E, R, T = 12, 5, 30
+    triples = torch.stack([torch.randint(0, E - 2, (T,), generator=g), torch.randint(0, R, (T,), generator=g),
+                           torch.randint(0, E, (T,), generator=g)], dim=1)
+    triples = torch.cat([triples, triples[:3]])  # duplicate facts count once
+    kb = ReifiedKG.from_tensors(triples, E, R)
+    x = torch.rand(4, E, generator=g, dtype=torch.float64)
+    x[0] = 0
+    x[0, E - 1] = 1.0  # an entity with no facts leaving it
+    leaves = {(s, r) for s, r, _ in triples.tolist()}
+    oracle = torch.tensor([[sum(float(x[n, e]) for e in range(E) if (e, r) in leaves) for r in range(R)]
+                           for n in range(4)], dtype=torch.float64)
+    x.requires_grad_(True)
+    got = kb.relations_leaving(x)
+    assert got.shape == (4, R) and torch.allclose(got, oracle)
+    assert float(got[0].detach().sum()) == 0.0
+    assert torch.autograd.gradcheck(kb.relations_leaving, (x,))
+    assert kb._leaving.is_sparse != dense
+
+
+def test_entity_kinds_weigh_only_relations_that_leave_the_entities(toy):
+    """With ``entity_kinds`` a hop puts no weight on a relation none of its entities has (unless it
+    has none at all), and ``ŷ = Σ_t a_t x_t`` still holds with the kind-aware hop attention."""
+    torch.manual_seed(0)
+    kb = ReifiedKG.from_kg(toy, fact_weights=random_walk_weights(toy.triples))
+    model = EndToEndQA(toy.num_relations, 16, ModelConfig(hops=3, hidden=8, entity_kinds=True, mask_topics=True))
+    model.eval()
+    x0 = torch.zeros(3, toy.num_entities)
+    for b, name in enumerate(["mona_lisa", "louvre_museum", "paris"]):
+        x0[b, toy.entity_index(name)] = 1.0
+    out = model(kb, torch.randn(3, 16), Starts.summed(x0), topic_mask=x0 > 0, keep_hops=True)
+    starts = [x0] + [out.hop_entities[:, t] for t in range(2)]
+    for t, x in enumerate(starts):
+        for b in range(3):
+            held = {r for s, r, _ in toy.triples.tolist() if float(x[b, s]) > 0}
+            weighted = set(torch.nonzero(out.relations[b, t] > 0).flatten().tolist())
+            assert weighted <= held or not held, (t, b)
+            assert held or len(weighted) == toy.num_relations  # nothing held: every relation stays open
+    assert torch.allclose(out.relations.sum(-1), torch.ones(3, 3), atol=1e-5)
+    assert torch.allclose(out.hop_attention.sum(-1), torch.ones(3), atol=1e-5)
+    by_hand = (out.hop_attention[:, :, None] * out.hop_entities).sum(1)
+    assert torch.allclose(by_hand, out.scores, atol=1e-6)
+    painting = set(toy.triples[toy.triples[:, 0] == toy.entity_index("mona_lisa"), 1].tolist())
+    assert toy.relation_index("located_in") not in painting  # so hop 1 from the painting skips it
+    assert float(out.relations[0, 0, toy.relation_index("located_in")]) == 0.0
+
+
+def test_entity_kinds_let_the_hop_attention_see_what_each_hop_reached(toy):
+    """The hop attention of an ``entity_kinds`` model depends on the entities (not only on ``q``):
+    one question vector, a painting and a museum as topics, different attention; gradients reach
+    the answer-kind head."""
+    torch.manual_seed(0)
+    kb = ReifiedKG.from_kg(toy, fact_weights=random_walk_weights(toy.triples))
+    model = EndToEndQA(toy.num_relations, 8, ModelConfig(hops=2, hidden=8, entity_kinds=True))
+    x0 = torch.zeros(2, toy.num_entities)
+    x0[0, toy.entity_index("mona_lisa")] = x0[1, toy.entity_index("louvre_museum")] = 1.0
+    q = torch.randn(1, 8).expand(2, 8)
+    out = model(kb, q, Starts.summed(x0))
+    assert not torch.allclose(out.hop_attention[0], out.hop_attention[1])
+    gold = torch.zeros(2, toy.num_entities, dtype=torch.bool)
+    gold[:, toy.entity_index("paris")] = True
+    answer_loss(out.scores, gold).backward()
+    assert model.answer_kind.weight.grad is not None and float(model.answer_kind.weight.grad.abs().sum()) > 0
+    assert not hasattr(EndToEndQA(toy.num_relations, 8, ModelConfig(hidden=8)), "answer_kind")

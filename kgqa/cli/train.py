@@ -78,7 +78,8 @@ def _train(args: argparse.Namespace) -> int:
         check_writable(run_dir)  # before the data and the encoder load, not after the first epoch
     data = _load_data(args)
     tc = TrainConfig.from_args(args, TrainConfig.quick() if args.quick else None, freeze_encoder=not args.finetune)
-    mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities)
+    mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities,
+                     entity_kinds=args.entity_kinds)
     run_dir = run_dir or Path("runs") / data.name
     print(f"{data!r}\ntraining -> {run_dir}")
     if data.origin is not None and data.notes:
@@ -203,6 +204,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--entities", choices=["given", "span", "text"], default="given",
                     help="where the topic entities come from: given (annotated); span (gold mention, learned "
                          "entity); text (learned from the question alone) (default: given)")
+    tr.add_argument("--entity-kinds", action="store_true",
+                    help="read each hop's entity kinds off the graph: hops weigh only relations that leave "
+                         "their entities, the hop attention sees what each hop reached")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
     tr.add_argument("--quick", action="store_true", help="a few epochs on a subset")
     tr.add_argument("--no-resume", action="store_true", help="start afresh instead of resuming the run folder's checkpoint")

@@ -39,9 +39,10 @@ from ..kg import KnowledgeGraph
 from ..types import Tensor
 from .checks import check_weights
 
-__all__ = ["ReifiedKG", "SCRATCH_LIMIT"]
+__all__ = ["ReifiedKG", "SCRATCH_LIMIT", "DENSE_LEAVING"]
 
 SCRATCH_LIMIT = 256 * 2**20  # bytes: larger per-call buffers are allocated afresh, not kept
+DENSE_LEAVING = 2**24  # cells: ReifiedKG.relations_leaving keeps a dense (E, R) matrix up to this size
 Order = Literal["pair", "subject"]
 
 
@@ -151,6 +152,7 @@ class ReifiedKG:
         self._numpy: dict[str, np.ndarray] = {}
         self._bounds: dict[tuple[str, int], np.ndarray] = {}
         self._pool: dict[tuple[int, torch.dtype], Tensor] = {}
+        self._leaving: Tensor | None = None
 
     def _move(self, device: torch.device) -> None:
         for name in self.INDEX:
@@ -242,6 +244,26 @@ class ReifiedKG:
             b[0], b[-1] = 0, E
             self._bounds[(order, n)] = np.maximum.accumulate(np.clip(b, 0, E))
         return self._bounds[(order, n)]
+
+    def relations_leaving(self, x: Tensor) -> Tensor:
+        """``(N, R)``: for each row of ``x (N, E)``, the weight of its entities that have a fact of
+        relation ``r`` leaving them, ``Σ_e x[e] · [∃ o: (e, r, o)]`` — what kind of entities ``x``
+        holds, told by the relations they can follow (a painting has ``exhibited_at``, a museum
+        ``located_in``). The 0/1 ``(E, R)`` matrix is built once and kept: dense up to
+        ``DENSE_LEAVING`` cells (one matrix product), sparse beyond."""
+        if self._leaving is None:
+            R, E = self.num_relations, self.num_entities
+            key = torch.unique(self.triples[:, 0] * R + self.triples[:, 1]).to(self.device)  # (s, r) pairs
+            if E * R <= DENSE_LEAVING:
+                self._leaving = torch.zeros(E * R, dtype=torch.float32, device=self.device)
+                self._leaving[key] = 1.0
+                self._leaving = self._leaving.view(E, R)
+            else:
+                ones = torch.ones(key.numel(), dtype=torch.float32, device=self.device)
+                self._leaving = torch.sparse_coo_tensor(torch.stack([key % R, key // R]), ones, (R, E),
+                                                        check_invariants=False).coalesce()
+        m = self._leaving if x.dtype == torch.float32 else self._leaving.to(x.dtype)
+        return x @ m if not m.is_sparse else torch.sparse.mm(m, x.t()).t()
 
     def scratch(self, rows: int, cols: int, dtype: torch.dtype) -> Tensor:
         """A reusable ``(rows, cols)`` buffer for values that die inside one call (per thread).
