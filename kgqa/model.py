@@ -30,9 +30,12 @@ is one hop from a museum (``located_in``) and two from a painting (``exhibited_a
     a   = softmax_t(W_a h + (U h) · κ_t)                               the hop whose entities are the
                                                                       kind the question asks for
 
-so the hop attention picks the city, not the museum, for either topic. It restores what masking
-took away, so it is for models given their entities: a text model reads the question as written
-(``benchmarks/qa_accuracy.py --entity-kinds``; docs/results.md, "Entity kinds").
+so the hop attention picks the city, not the museum, for either topic. ``κ_t`` is read, not
+trained through: no gradient flows from it into ``x_t``, so the hop attention cannot pull a text
+model's resolver toward entities of the kind it expects (measured: that costs 2 points on toy-full).
+On the toy world the kinds are worth 4 points with given entities; with entities read from the text,
+which sees the names, they trade generated for hand-written questions at about the same total
+(``benchmarks/entity_kinds.py``; docs/results.md, "Entity kinds").
 
 Two losses (``ModelConfig.loss``), measured against each other with ``benchmarks/qa_accuracy.py
 --loss`` and ``benchmarks/entity_resolution.py --loss`` (docs/results.md, "End-to-end QA" and
@@ -359,8 +362,9 @@ class EndToEndQA(nn.Module):
                     if topic_mask.stride() != x.stride():  # follow returns an entity-major view; an
                         topic_mask = _like_layout(topic_mask, x)  # element-wise op across layouts is slow
                     x = x * (1.0 - topic_mask)
-            if kinds:  # κ(x_t): the share of x_t's weight with each relation leaving it
-                kind = kb.relations_leaving(x) / x.sum(dim=-1, keepdim=True).clamp(min=EPS)  # (N, R)
+            if kinds:  # κ(x_t): the share of x_t's weight with each relation leaving it (read, not trained through)
+                seen = x.detach()
+                kind = kb.relations_leaving(seen) / seen.sum(dim=-1, keepdim=True).clamp(min=EPS)  # (N, R)
                 fits.append((wanted * kind).sum(dim=-1))  # (N,)
             rels.append(r_t)
             kept.append(x)
