@@ -147,8 +147,9 @@ def test_entity_kinds_weigh_only_relations_that_leave_the_entities(toy):
     x0 = torch.zeros(3, toy.num_entities)
     for b, name in enumerate(["mona_lisa", "louvre_museum", "paris"]):
         x0[b, toy.entity_index(name)] = 1.0
-    out = model(kb, torch.randn(3, 16), Starts.summed(x0), topic_mask=x0 > 0, keep_hops=True)
-    starts = [x0] + [out.hop_entities[:, t].detach() for t in range(2)]
+    with torch.no_grad():
+        out = model(kb, torch.randn(3, 16), Starts.summed(x0), topic_mask=x0 > 0, keep_hops=True)
+    starts = [x0] + [out.hop_entities[:, t] for t in range(2)]
     for t, x in enumerate(starts):
         for b in range(3):
             held = {r for s, r, _ in toy.triples.tolist() if float(x[b, s]) > 0}
