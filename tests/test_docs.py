@@ -81,3 +81,28 @@ def test_committed_notebooks_show_no_widget_as_text_and_keep_the_standard_metada
             text = "".join(data.get("text/plain", []))
             assert not re.match(r"(VBox|HBox|Box|Text|Dropdown|FloatSlider|IntSlider|PathGraph|HTML)\(", text), \
                 f"cell {i} shows a widget as text: {text[:60]}"
+
+
+PROSE_CHECKED = ["04_end_to_end_qa", "05_entity_resolution"]  # chapters whose prose is checked against their outputs
+
+
+@pytest.mark.parametrize("chapter", PROSE_CHECKED)
+def test_the_numbers_of_the_prose_are_those_of_the_outputs(chapter):
+    """Every decimal the prose states is among the outputs around it (scripts/check_prose_numbers.py)."""
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_prose_numbers.py"),
+                          str(ROOT / "notebooks" / f"{chapter}.ipynb")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout
+
+
+def test_the_prose_number_check_catches_a_changed_number(tmp_path):
+    """A number changed in the prose (95.5 → 95.7) and nowhere else is reported, with its cell."""
+    import json
+
+    nb = json.loads((ROOT / "notebooks" / "04_end_to_end_qa.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("95.5% of"))
+    cell["source"] = ["95.7" + "".join(cell["source"])[4:]]
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text(json.dumps(nb), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_prose_numbers.py"), str(bad)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "95.7 is not among the outputs" in run.stdout
