@@ -346,11 +346,14 @@ class EndToEndQA(nn.Module):
         kinds = self.config.entity_kinds
         wanted = self.answer_kind(h) if kinds else None  # (N, R)
         kept, fits = [], []
+        # (N, R) weight of x_{t-1} with each relation leaving it: read once per hop, used twice (the
+        # relations hop t may take, and the kind of hop t-1's entities); not trained through
+        leaving = kb.relations_leaving(x.detach()) if kinds else None
         for t, head in enumerate(self.relation_heads):
             inp = torch.cat([h, *rels], dim=-1) if self.config.condition_on_previous else h
             logits = head(inp)  # (N, R)
             if kinds:  # only relations that leave x_{t-1} (all of them where x_{t-1} is empty)
-                leaves = kb.relations_leaving(x.detach()) > 0
+                leaves = leaving > 0
                 logits = logits.masked_fill(~(leaves | ~leaves.any(dim=-1, keepdim=True)), float("-inf"))
             r_t = torch.softmax(logits, dim=-1)  # (N, R)
             x = follow(kb, x, r_t, kernel=self.kernel, validate=False)  # (N, E); inputs built here, trusted
@@ -362,9 +365,9 @@ class EndToEndQA(nn.Module):
                     if topic_mask.stride() != x.stride():  # follow returns an entity-major view; an
                         topic_mask = _like_layout(topic_mask, x)  # element-wise op across layouts is slow
                     x = x * (1.0 - topic_mask)
-            if kinds:  # κ(x_t): the share of x_t's weight with each relation leaving it (read, not trained through)
-                seen = x.detach()
-                kind = kb.relations_leaving(seen) / seen.sum(dim=-1, keepdim=True).clamp(min=EPS)  # (N, R)
+            if kinds:  # κ(x_t): the share of x_t's weight with each relation leaving it
+                leaving = kb.relations_leaving(x.detach())
+                kind = leaving / x.detach().sum(dim=-1, keepdim=True).clamp(min=EPS)  # (N, R)
                 fits.append((wanted * kind).sum(dim=-1))  # (N,)
             rels.append(r_t)
             kept.append(x)
