@@ -46,6 +46,7 @@ def unbacked(path: Path, extra: str = "") -> list[tuple[int, str, str]]:
     nb = json.loads(path.read_text(encoding="utf-8"))
     cells = nb["cells"]
     everything = "\n".join(_cell_text(c) for c in cells)
+    quoted = _values(extra)
     found = []
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
@@ -55,7 +56,7 @@ def unbacked(path: Path, extra: str = "") -> list[tuple[int, str, str]]:
         near = everything if source.lstrip().startswith("## Summary") else \
             "\n".join(_cell_text(c) for c in cells[max(0, i - WINDOW_BEFORE): i + WINDOW_AFTER + 1])
         cites = "docs/results.md" in source or "benchmarks/" in source  # quotes measured results
-        values = sorted(_values(near + ("\n" + extra if cites else "")))
+        values = _values(near) | (quoted if cites else set())
         prose = MATH.sub(" ", "".join(cell["source"]))
         for m in DECIMAL.finditer(prose):
             text = m.group(1)
