@@ -57,7 +57,7 @@ def unbacked(path: Path, extra: str = "") -> list[tuple[int, str, str]]:
             "\n".join(_cell_text(c) for c in cells[max(0, i - WINDOW_BEFORE): i + WINDOW_AFTER + 1])
         cites = "docs/results.md" in source or "benchmarks/" in source  # quotes measured results
         values = _values(near) | (quoted if cites else set())
-        prose = MATH.sub(" ", "".join(cell["source"]))
+        prose = MATH.sub(" ", source)
         for m in DECIMAL.finditer(prose):
             text = m.group(1)
             digits = len(text.split(".")[1])
