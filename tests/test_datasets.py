@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from kgqa.datasets import (
     DATASETS,
@@ -23,6 +24,7 @@ from kgqa.datasets import (
 )
 from kgqa.errors import (
     AmbiguousEntityError,
+    KGFormatError,
     KGQAError,
     MissingDataError,
     QAFormatError,
@@ -175,9 +177,13 @@ def test_worldcup_files_kg_and_mix(data_root: Path) -> None:
     assert counts == {"P1": 6_482, "P2": 1_472, "C": 2_208}
     ds = load_worldcup(data_root, "P1+P2+C")
     assert ds.name == "wc-all" and len(ds) == sum(counts.values())
-    assert ds.kg.relations == kg.relations  # no r^-1 added on top of the *_inverse relations
+    # the file's r_inverse relations are the book's r^-1, in the graph and in the gold paths; none is added
+    assert ds.kg.relations == [r[: -len("_inverse")] + "^-1" if r.endswith("_inverse") else r for r in kg.relations]
+    assert torch.equal(ds.kg.triples, kg.triples)
+    assert ds.kg.inverse("plays_in_club") == ds.kg.relation_index("plays_in_club^-1")
     used = {r for ex in ds.train + ds.dev + ds.test for p in ex.paths for r in p}
-    assert "is_aged_inverse" not in used and "wears_number_inverse" not in used
+    assert "plays_in_club^-1" in used and not any(r.endswith("_inverse") for r in used)
+    assert "is_aged^-1" not in used and "wears_number^-1" not in used
     stats = ds.stats()
     assert all(s.paths_exact == 1.0 and s.mention_found == 1.0 for s in stats.values())
     assert stats["test"].seen_in_train > 0.2  # the files repeat questions verbatim
@@ -396,6 +402,14 @@ def test_worldcup_format_on_hand_made_files(tmp_path: Path) -> None:
     conj = ds.train[2]
     assert conj.topics == ("Tigres", "Mexico") and [conj.question[a:b] for a, b in conj.mentions] == ["Tigres", "Mexico"]
     assert ds.train[1].paths == (("plays_in_club", "plays_for_country"),) and ds.train[1].hops == 2
+    assert conj.paths == (("plays_in_club^-1",), ("plays_for_country^-1",))  # the file's r_inverse, renamed
+    assert ds.kg.relations == ["plays_in_club", "plays_in_club^-1", "plays_for_country", "plays_for_country^-1",
+                               "is_aged"]
+    kb = (tmp_path / "wc2014/kb.txt").read_text()
+    (tmp_path / "wc2014/kb.txt").write_text(kb + "Tigres\tplays_in_club^-1\tAl_P\n")
+    with pytest.raises(KGFormatError, match=r"kb.txt: the graph holds both 'plays_in_club\^-1' and an '_inverse'"):
+        load_worldcup(tmp_path, "P1")
+    (tmp_path / "wc2014/kb.txt").write_text(kb)
     (tmp_path / "wc2014/WC-C.txt").write_text(
         "q Tigres Mexico ?\tAl_P\tTigres#plays_in_club_inverse#Al_P*Mexico#plays_for_country_inverse#Al_P"
         f"\tAl_P/\t{ctx}\tMexico/Tigres\n")

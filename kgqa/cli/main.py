@@ -32,8 +32,8 @@ def _stats(args: argparse.Namespace) -> int:
 
         kg = toy_kg()
     elif args.kg in KG_FILES:
-        rel, inverses = KG_FILES[args.kg]
-        kg = KnowledgeGraph.load(Path(data_dir()) / rel, add_inverses=inverses)
+        rel, read = KG_FILES[args.kg]
+        kg = read(Path(data_dir()) / rel)
     elif Path(args.kg).is_dir() and (Path(args.kg) / "kg.json").is_file():  # a folder written by save
         kg = KnowledgeGraph.load_saved(args.kg)
     else:

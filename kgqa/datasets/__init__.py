@@ -24,25 +24,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import MissingDataError, UnknownDatasetError, close_matches
+from ..kg import KnowledgeGraph
 from ..runtime import data_dir
 from .base import (NO_SPAN, ORIGINS, SPLITS, DataWarning, QADataset, QAExample, Span, SplitStats, dedupe_questions,
                    seen_in_train, split_examples)
 from .derived import load_metaqa_multi
 from .loaders import (load_metaqa, load_pathquestion, load_questions, load_toy, load_user, load_worldcup,
-                      metaqa_path)
+                      load_worldcup_kg, metaqa_path)
 
 __all__ = ["QAExample", "Span", "NO_SPAN", "QADataset", "SplitStats", "DataWarning", "SPLITS", "split_examples",
            "seen_in_train", "dedupe_questions", "load_toy", "load_metaqa", "load_pathquestion", "load_worldcup",
-           "load_user", "load_questions", "load_metaqa_multi", "metaqa_path", "DatasetSpec", "DATASETS", "KG_FILES",
-           "load_dataset"]
+           "load_worldcup_kg", "load_user", "load_questions", "load_metaqa_multi", "metaqa_path", "DatasetSpec",
+           "DATASETS", "KG_FILES", "load_dataset"]
 
-KG_FILES = {
-    "metaqa": ("metaqa/kb_partial.txt", True),
-    "wc2014": ("wc2014/kb.txt", False),  # the file already holds *_inverse relations
-    "pq-2h": ("pathquestion/2H-kb.txt", True),
-    "pq-3h": ("pathquestion/3H-kb.txt", True),
+KG_FILES: dict[str, tuple[str, Callable[[str | os.PathLike], KnowledgeGraph]]] = {
+    "metaqa": ("metaqa/kb_partial.txt", KnowledgeGraph.load),
+    "wc2014": ("wc2014/kb.txt", load_worldcup_kg),  # the file holds its own inverses: renamed r^-1, none added
+    "pq-2h": ("pathquestion/2H-kb.txt", KnowledgeGraph.load),
+    "pq-3h": ("pathquestion/3H-kb.txt", KnowledgeGraph.load),
 }
-"""The real knowledge graphs by short name: (path under the data folder, add ``r^-1`` inverses?)."""
+"""The real knowledge graphs by short name: (path under the data folder, how to read it with its ``r^-1`` inverses)."""
 
 
 # ---------------------------------------------------------------------------- registry

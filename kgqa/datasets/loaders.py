@@ -13,13 +13,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from ..errors import MissingDataError, QAFormatError
-from ..kg import KnowledgeGraph
+from ..errors import KGFormatError, MissingDataError, QAFormatError
+from ..kg import KnowledgeGraph, inverse_name
 from .base import (ORIGINS, DataWarning, QADataset, QAExample, dedupe_lines, format_split, dedupe_questions, seen_in_train,
                    split_examples)
 from .files import find_mention, parse_bracketed, parse_pathquestion, parse_worldcup, read_lines
 
-__all__ = ["load_toy", "load_metaqa", "load_pathquestion", "load_worldcup", "load_user", "load_questions",
+__all__ = ["load_toy", "load_metaqa", "load_pathquestion", "load_worldcup", "load_worldcup_kg", "load_user", "load_questions",
            "metaqa_path", "METAQA_RELATIONS", "WC_PARTS"]
 
 
@@ -172,8 +172,9 @@ def load_worldcup(root: str | os.PathLike, parts: str = "P1+P2+C", *, split: Seq
                   seed: int = 0, dedupe: bool = False) -> QADataset:
     """WorldCup2014 question files ``WC-P1``, ``WC-P2``, ``WC-C`` (``parts`` joined by ``+``).
 
-    KG: ``wc2014/kb.txt`` as it is: it already holds ``*_inverse`` relations, except for
-    ``is_aged`` and ``wears_number``, whose inverses no question needs. Each file is split
+    KG: ``wc2014/kb.txt``, which holds its own inverses, named ``r_inverse`` (except for
+    ``is_aged`` and ``wears_number``, whose inverses no question needs); they are renamed to the
+    book's ``r^-1``, in the graph and in the gold paths, and no other inverse is added. Each file is split
     80/10/10 with ``seed`` on its own, then the parts are concatenated. The files repeat many
     questions (one line per matching player); ``dedupe`` keeps one line per (question, answers).
     """
@@ -181,10 +182,11 @@ def load_worldcup(root: str | os.PathLike, parts: str = "P1+P2+C", *, split: Seq
     bad = [p for p in chosen if p not in WC_PARTS]
     if bad or not chosen:
         raise ValueError(f"parts must be '+'-joined names among {WC_PARTS}, got {parts!r}")
-    kg = KnowledgeGraph.load(_require(root, "wc2014/kb.txt", "wc2014"), add_inverses=False)
+    kg, renamed = _book_inverses(KnowledgeGraph.load(_require(root, "wc2014/kb.txt", "wc2014"), add_inverses=False))
     train, dev, test = [], [], []
     for part in dict.fromkeys(chosen):
         exs = parse_worldcup(_require(root, f"wc2014/WC-{part}.txt", "wc2014"), kg, conjunctive=part == "C")
+        exs = [replace(ex, paths=tuple(tuple(renamed.get(r, r) for r in p) for p in ex.paths)) for ex in exs]
         if dedupe:
             exs = dedupe_lines(exs)
         a, b, c = split_examples(exs, split, seed)
@@ -197,6 +199,27 @@ def load_worldcup(root: str | os.PathLike, parts: str = "P1+P2+C", *, split: Seq
                                    "The files repeat questions verbatim; without dedupe=True a test question "
                                    "can also be in train."))
     return QADataset(name, kg, train, dev, test, notes)
+
+
+WC_INVERSE = "_inverse"
+"""How WorldCup2014's file names an inverse relation: ``plays_in_club_inverse``."""
+
+
+def load_worldcup_kg(path: str | os.PathLike) -> KnowledgeGraph:
+    """WorldCup2014's ``kb.txt`` with its ``r_inverse`` relations named ``r^-1`` (as :func:`load_worldcup`)."""
+    return _book_inverses(KnowledgeGraph.load(path, add_inverses=False))[0]
+
+
+def _book_inverses(kg: KnowledgeGraph) -> tuple[KnowledgeGraph, dict[str, str]]:
+    """``kg`` with every ``r_inverse`` whose ``r`` it holds renamed ``r^-1``, and the renaming."""
+    renamed = {r: inverse_name(r[: -len(WC_INVERSE)]) for r in kg.relations
+               if r.endswith(WC_INVERSE) and kg.has_relation(r[: -len(WC_INVERSE)])}
+    clash = [new for new in renamed.values() if kg.has_relation(new)]
+    if clash:
+        raise KGFormatError(f"the graph holds both {clash[0]!r} and an '_inverse' relation of the same name",
+                            path=kg.source or None)
+    return KnowledgeGraph(kg.entities, [renamed.get(r, r) for r in kg.relations], kg.triples, names=kg.names,
+                          aliases=kg.aliases, types=kg.types, source=kg.source), renamed
 
 
 def load_questions(path: str | os.PathLike, kg: KnowledgeGraph, *,
