@@ -237,6 +237,7 @@ def test_plot_mention_slots_draws_one_row_per_slot(toy):
     cells = ax.get_images()[0].get_array()
     assert cells.shape == (2, 10) and cells[0, 2] == 1.0 and cells[0, 3] == 1.0 and cells[0, :2].sum() == 0
     assert "P(1)=0.00, P(2)=1.00" in ax.get_title()
+    assert all("P(entity)=1.00" in r and "Q=" in r for r in rows)  # both slots are in the one reading
     plt.close("all")
     single = EntityResolver(toy, enc.dim, ResolverConfig.quick())([q], enc([q]))
     with pytest.raises(ValueError, match="no mention slots"):

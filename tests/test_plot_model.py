@@ -248,7 +248,15 @@ def test_plot_intersection_rows_columns_and_errors(toy):
     assert rows[0] == toy.label(shared) and set(rows) == {toy.label(i) for i in (shared, only_a, only_b)}
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Portman", "Episode II", "min"]
     texts = {t.get_text() for t in ax.texts}
-    assert "0.250" in texts and "0.500" in texts  # min(0.5, 0.25) for the shared row
+    assert "0.25" in texts and "0.5" in texts  # min(0.5, 0.25) for the shared row
+    cells = ax.get_images()[0].get_array()  # the raw scores on one scale, not each column on its own
+    assert cells[0].tolist() == [0.5, 0.25, 0.25] and cells.mask[1:, 2].all()  # zeros drawn white
+    assert len(ax.figure.axes) == 2  # the colour bar
+    plt.close("all")
+    ax = plot_intersection(toy, torch.stack([a, b]), torch.stack([a, b]).sum(0) / 1.5)
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "combined"  # given, it is not called a minimum
+    ax = plot_intersection(toy, torch.stack([a, b]), a, combined_label="mixed over readings")
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "mixed over readings"
     plt.close("all")
     with pytest.raises(ValueError, match="branch_scores must be"):
         plot_intersection(toy, a)

@@ -34,6 +34,7 @@ def plot_intersection(
     *,
     branch_labels: Sequence[str] | None = None,
     combine: str = "min",
+    combined_label: str | None = None,
     k: int = 5,
     gold: Iterable[EntityKey] | None = None,
     ax: Axes | None = None,
@@ -42,15 +43,19 @@ def plot_intersection(
     """Heatmap of entities (rows) by branch (columns), then the combined column.
 
     Rows: the ``k`` best entities of every branch and of the combination, ordered by the
-    combined score. Each column is scaled to its own maximum (a branch that reaches 300 players
-    gives each a small weight), and every cell is annotated with its raw score.
+    combined score. Every cell is annotated with its score, and all columns share one
+    logarithmic colour scale, drawn as a colour bar: a branch that reaches 300 players gives each
+    a small weight, and the scale shows it small yet visible (zeros stay white).
 
     Args:
         kg: the graph the scores index.
         branch_scores: ``(K, E)`` float answer vector of each branch (``QAOutput.branch_scores[b]``).
         combined: ``(E,)`` float combined scores; by default the element-wise ``combine`` of the rows.
         branch_labels: column title of each branch (default "branch 1", ...).
-        combine: ``"min"`` or ``"product"``: how the branches combine (and the last column's title).
+        combine: ``"min"`` or ``"product"``: how the branches combine when ``combined`` is None.
+        combined_label: the last column's title; default ``combine`` when the column is computed
+            here, ``"combined"`` when ``combined`` is given (a model's answer is not always the bare
+            minimum of the branches drawn: say what it is).
         k: entities taken from each column's top.
         gold: ids or indices of the gold answers (their labels are drawn in green).
         ax: Axes to draw into (a new figure sized to the table when None).
@@ -63,6 +68,8 @@ def plot_intersection(
         raise ValueError(f"combine must be 'min' or 'product', got {combine!r}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    if combined_label is None:
+        combined_label = combine if combined is None else "combined"
     if combined is None:
         combined = scores.amin(0) if combine == "min" else scores.prod(0)
     combined = combined.detach().float().cpu().reshape(-1)
@@ -76,17 +83,27 @@ def plot_intersection(
             if col[i] > 0:
                 rows[i] = None
     order = sorted(rows, key=lambda i: (-float(combined[i]), -float(columns[:, i].max())))
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import LogNorm
+
     table = columns[:, order].T  # (rows, K + 1)
-    scaled = table / columns.amax(1).clamp(min=1e-12)  # each column relative to its own best
-    ax = axes(ax, (1.6 * (len(labels) + 1) + 3.0, 0.36 * max(len(order), 2) + 1.4))
-    ax.imshow(scaled.numpy() if len(order) else [[0.0] * (len(labels) + 1)], cmap="Blues", vmin=0, vmax=1,
-              aspect="auto")
+    positive = table[table > 0]
+    top = float(positive.max()) if positive.numel() else 1.0
+    low = min(float(positive.min()) if positive.numel() else top / 10, top / 10)
+    norm = LogNorm(vmin=low, vmax=top)  # one scale for every column
+    cmap = plt.get_cmap("Blues").with_extremes(under="white", bad="white")
+    ax = axes(ax, (1.6 * (len(labels) + 1) + 4.0, 0.36 * max(len(order), 2) + 1.4))
+    cells = table.numpy() if len(order) else torch.zeros(1, len(labels) + 1).numpy()
+    image = ax.imshow(np.ma.masked_less_equal(cells, 0.0), cmap=cmap, norm=norm, aspect="auto")
+    ax.figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="score (log scale, all columns)")
     for r in range(len(order)):
         for c in range(len(labels) + 1):
-            v, s = float(table[r, c]), float(scaled[r, c])
-            ax.text(c, r, "0" if v == 0 else f"{v:.3f}", ha="center", va="center", fontsize=8,
-                    color="white" if s > 0.6 else "#222222")
-    ax.set_xticks(range(len(labels) + 1), [*labels, combine], fontsize=8)
+            v = float(table[r, c])
+            dark = v > 0 and float(norm(v)) > 0.6
+            ax.text(c, r, "0" if v == 0 else f"{v:.3g}", ha="center", va="center", fontsize=8,
+                    color="white" if dark else "#222222")
+    ax.set_xticks(range(len(labels) + 1), [*labels, combined_label], fontsize=8)
     ax.xaxis.tick_top()
     ax.set_yticks(range(len(order)), [kg.label(i) for i in order], fontsize=8)
     if gold is not None:
@@ -106,7 +123,9 @@ def plot_mention_slots(question: str, res: ResolverOutput, b: int = 0, *, ax: Ax
 
     Cell ``(k, w)`` is ``P(slot k is an entity) · Σ_s π_k(s) [word w in s]``: how much the
     question's readings count word ``w`` as part of slot ``k``'s mention. Row labels give the
-    slot's likeliest span and that probability; the title gives ``P(n)``.
+    slot's likeliest span, its share ``Q`` of the span probability, and ``P(entity)``, the weight
+    of the readings that contain it (:attr:`~kgqa.resolve.mentions.MentionSlots.chosen`); the
+    title gives ``P(n)``.
 
     Args:
         question: the text of question ``b`` (as the resolver saw it).
@@ -131,7 +150,8 @@ def plot_mention_slots(question: str, res: ResolverOutput, b: int = 0, *, ax: Ax
     rows = [m for m in range(slots.valid.shape[1]) if slots.valid[b, m]]
     table = torch.stack([chosen[m] * (weight[m] @ inside) for m in rows]) if rows else torch.zeros(1, len(words))
     ax = axes(ax, (max(6.0, 0.75 * len(words) + 2.5), 0.5 * max(len(rows), 1) + 1.6))
-    ax.imshow(table.clamp(0, 1).numpy(), cmap="Oranges", vmin=0, vmax=1, aspect="auto")
+    image = ax.imshow(table.clamp(0, 1).numpy(), cmap="Oranges", vmin=0, vmax=1, aspect="auto")
+    ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="P(entity) · π(word)")
     for r in range(len(rows)):
         for c in range(len(words)):
             v = float(table[r, c])
@@ -141,7 +161,8 @@ def plot_mention_slots(question: str, res: ResolverOutput, b: int = 0, *, ax: Ax
     labels = []
     for m in rows:
         s = int(weight[m].argmax())
-        labels.append(f"slot {m + 1}: {res.span_texts[b][s]!r}  p={float(chosen[m]):.2f}")
+        labels.append(f"slot {m + 1}: {res.span_texts[b][s]!r}\nQ={float(slots.share[b, m]):.2f}  "
+                      f"P(entity)={float(chosen[m]):.2f}")
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     counts = ", ".join(f"P({n})={float(p):.2f}" for n, p in enumerate(slots.count_probs[b].tolist(), start=1))
     ax.set_title(title if title is not None else f"Mention slots — entities in the question: {counts}")
