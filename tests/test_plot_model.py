@@ -264,3 +264,28 @@ def test_plot_intersection_rows_columns_and_errors(toy):
         plot_intersection(toy, torch.stack([a, b]), branch_labels=["x"])
     with pytest.raises(ValueError, match="combine"):
         plot_intersection(toy, torch.stack([a, b]), combine="max")
+
+
+def test_flow_diagrams_draw_every_box_and_reject_bad_ones():
+    import matplotlib.pyplot as plt
+
+    from kgqa.plot.diagrams import BOX_COLORS, draw_flow, readings_diagram
+
+    ax = readings_diagram()
+    texts = {t.get_text() for t in ax.texts}
+    assert {"span scorer\np(s)", "count head\nP(n)", "entity scorer\np(e | s) → x0_k"} <= texts
+    learned = [t for t in ax.texts if t.get_bbox_patch() is not None
+               and t.get_bbox_patch().get_facecolor()[:3] == matplotlib_rgb(BOX_COLORS["learned"])]
+    assert len(learned) == 4  # span scorer, entity scorer, count head, hop relations
+    plt.close("all")
+    with pytest.raises(ValueError, match="'nowhere', which is not a box"):
+        draw_flow({"a": (0, 0, "a", "data")}, [("a", "nowhere", "")])
+    with pytest.raises(ValueError, match="box kind must be one of"):
+        draw_flow({"a": (0, 0, "a", "weights")}, [])
+    plt.close("all")
+
+
+def matplotlib_rgb(color: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(color)

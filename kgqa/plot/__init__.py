@@ -1,6 +1,6 @@
 """Matplotlib figures: the graph (:mod:`.graph`), what a trained model did with a question
 (:mod:`.model`, drawn from a :class:`~kgqa.trace.Trace` or raw tensors) and the branches of an
-intersection (:mod:`.branches`).
+intersection (:mod:`.branches`); block diagrams of the models (:mod:`.diagrams`).
 
 Every figure function draws into ``ax`` (a new figure when it is None, :func:`axes`), returns the
 Axes and never calls ``plt.show()``, so figures compose into subplots and render the same in
