@@ -257,6 +257,11 @@ def test_plot_intersection_rows_columns_and_errors(toy):
     assert [t.get_text() for t in ax.get_xticklabels()][-1] == "combined"  # given, it is not called a minimum
     ax = plot_intersection(toy, torch.stack([a, b]), a, combined_label="mixed over readings")
     assert [t.get_text() for t in ax.get_xticklabels()][-1] == "mixed over readings"
+    tiny = torch.zeros(toy.num_entities)
+    tiny[[shared, only_a]] = torch.tensor([1.0, 1e-9])
+    ax = plot_intersection(toy, torch.stack([tiny, tiny]))
+    assert ax.get_images()[0].norm.vmin == pytest.approx(1e-6)  # six decades; 1e-9 is drawn white, written out
+    assert "1e-09" in {t.get_text() for t in ax.texts}
     plt.close("all")
     with pytest.raises(ValueError, match="branch_scores must be"):
         plot_intersection(toy, a)

@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["plot_intersection", "plot_mention_slots"]
 
+DECADES = 1e-6
+"""The heatmap's colour scale spans six decades below its largest score; smaller scores are drawn
+white like zeros (their values are still written in the cells)."""
+
 
 def plot_intersection(
     kg: KnowledgeGraph,
@@ -90,13 +94,15 @@ def plot_intersection(
     table = columns[:, order].T  # (rows, K + 1)
     positive = table[table > 0]
     top = float(positive.max()) if positive.numel() else 1.0
-    low = min(float(positive.min()) if positive.numel() else top / 10, top / 10)
-    norm = LogNorm(vmin=low, vmax=top)  # one scale for every column
+    low = min(max(float(positive.min()), top * DECADES), top / 10) if positive.numel() else top / 10
+    norm = LogNorm(vmin=low, vmax=top)  # one scale for every column; below it, white as zero
     cmap = plt.get_cmap("Blues").with_extremes(under="white", bad="white")
     ax = axes(ax, (1.6 * (len(labels) + 1) + 4.0, 0.36 * max(len(order), 2) + 1.4))
     cells = table.numpy() if len(order) else torch.zeros(1, len(labels) + 1).numpy()
     image = ax.imshow(np.ma.masked_less_equal(cells, 0.0), cmap=cmap, norm=norm, aspect="auto")
-    ax.figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="score (log scale, all columns)")
+    cut = bool(positive.numel()) and float(positive.min()) < low  # some scores are drawn white
+    ax.figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02, extend="min" if cut else "neither",
+                       label="score (log scale, all columns)")
     for r in range(len(order)):
         for c in range(len(labels) + 1):
             v = float(table[r, c])
