@@ -283,6 +283,18 @@ def test_flow_diagrams_draw_every_box_and_reject_bad_ones():
                and t.get_bbox_patch().get_facecolor()[:3] == matplotlib_rgb(BOX_COLORS["learned"])]
     assert len(learned) == 4  # span scorer, entity scorer, count head, hop relations
     plt.close("all")
+    from kgqa.plot import diagrams
+
+    for name, n_learned, must in [("follow_diagram", 0, "follow(x, r)\n(B, E)"),
+                                  ("end_to_end_diagram", 3, "hop attention\na = softmax(W_a h)"),
+                                  ("resolver_diagram", 3, "span scorer\np(s)"),
+                                  ("branches_diagram", 2, "ŷ = min(ŷ^1, ŷ^2)")]:
+        ax = getattr(diagrams, name)()
+        boxes = [t for t in ax.texts if t.get_bbox_patch() is not None and t.get_bbox_patch().get_edgecolor()[:3] != (1, 1, 1)]
+        fills = [t.get_bbox_patch().get_facecolor()[:3] for t in boxes]
+        assert fills.count(matplotlib_rgb(BOX_COLORS["learned"])) == n_learned, name
+        assert must in {t.get_text() for t in ax.texts}, name
+        plt.close("all")
     with pytest.raises(ValueError, match="'nowhere', which is not a box"):
         draw_flow({"a": (0, 0, "a", "data")}, [("a", "nowhere", "")])
     with pytest.raises(ValueError, match="box kind must be one of"):

@@ -2,8 +2,9 @@
 
 A diagram is boxes joined by arrows (:func:`draw_flow`); a box is data (white), a learned
 module (orange) or a fixed computation (grey), so a reader sees at a glance where the gradient
-of the answer loss goes. :func:`readings_diagram` is the model of chapter 7, which finds several
-entities in the text and intersects their branches.
+of the answer loss goes. One diagram per model chapter: :func:`follow_diagram` (chapter 3, one hop
+over the reified KG), :func:`end_to_end_diagram` (chapter 4), :func:`resolver_diagram` (chapter 5),
+:func:`branches_diagram` (chapter 6) and :func:`readings_diagram` (chapter 7).
 
 Same contract as :mod:`kgqa.plot`: draws into ``ax`` (a new figure when None), returns the Axes,
 never calls ``plt.show()``.
@@ -19,7 +20,8 @@ from .graph import axes
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["BOX_COLORS", "draw_flow", "readings_diagram"]
+__all__ = ["BOX_COLORS", "draw_flow", "follow_diagram", "end_to_end_diagram", "resolver_diagram", "branches_diagram",
+           "readings_diagram"]
 
 BOX_COLORS = {"data": "#ffffff", "learned": "#fdd0a2", "fixed": "#e0e0e0"}
 """Fill of a box by kind: data, a learned module, a fixed computation."""
@@ -90,3 +92,78 @@ def readings_diagram(ax: Axes | None = None) -> Axes:
               ("read", "mix", "w_c")]
     return draw_flow(boxes, arrows, ax=ax, size=(13.0, 5.0),
                      title="Several entities from text: every orange box learns from the answer loss alone")
+
+
+def follow_diagram(ax: Axes | None = None) -> Axes:
+    """Chapter 3's ``follow`` over the reified KG: entities to facts by the subject matrix, facts
+    weighed by their relation, facts to entities by the object matrix."""
+    boxes = {
+        "x": (0.0, 2.0, "x: weight per entity\n(B, E)", "data"),
+        "subj": (3.0, 2.0, "x · M_subj^T\nfacts whose subject is in x\n(B, T)", "fixed"),
+        "r": (3.0, 0.2, "r: weight per relation\n(B, R)", "data"),
+        "rel": (6.2, 0.2, "r · M_rel^T\nfacts of the chosen relations\n(B, T)", "fixed"),
+        "and": (6.2, 2.0, "⊙  (both)\n(B, T)", "fixed"),
+        "obj": (9.2, 2.0, "· M_obj\nthe objects of those facts\n(B, E)", "fixed"),
+        "out": (12.0, 2.0, "follow(x, r)\n(B, E)", "data"),
+    }
+    arrows = [("x", "subj", ""), ("r", "rel", ""), ("subj", "and", ""), ("rel", "and", ""), ("and", "obj", ""),
+              ("obj", "out", "")]
+    return draw_flow(boxes, arrows, ax=ax, size=(13.0, 3.2),
+                     title="One hop over the reified KG: three sparse matrices, T facts, no loop over entities")
+
+
+def end_to_end_diagram(ax: Axes | None = None) -> Axes:
+    """Chapter 4's model: the question vector picks relations for every hop and weighs the hops;
+    ``follow`` walks from the given entities; the answer is the hops' weighted sum."""
+    boxes = {
+        "q": (0.0, 2.4, "question\n(mentions masked)", "data"),
+        "enc": (2.4, 2.4, "encoder\n(frozen)", "fixed"),
+        "h": (4.8, 2.4, "trunk\nh = MLP(q)", "learned"),
+        "rel": (7.4, 3.9, "relation heads\nr_t = softmax(W_t h)", "learned"),
+        "att": (7.4, 0.9, "hop attention\na = softmax(W_a h)", "learned"),
+        "x0": (7.4, 5.4, "x0: the given\ntopic entities", "data"),
+        "walk": (10.4, 3.9, "x_t = follow(x_{t-1}, r_t)\nt = 1..T", "fixed"),
+        "ans": (10.4, 0.9, "ŷ = Σ_t a_t x_t", "fixed"),
+        "loss": (13.0, 0.9, "loss against\nthe answers", "data"),
+    }
+    arrows = [("q", "enc", ""), ("enc", "h", "q"), ("h", "rel", ""), ("h", "att", ""), ("x0", "walk", "", "elbow"),
+              ("rel", "walk", ""), ("walk", "ans", "x_1..x_T"), ("att", "ans", ""), ("ans", "loss", "")]
+    return draw_flow(boxes, arrows, ax=ax, size=(13.0, 4.6),
+                     title="The end-to-end model: orange learns from the answers, through follow")
+
+
+def resolver_diagram(ax: Axes | None = None) -> Axes:
+    """Chapter 5's resolver: every span a candidate mention, scored; each span's candidates ranked
+    by name, popularity and context; ``x0`` the mixture, fed to chapter 4's walk."""
+    boxes = {
+        "q": (0.0, 3.0, "question\nwords", "data"),
+        "enc": (2.3, 3.0, "encoder\n(frozen)", "fixed"),
+        "spans": (4.8, 3.0, "every span of\n≤ 8 words", "fixed"),
+        "span": (7.6, 4.4, "span scorer\np(s)", "learned"),
+        "cand": (7.6, 1.6, "candidates of s\n(name index)", "fixed"),
+        "ent": (10.4, 1.6, "entity scorer\np(e | s): name,\npopularity, context", "learned"),
+        "x0": (10.4, 4.4, "x0 = Σ_s p(s) Σ_e p(e|s) onehot(e)", "fixed"),
+        "walk": (13.4, 4.4, "chapter 4's\nwalk and answer", "learned"),
+    }
+    arrows = [("q", "enc", ""), ("enc", "spans", "t"), ("spans", "span", ""), ("spans", "cand", ""),
+              ("cand", "ent", ""), ("span", "x0", "p(s)"), ("ent", "x0", "p(e | s)"), ("x0", "walk", "")]
+    return draw_flow(boxes, arrows, ax=ax, size=(13.5, 4.2),
+                     title="Entity resolution learned from answers: the walk's gradient reaches both scorers through x0")
+
+
+def branches_diagram(ax: Axes | None = None) -> Axes:
+    """Chapter 6's model: one branch per topic entity, each reading the question with its own
+    mention vector, each walking on its own; the answer is their element-wise minimum."""
+    boxes = {
+        "q": (0.0, 2.6, "question\n(mentions masked)", "data"),
+        "enc": (2.4, 2.6, "encoder\n(frozen)", "fixed"),
+        "h1": (5.2, 4.2, "branch 1: MLP([q; s_1])\n→ relations, hop attention", "learned"),
+        "h2": (5.2, 1.0, "branch 2: MLP([q; s_2])\n→ relations, hop attention", "learned"),
+        "w1": (8.6, 4.2, "follow from e_1\nŷ^1 = Σ_t a_t x_t", "fixed"),
+        "w2": (8.6, 1.0, "follow from e_2\nŷ^2 = Σ_t a_t x_t", "fixed"),
+        "min": (11.8, 2.6, "ŷ = min(ŷ^1, ŷ^2)", "fixed"),
+    }
+    arrows = [("q", "enc", ""), ("enc", "h1", "q, s_1"), ("enc", "h2", "q, s_2"), ("h1", "w1", ""), ("h2", "w2", ""),
+              ("w1", "min", "ŷ^1"), ("w2", "min", "ŷ^2")]
+    return draw_flow(boxes, arrows, ax=ax, size=(13.0, 4.0),
+                     title="One branch per entity (shared weights, own mention vector), intersected by a minimum")
