@@ -88,12 +88,43 @@ def test_highlight_tuples_and_hops(toy):
     assert len(_edge_arrows(ax, HIGHLIGHT_COLOR)) == 3
 
 
-def test_highlight_inverse_hop_marks_the_base_fact(toy):
+def test_highlight_inverse_hop_is_drawn_the_way_it_was_followed(toy):
     hops = trace_path(toy, "star_wars_episode_ii", ["appears_in^-1"], keep={toy.entity_index("padme_amidala")})
-    ax = draw_kg(toy, entities=["padme_amidala", "star_wars_episode_ii"], highlight=[hops])
-    assert len(_edge_arrows(ax, HIGHLIGHT_COLOR)) == 1
+    pos = {"star_wars_episode_ii": (0.0, 0.0), "padme_amidala": (1.0, 0.0)}
+    ax = draw_kg(toy, entities=["padme_amidala", "star_wars_episode_ii"], highlight=[hops], pos=pos)
+    arrows = _edge_arrows(ax, HIGHLIGHT_COLOR)
+    assert len(arrows) == 1 and len(ax.patches) == 1  # the fact it mirrors is not drawn as well
+    (x_from, _), (x_to, _) = arrows[0]._posA_posB  # noqa: SLF001 - where the arrow starts and ends
+    assert (x_from, x_to) == (0.0, 1.0)  # from the film to the character: the direction followed
     red = [t.get_text() for t in ax.texts if matplotlib.colors.same_color(t.get_color(), HIGHLIGHT_COLOR)]
-    assert red == ["appears_in"]
+    assert red == ["appears_in⁻¹"]
+    ax = draw_kg(toy, entities=["padme_amidala", "star_wars_episode_ii"], pos=pos)  # nothing followed: the fact
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("appears")] == ["appears_in"]
+    plt.close("all")
+
+
+def test_hop_layout_puts_each_hop_on_its_own_ring(toy):
+    import math
+
+    from kgqa.plot import hop_layout, legend_handles
+    from kgqa.traverse import walk_path
+
+    path = ["starred_in", "written_by"]
+    hops = trace_path(toy, "tom_hanks_actor", path, keep=walk_path(toy, ["tom_hanks_actor"], path))
+    pos = hop_layout(toy, hops)
+    assert pos["tom_hanks_actor"] == (0.0, 0.0)
+    films = {toy.entities[o] for _, o in hops[0].edges}
+    writers = {toy.entities[o] for _, o in hops[1].edges} - films
+    assert all(math.isclose(math.hypot(*pos[f]), 1.0) for f in films)
+    assert all(math.isclose(math.hypot(*pos[w]), 2.0) for w in writers)
+    assert len({tuple(round(c, 6) for c in pos[e]) for e in films | writers}) == len(films | writers)  # no overlap
+    ax = draw_kg(toy, entities=["tom_hanks_actor"], highlight=hops, pos=pos)
+    assert _node_count(ax) == 1 + len(films | writers)
+    with pytest.raises(ValueError, match="at least one hop"):
+        hop_layout(toy, [])
+    labels = [h.get_label() for h in legend_handles(toy, ["person", "film", "film"])]
+    assert labels == ["film", "person"]
+    plt.close("all")
 
 
 def test_unknown_names_raise(toy):

@@ -7,6 +7,8 @@ Axes and never calls ``plt.show()``, so figures compose into subplots and render
 notebooks, scripts and tests. The graph figures are importable from here directly.
 """
 
-from .graph import HIGHLIGHT_COLOR, axes, draw_kg, neighbourhood, plot_relation_counts, type_colors
+from .graph import (HIGHLIGHT_COLOR, axes, draw_kg, hop_layout, legend_handles, neighbourhood, plot_relation_counts,
+                    type_colors)
 
-__all__ = ["HIGHLIGHT_COLOR", "axes", "draw_kg", "neighbourhood", "plot_relation_counts", "type_colors"]
+__all__ = ["HIGHLIGHT_COLOR", "axes", "draw_kg", "hop_layout", "legend_handles", "neighbourhood", "plot_relation_counts",
+           "type_colors"]

@@ -20,7 +20,7 @@ from ..types import EntityId, EntityKey
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["axes", "draw_kg", "neighbourhood", "plot_relation_counts", "type_colors"]
+__all__ = ["axes", "draw_kg", "hop_layout", "legend_handles", "neighbourhood", "plot_relation_counts", "type_colors"]
 
 HIGHLIGHT_COLOR = "#d62728"  # red: the facts a query followed
 EDGE_COLOR = "#8c8c8c"  # grey: every other fact
@@ -106,12 +106,12 @@ def _wrap_label(label: str, width: int) -> str:
     return "\n".join(lines + ([sep.strip() + rest] if sep else []))
 
 
-def _base_edges(kg: KnowledgeGraph, highlight: Iterable[Any]) -> set[tuple[str, str, str]]:
-    """``(subject id, base relation, object id)`` facts named by ``highlight``.
+def _followed_edges(kg: KnowledgeGraph, highlight: Iterable[Any]) -> set[tuple[str, str, str]]:
+    """``(from id, relation, to id)`` facts named by ``highlight``, in the direction followed.
 
     Accepts ``(source, relation, target)`` tuples (ids or indices), :class:`~kgqa.traverse.Hop`
     objects, and lists of either (the ``traces`` of a pipeline result). An inverse fact
-    ``(o, r^-1, s)`` is shown as the fact ``(s, r, o)`` it mirrors.
+    ``(o, r^-1, s)`` stays as followed: from ``o`` to ``s`` by ``r^-1``.
     """
     out: set[tuple[str, str, str]] = set()
     for item in highlight:
@@ -122,16 +122,64 @@ def _base_edges(kg: KnowledgeGraph, highlight: Iterable[Any]) -> set[tuple[str, 
         elif isinstance(item, tuple) and len(item) == 3 and not isinstance(item[0], (Hop, list, tuple)):
             triples = [item]
         else:
-            out |= _base_edges(kg, item)
+            out |= _followed_edges(kg, item)
             continue
         for s, r, o in triples:
             s_id, o_id = kg.entities[kg.entity_index(s)], kg.entities[kg.entity_index(o)]
             rel = kg.relations[kg.relation_index(r)] if isinstance(r, int) else r
-            if rel.endswith(INVERSE_SUFFIX):
-                s_id, rel, o_id = o_id, inverse_name(rel), s_id
-            kg.relation_index(rel)  # unknown relations raise here
+            base = inverse_name(rel) if rel.endswith(INVERSE_SUFFIX) else rel
+            kg.relation_index(base)  # unknown relations raise here
             out.add((s_id, rel, o_id))
     return out
+
+
+def _shown(relation: str) -> str:
+    """A relation as the figures write it: ``r^-1`` as ``r⁻¹``."""
+    return inverse_name(relation) + "⁻¹" if relation.endswith(INVERSE_SUFFIX) else relation
+
+
+def legend_handles(kg: KnowledgeGraph, types: Iterable[str]) -> list:
+    """Legend entries (one coloured dot per entity type, as :func:`draw_kg` colours them), for a
+    legend shared by several drawings: ``fig.legend(handles=legend_handles(kg, types))``."""
+    import matplotlib.lines as mlines
+
+    colors = type_colors(kg)
+    return [mlines.Line2D([], [], marker="o", linestyle="", markersize=9, color=colors[t], label=t or "(no type)")
+            for t in sorted(set(types))]
+
+
+def hop_layout(kg: KnowledgeGraph, hops: Iterable[Hop], *, ring: float = 1.0) -> dict[EntityId, tuple[float, float]]:
+    """Positions for the entities of a traced path (:func:`~kgqa.traverse.trace_path`): its start
+    in the centre, the entities reached by hop ``t`` on a circle of radius ``t · ring``, each
+    ring in the order of its parents' angles, so that a fact's arrow points outwards and arrows do
+    not cross. Pass it as ``draw_kg(kg, ..., pos=hop_layout(kg, hops))``."""
+    import math
+
+    hops = list(hops)
+    if not hops:
+        raise ValueError("hop_layout needs at least one hop")
+    ids = kg.entities
+
+    def edges(hop: Hop) -> list[tuple[EntityId, EntityId]]:
+        return [(ids[kg.entity_index(s)], ids[kg.entity_index(o)]) for s, o in hop.edges]
+
+    pos: dict[EntityId, tuple[float, float]] = {}
+    angle: dict[EntityId, float] = {}
+    starts = list(dict.fromkeys(s for s, _ in edges(hops[0])))
+    for i, s in enumerate(starts):  # one start in the centre; several on a small inner circle
+        a = 2 * math.pi * i / len(starts)
+        pos[s] = (0.0, 0.0) if len(starts) == 1 else (0.3 * ring * math.cos(a), 0.3 * ring * math.sin(a))
+        angle[s] = a
+    for t, hop in enumerate(hops, start=1):
+        parents: dict[EntityId, list[float]] = {}
+        for s, o in edges(hop):
+            if o not in pos:
+                parents.setdefault(o, []).append(angle.get(s, 0.0))
+        ordered = sorted(parents, key=lambda o: (sum(parents[o]) / len(parents[o]), o))
+        for i, o in enumerate(ordered):
+            a = 2 * math.pi * (i + 0.5) / len(ordered) - math.pi / 2
+            pos[o], angle[o] = (t * ring * math.cos(a), t * ring * math.sin(a)), a
+    return pos
 
 
 def draw_kg(
@@ -154,7 +202,8 @@ def draw_kg(
 
     Nodes are labelled with :meth:`KnowledgeGraph.label` (the name, plus the id when several
     entities share it) and coloured by entity type (legend); edges point from subject to object
-    and are labelled with their relations. Inverse relations are not drawn: they mirror facts.
+    and are labelled with their relations. Inverse relations are not drawn (they mirror facts),
+    except where a highlighted path followed one.
 
     Args:
         kg: the graph.
@@ -162,7 +211,9 @@ def draw_kg(
             highlighted facts are added, so a highlighted path is always visible.
         highlight: facts to emphasise: ``(source, relation, target)`` tuples, the
             :class:`~kgqa.traverse.Hop` objects of :func:`~kgqa.traverse.trace_path`, or lists
-            of these. Inverse facts are shown as the facts they mirror.
+            of these. A fact followed by an inverse relation is drawn the way it was followed
+            (from the film to its character, labelled ``appears_in⁻¹``), in place of the fact
+            it mirrors.
         ax: Axes to draw into (a new 9x6 inch figure when None).
         layout_seed: seed of the spring layout used above 100 nodes (smaller graphs get a
             deterministic Kamada-Kawai layout per connected component).
@@ -179,10 +230,9 @@ def draw_kg(
         The Axes. Unknown entities or relations raise :class:`~kgqa.errors.UnknownEntityError`
         or :class:`~kgqa.errors.UnknownRelationError`.
     """
-    import matplotlib.lines as mlines
     import networkx as nx
 
-    marked = _base_edges(kg, highlight) if highlight is not None else set()
+    marked = _followed_edges(kg, highlight) if highlight is not None else set()
     keep = None
     if entities is not None:
         keep = {kg.entities[kg.entity_index(e)] for e in entities}
@@ -193,6 +243,15 @@ def draw_kg(
     for s, o, data in multi.edges(data=True):
         rels = g.edges[s, o]["relations"] if g.has_edge(s, o) else []
         g.add_edge(s, o, relations=sorted(rels + [data["relation"]]))
+    for a, rel, b in sorted(marked):  # a fact followed backwards is drawn the way it was followed
+        if rel.endswith(INVERSE_SUFFIX):
+            base = inverse_name(rel)
+            if g.has_edge(b, a) and base in g.edges[b, a]["relations"]:
+                g.edges[b, a]["relations"].remove(base)
+                if not g.edges[b, a]["relations"]:
+                    g.remove_edge(b, a)
+            rels = g.edges[a, b]["relations"] if g.has_edge(a, b) else []
+            g.add_edge(a, b, relations=sorted(rels + [rel]))
     ax = axes(ax, (9, 6))
     layout = pos if pos is not None else _layout(g, layout_seed)
     pos = {n: layout[n] for n in g.nodes}
@@ -224,18 +283,17 @@ def draw_kg(
             followed = [r for r in rels if (e[0], r, e[1]) in marked]
             rest = [r for r in rels if r not in followed]
             if followed:
-                groups.setdefault((HIGHLIGHT_COLOR, "bottom" if rest else "center"), {})[e] = "\n".join(followed)
+                groups.setdefault((HIGHLIGHT_COLOR, "bottom" if rest else "center"), {})[e] = \
+                    "\n".join(map(_shown, followed))
             if rest:
-                groups.setdefault((LABEL_COLOR, "top" if followed else "center"), {})[e] = "\n".join(rest)
+                groups.setdefault((LABEL_COLOR, "top" if followed else "center"), {})[e] = "\n".join(map(_shown, rest))
         for (color, valign), text in groups.items():
             nx.draw_networkx_edge_labels(
                 g, pos, edge_labels=text, ax=ax, font_size=font_size - 1, font_color=color,
                 verticalalignment=valign, node_size=node_size,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     if legend:
-        present = sorted({g.nodes[n]["type"] for n in nodes})
-        handles = [mlines.Line2D([], [], marker="o", linestyle="", markersize=9, color=colors[t],
-                                 label=t or "(no type)") for t in present]
+        handles = legend_handles(kg, {g.nodes[n]["type"] for n in nodes})
         ax.legend(handles=handles, title="entity type", loc="best", fontsize=font_size,
                   title_fontsize=font_size, framealpha=0.9)
     if title:
