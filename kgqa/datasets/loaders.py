@@ -19,8 +19,8 @@ from .base import (ORIGINS, DataWarning, QADataset, QAExample, dedupe_lines, for
                    split_examples)
 from .files import find_mention, parse_bracketed, parse_pathquestion, parse_worldcup, read_lines
 
-__all__ = ["load_toy", "load_metaqa", "load_pathquestion", "load_worldcup", "load_worldcup_kg", "load_user", "load_questions",
-           "metaqa_path", "METAQA_RELATIONS", "WC_PARTS"]
+__all__ = ["load_toy", "load_metaqa", "load_pathquestion", "load_worldcup", "load_worldcup_kg", "load_user",
+           "load_questions", "metaqa_path", "METAQA_RELATIONS", "WC_PARTS"]
 
 
 def _require(root: str | os.PathLike, rel: str, origin: str) -> Path:
@@ -174,8 +174,8 @@ def load_worldcup(root: str | os.PathLike, parts: str = "P1+P2+C", *, split: Seq
 
     KG: ``wc2014/kb.txt``, which holds its own inverses, named ``r_inverse`` (except for
     ``is_aged`` and ``wears_number``, whose inverses no question needs); they are renamed to the
-    book's ``r^-1``, in the graph and in the gold paths, and no other inverse is added. Each file is split
-    80/10/10 with ``seed`` on its own, then the parts are concatenated. The files repeat many
+    book's ``r^-1``, in the graph and in the gold paths, and no other inverse is added. Each file
+    is split 80/10/10 with ``seed`` on its own, then the parts are concatenated. The files repeat many
     questions (one line per matching player); ``dedupe`` keeps one line per (question, answers).
     """
     chosen = [p.strip().upper() for p in parts.split("+") if p.strip()]

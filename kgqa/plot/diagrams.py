@@ -58,7 +58,8 @@ def draw_flow(boxes: Mapping[str, tuple[float, float, str, str]], arrows: Sequen
         if label:
             (xa, ya), (xb, yb) = boxes[a][:2], boxes[b][:2]
             ax.text((xa + xb) / 2, (ya if elbow else (ya + yb) / 2) + 0.18, label, ha="center", va="bottom",
-                    fontsize=8, color="#333333", zorder=4, bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.85})
+                    fontsize=8, color="#333333", zorder=4,
+                    bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.85})
     xs = [x for x, _, _, _ in boxes.values()]
     ys = [y for _, y, _, _ in boxes.values()]
     ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
@@ -88,8 +89,8 @@ def readings_diagram(ax: Axes | None = None) -> Axes:
     }
     arrows = [("q", "enc", ""), ("enc", "span", "t"), ("span", "slots", ""), ("slots", "ent", "π_k"),
               ("ent", "branch", "x0_k"), ("enc", "count", "q, Q"), ("slots", "read", "Q_k"),
-              ("count", "read", ""), ("enc", "rel", "q"), ("rel", "branch", "relations of each hop", "elbow"), ("branch", "mix", "ŷ^(k)"),
-              ("read", "mix", "w_c")]
+              ("count", "read", ""), ("enc", "rel", "q"), ("rel", "branch", "relations of each hop", "elbow"),
+              ("branch", "mix", "ŷ^(k)"), ("read", "mix", "w_c")]
     return draw_flow(boxes, arrows, ax=ax, size=(13.0, 5.0),
                      title="Several entities from text: every orange box learns from the answer loss alone")
 
@@ -148,7 +149,8 @@ def resolver_diagram(ax: Axes | None = None) -> Axes:
     arrows = [("q", "enc", ""), ("enc", "spans", "t"), ("spans", "span", ""), ("spans", "cand", ""),
               ("cand", "ent", ""), ("span", "x0", "p(s)"), ("ent", "x0", "p(e | s)"), ("x0", "walk", "")]
     return draw_flow(boxes, arrows, ax=ax, size=(13.5, 4.2),
-                     title="Entity resolution learned from answers: the walk's gradient reaches both scorers through x0")
+                     title="Entity resolution learned from answers: "
+                           "the walk's gradient reaches both scorers through x0")
 
 
 def branches_diagram(ax: Axes | None = None) -> Axes:
