@@ -151,8 +151,8 @@ def legend_handles(kg: KnowledgeGraph, types: Iterable[str]) -> list:
 def hop_layout(kg: KnowledgeGraph, hops: Iterable[Hop], *, ring: float = 1.0) -> dict[EntityId, tuple[float, float]]:
     """Positions for the entities of a traced path (:func:`~kgqa.traverse.trace_path`): its start
     in the centre, the entities reached by hop ``t`` on a circle of radius ``t · ring``, each
-    ring in the order of its parents' angles, so that a fact's arrow points outwards and arrows do
-    not cross. Pass it as ``draw_kg(kg, ..., pos=hop_layout(kg, hops))``."""
+    ring in the order of its parents' angles, so that every arrow points outwards and few cross
+    (an entity reached from two sides sits between them). Pass it as ``draw_kg(kg, ..., pos=hop_layout(kg, hops))``."""
     import math
 
     hops = list(hops)
