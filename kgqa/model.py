@@ -366,8 +366,9 @@ class EndToEndQA(nn.Module):
                         topic_mask = _like_layout(topic_mask, x)  # element-wise op across layouts is slow
                     x = x * (1.0 - topic_mask)
             if kinds:  # κ(x_t): the share of x_t's weight with each relation leaving it
-                leaving = kb.relations_leaving(x.detach())
-                kind = leaving / x.detach().sum(dim=-1, keepdim=True).clamp(min=EPS)  # (N, R)
+                seen = x.detach()
+                leaving = kb.relations_leaving(seen)
+                kind = leaving / seen.sum(dim=-1, keepdim=True).clamp(min=EPS)  # (N, R)
                 fits.append((wanted * kind).sum(dim=-1))  # (N,)
             rels.append(r_t)
             kept.append(x)
