@@ -38,7 +38,10 @@ def _cell_text(cell: dict) -> str:
 
 
 def _values(text: str) -> set[float]:
-    return {float(m) for m in ANY_NUMBER.findall(text)}
+    """Every number of ``text``, and the magnitude of each negative one (prose writes "−2.18" with a
+    typographic minus, which the decimal pattern reads as 2.18)."""
+    values = {float(m) for m in ANY_NUMBER.findall(text)}
+    return values | {-v for v in values if v < 0}
 
 
 def unbacked(path: Path, extra: str = "") -> list[tuple[int, str, str]]:
