@@ -26,7 +26,7 @@ from .encoders import EncoderCache, EncoderOutput, QuestionEncoder
 from .errors import KGQAError
 from .explain import build_trace, slot_index, walks_of
 from .follow import ReifiedKG
-from .inputs import build_encoder, encoder_input, example_indices, masked_pool, span_vectors
+from .inputs import build_encoder, encode_distinct, encoder_input, example_indices, masked_pool, span_vectors
 from .kg import KnowledgeGraph
 from .log import log
 from .metrics import Scores, breakdown, gold_mask, summarize
@@ -69,13 +69,13 @@ class QASystem:
         weights = random_walk_weights(kg.triples) if model.config.objective == "softmax" else None
         self.kb = ReifiedKG.from_kg(kg, fact_weights=weights, device=self.device)
         self.encoder = encoder
-        self.model = model.to(self.device)
+        self.model = model.to(self.device).eval()  # ready to answer; fit() switches to training per epoch
         if model.config.entities != "given" and resolver is None:
             raise ValueError(f"entities={model.config.entities!r} needs an EntityResolver")
         if model.config.entities != "given" and model.config.branched and resolver.config.max_entities < 2:
             raise ValueError("an intersection model that resolves its entities needs a resolver that finds "
                              "several: ResolverConfig(max_entities=2) or more")
-        self.resolver = resolver.to(self.device) if resolver is not None else None
+        self.resolver = resolver.to(self.device).eval() if resolver is not None else None
         self.config: RunConfig | None = None  # the config.json it was loaded from or trained with
 
     @classmethod
@@ -279,11 +279,19 @@ class QASystem:
         self.model.eval()
         if self.resolves:
             self.resolver.eval()
-        out_ids = []
+        out_ids, q = [], self._distinct(examples)
         for start in range(0, len(examples), batch_size):
-            out, _ = self.forward(examples[start:start + batch_size])
+            sl = slice(start, start + batch_size)
+            out, _ = self.forward(examples[sl], None if q is None else q[sl])
             out_ids += [self.kg.entities[i] for i in out.scores.argmax(dim=-1).tolist()]
         return out_ids
+
+    def _distinct(self, examples: Sequence[QAExample]) -> torch.Tensor | None:
+        """Question tensors for many examples, each distinct text encoded once (a frozen encoder
+        and given entities; None otherwise: the batches encode themselves)."""
+        if self.resolves or not getattr(self.encoder, "frozen", True) or not examples:
+            return None
+        return encode_distinct(self.encode, examples, self.masks_mentions)
 
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
@@ -301,6 +309,7 @@ class QASystem:
             self.resolver.eval()
         topics, answers = example_indices(self.kg, examples)
         check_answers_known(self.kg, examples, answers)
+        q = self._distinct(examples) if q is None else q
         scores = Scores.empty(k)
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
         if self.resolves and self.branched:  # several entities: is the likeliest reading the gold one?

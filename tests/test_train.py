@@ -160,3 +160,44 @@ def test_save_pretrained_round_trip_of_a_hand_built_system(tmp_path, toy_data):
     bad = {k: v[..., :1] for k, v in system.state_dict().items()}
     with pytest.raises(CheckpointError, match="weights do not fit"):
         loaded.load_state_dict(bad, where="here")
+
+
+def test_a_loaded_system_answers_the_same_every_time(trained, toy_data):
+    """A system is built ready to answer (dropout off): ``run`` on a loaded checkpoint is not a
+    random draw; fit() switches to training mode for its epochs only."""
+    _, run = trained
+    loaded = QASystem.from_pretrained(run)
+    assert not loaded.model.training
+    q = loaded.encode(toy_data.test[:16])
+    topics = [[loaded.kg.entity_index(t) for t in e.topics] for e in toy_data.test[:16]]
+    with torch.no_grad():
+        a, b = loaded.run(q, topics).scores, loaded.run(q, topics).scores
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("intersection", ["none", "min"])
+def test_each_distinct_question_text_is_encoded_once(toy_data, tiny_enc, intersection):
+    """encode_distinct: the same tensors as encoding the questions in order, batch by batch
+    (to float rounding), with every repeated text read from its one encoding."""
+    from kgqa.inputs import encode_distinct, encoder_input, pad_questions
+
+    system = QASystem.build(toy_data.kg, ModelConfig(hidden=16, intersection=intersection), tiny_enc)
+    examples = toy_data.test + toy_data.test[:10]  # repeats, in another batch than their first copy
+    calls = []
+
+    def encode(batch):
+        calls.append(len(batch))
+        return system.encode(batch)
+
+    fast = encode_distinct(encode, examples, system.masks_mentions, batch_size=8)
+    slow = pad_questions([system.encode(examples[i: i + 8]) for i in range(0, len(examples), 8)])
+    k = min(fast.shape[1], slow.shape[1]) if fast.dim() == 3 else None
+    assert fast.shape[0] == len(examples) and fast.dim() == slow.dim()
+    assert torch.allclose(fast[:, :k] if k else fast, slow[:, :k] if k else slow, atol=1e-5)
+    distinct = {tuple([t, *map(tuple, s)]) for t, s in (encoder_input(e, system.masks_mentions) for e in examples)}
+    assert sum(calls) == len(distinct) < len(examples)
+    assert torch.equal(fast[-10:], fast[:10])  # a repeat is its first copy, bit for bit
+    with pytest.raises(ValueError, match="at least one example"):
+        encode_distinct(encode, [], system.masks_mentions)
+    m_fast, m_slow = system.evaluate(examples), system.evaluate(examples, slow)
+    assert m_fast["hits@1"] == m_slow["hits@1"]
