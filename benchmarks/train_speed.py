@@ -7,7 +7,8 @@ Each run is a fresh ``kgqa train`` process (threading is chosen once per process
 kernels load), timed by the training time it records (``metrics.json`` ``seconds``: fit alone,
 without imports and encoder loading) and by its whole wall time. Settings:
 
-- ``default``: nothing set — what a learner gets (kgqa chooses passive waiting, see ``kgqa.threads``);
+- ``default``: nothing set — what a learner gets (kgqa chooses passive waiting and matches the
+  thread count to the load, see ``kgqa.threads``);
 - ``openmp default``: OpenMP's own wait policy (spin a while, then sleep), what a learner got before
   kgqa chose: ``OMP_WAIT_POLICY`` set empty, which OpenMP ignores (with a warning) and kgqa leaves;
 - ``1 thread``: ``OMP_NUM_THREADS=1`` (torch and the compiled kernels on one thread each);

@@ -54,6 +54,7 @@ from typing import Literal
 import torch
 
 from ..errors import ShapeError
+from ..threads import fit_threads_to_load
 from ..types import Tensor
 from . import dense, fused, sparse
 from .checks import check_weights
@@ -132,6 +133,7 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto", 
             check_weights("fact_weights", fact_weights, (T,), f"(T,) = ({T},)", device=kb.device)
     if frontier not in FRONTIERS:
         raise ValueError(f"frontier must be 'auto', 'dense' or 'sparse', got {frontier!r}")
+    fit_threads_to_load()  # as many threads as other processes leave cores (kgqa.threads)
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be 'auto', 'fused' or 'torch', got {kernel!r}")
     B = x.shape[0]
