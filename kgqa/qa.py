@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .checkpoint import check_kg, load_checkpoint_files, weights_of
+from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, weights_of
 from .datasets import NO_SPAN, QAExample, Span
 from .datasets.files import topic_mentions
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder
@@ -34,11 +34,13 @@ from .model import EndToEndQA, ModelConfig, QAOutput, Starts, random_walk_weight
 from .resolve import EntityResolver, ResolverConfig, ResolverOutput
 from .resolve.metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
 from .run_record import RunConfig, kg_record
+from .runtime import default_device, release_memory
 from .trace import AnswerTrace, Trace
 
 __all__ = ["QASystem", "EvaluationError", "check_answers_known", "BRACKETED"]
 
 BRACKETED = re.compile(r"\[([^\[\]]+)\]")  # an entity marked in a typed question: "Who directed [Big]?"
+RELEASE_EVERY_BATCHES = 8  # evaluation hands freed heap back this often (kgqa.runtime.release_memory)
 
 
 class EvaluationError(KGQAError, ValueError):
@@ -287,8 +289,7 @@ class QASystem:
         return out_ids
 
     def _distinct(self, examples: Sequence[QAExample]) -> torch.Tensor | None:
-        """Question tensors for many examples, each distinct text encoded once (a frozen encoder
-        and given entities; None otherwise: the batches encode themselves)."""
+        """Each distinct text encoded once (frozen encoder, given entities), else None."""
         if self.resolves or not getattr(self.encoder, "frozen", True) or not examples:
             return None
         return encode_distinct(self.encode, examples, self.masks_mentions)
@@ -319,6 +320,8 @@ class QASystem:
             rows = list(range(start, min(start + batch_size, len(examples))))
             encoded = None if q is None else q.get(rows, self.device) if isinstance(q, EncoderCache) else q[sl]
             out, res = self.forward(examples[sl], encoded, topics[sl])
+            if start and start % (RELEASE_EVERY_BATCHES * batch_size) == 0:
+                release_memory()  # batches of other sizes: without it the freed heap piles up
             if res is not None:
                 spans = [e.mentions for e in examples[sl]]
                 metrics = [("span_accuracy", span_accuracy(res, spans)),
@@ -401,15 +404,11 @@ class QASystem:
         if kg is None:
             kg = KnowledgeGraph.load_saved(folder / "kg")
         check_kg(config, kg, folder)
-        from .runtime import default_device
-
         dev = torch.device(device) if device is not None else default_device()
         run = RunConfig.from_json(config, folder / "config.json")
         enc_cfg, model_cfg, resolver_cfg = run.encoder, run.model, run.resolver
         encoder = build_encoder(enc_cfg["model"], freeze=True, device=dev)
         if encoder.dim != enc_cfg["dim"]:
-            from .checkpoint import CheckpointError
-
             raise CheckpointError(f"{folder}: encoder {enc_cfg['model']!r} has size {encoder.dim}, "
                                   f"the checkpoint expects {enc_cfg['dim']}")
         system = cls.build(kg, model_cfg, encoder, resolver_config=resolver_cfg, device=dev)
