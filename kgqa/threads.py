@@ -1,4 +1,5 @@
-"""How the process's thread pools wait: chosen before torch loads its OpenMP runtime.
+"""How the process's threads wait and how many run: passive waiting chosen before torch loads its OpenMP
+runtime, and the thread count fitted to the load of the machine.
 
 torch's CPU operations and the compiled kernels of :mod:`kgqa.follow.fused` run on OpenMP thread pools.
 By default an OpenMP thread that runs out of work keeps spinning on its core for a while, waiting
