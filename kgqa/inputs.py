@@ -124,6 +124,8 @@ def encode_distinct(encode: Callable[[Sequence[QAExample]], torch.Tensor], examp
     MetaQA 1-hop's 9,947 test questions are 143 texts — so this does a small fraction of the
     encoder's work; batches of similar length waste little on padding. The values equal those of
     ``encode`` on any batch up to float rounding (padding changes the order of a few sums)."""
+    if not examples:
+        raise ValueError("encode_distinct needs at least one example")
     keys = [(text, tuple(spans)) for text, spans in (encoder_input(e, mask_mentions) for e in examples)]
     first: dict[tuple[str, tuple[Span, ...]], int] = {}
     for i, key in enumerate(keys):
@@ -132,6 +134,4 @@ def encode_distinct(encode: Callable[[Sequence[QAExample]], torch.Tensor], examp
     row = {keys[i]: r for r, i in enumerate(distinct)}
     parts = [encode([examples[i] for i in distinct[s: s + batch_size]]).float()
              for s in range(0, len(distinct), batch_size)]
-    if not parts:
-        raise ValueError("encode_distinct needs at least one example")
     return pad_questions(parts)[torch.tensor([row[k] for k in keys], dtype=torch.int64)]

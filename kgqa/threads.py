@@ -55,7 +55,7 @@ class _LoadWatch:
     (``/proc/stat``: user to steal) less this process's own (``time.process_time``)."""
 
     def __init__(self) -> None:
-        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.tick = os.sysconf("SC_CLK_TCK")
         self.last = self._sample()
 
     def _sample(self) -> tuple[float, float, float] | None:
@@ -79,20 +79,15 @@ class _LoadWatch:
 
 class _Adapter:
     def __init__(self) -> None:
-        self.due = 0.0
-        self.watch: _LoadWatch | None = None
         self.full: int | None = None  # torch's thread count before any change
         self.ours: int | None = None  # the count set here last
-        cpus = os.cpu_count() or 1
-        self.cpus = cpus
+        self.cpus = os.cpu_count() or 1
         self.enabled = (sys.platform.startswith("linux") and os.environ.get(ADAPT_VAR, "1") != "0"
-                        and "OMP_NUM_THREADS" not in os.environ and cpus > 1
-                        and len(os.sched_getaffinity(0)) == cpus)
-
-    def start(self) -> None:
-        if self.enabled and self.watch is None:
-            self.watch = _LoadWatch()
-            self.due = time.monotonic() + INTERVAL
+                        and "OMP_NUM_THREADS" not in os.environ and self.cpus > 1
+                        and len(os.sched_getaffinity(0)) == self.cpus)
+        # the first look spans from here to the first follow
+        self.watch = _LoadWatch() if self.enabled else None
+        self.due = time.monotonic() + INTERVAL
 
     def __call__(self) -> int | None:
         now = time.monotonic()
@@ -104,9 +99,6 @@ class _Adapter:
         current = torch.get_num_threads()
         if self.ours is not None and current != self.ours:  # set by someone else: theirs to choose
             self.enabled = False
-            return None
-        if self.watch is None:
-            self.start()
             return None
         if current > self.cpus:  # more threads than CPUs: someone chose to oversubscribe
             return None
@@ -127,7 +119,6 @@ class _Adapter:
 
 
 _ADAPTER = _Adapter()
-_ADAPTER.start()  # the first look spans from here to the first follow
 
 
 def fit_threads_to_load() -> int | None:
