@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir", "release_memory", "json_safe",
+__all__ = ["quick_mode", "seed_everything", "default_device", "data_dir", "release_memory", "cache_tensors", "json_safe",
            "notebook_metadata"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -85,6 +85,14 @@ def release_memory() -> bool:
         return False
     _LIBC.malloc_trim(0)
     return True
+
+
+def cache_tensors() -> torch.inference_mode:
+    """A context in which tensors are ordinary ones even inside ``torch.inference_mode``: for caches
+    filled lazily. A cache first filled while evaluating (under inference mode) would otherwise
+    hold inference tensors, and training afterwards — a fit after an evaluation, in the same
+    process — would fail on them ("Inference tensors cannot be saved for backward")."""
+    return torch.inference_mode(False)
 
 
 def json_safe(value: Any) -> Any:

@@ -115,3 +115,23 @@ def test_cli_train_and_ask_from_text(tmp_path, capsys):
     assert main(["ask", "Who directed Big?", "--checkpoint", str(run)]) == 0
     out = capsys.readouterr().out
     assert "span '" in out and "topic entities (resolved from the text)" in out
+
+
+def test_a_system_trains_after_it_has_answered(toy_data):
+    """Caches filled while evaluating (under inference mode: the candidate rows of new span texts,
+    the reified graph's buffers and entity-relation matrix) hold ordinary tensors, so training in
+    the same process afterwards neither refuses to write them nor to save them for backward."""
+    from kgqa.metrics import gold_mask
+    from kgqa.model import answer_loss
+
+    system = QASystem.build(toy_data.kg, ModelConfig(hidden=16, entities="text", entity_kinds=True),
+                            tiny_encoder(), resolver_config=ResolverConfig.quick(), device="cpu")
+    system.evaluate(toy_data.test[:8])
+    assert len(system.resolver.cache) > 0 and not system.resolver.cache.entity.is_inference()
+    system.model.train(), system.resolver.train()
+    batch = toy_data.train[:16]  # span texts the evaluation did not see: new cache rows, written outside it
+    out, _ = system.forward(batch)
+    gold = gold_mask([[toy_data.kg.entity_index(a) for a in e.answers] for e in batch], toy_data.kg.num_entities)
+    answer_loss(out.scores, gold, "bce").backward()
+    grads = [p.grad for p in system.resolver.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)

@@ -36,6 +36,7 @@ import torch
 
 from ..errors import ShapeError
 from ..kg import KnowledgeGraph
+from ..runtime import cache_tensors
 from ..types import Tensor
 from .checks import check_weights
 
@@ -210,7 +211,8 @@ class ReifiedKG:
     def ones(self, n: int, dtype: torch.dtype) -> Tensor:
         """``(n,)`` ones of ``dtype`` on the device, ``n ≤ max(T, P)`` (values of unweighted matrices)."""
         if dtype not in self._ones:
-            self._ones[dtype] = torch.ones(max(self.num_triples, self.num_pairs), dtype=dtype, device=self.device)
+            with cache_tensors():
+                self._ones[dtype] = torch.ones(max(self.num_triples, self.num_pairs), dtype=dtype, device=self.device)
         return self._ones[dtype][:n]
 
     def weights_in(self, order: Order, fact_weights: Tensor | None, dtype: torch.dtype) -> Tensor:
@@ -252,18 +254,22 @@ class ReifiedKG:
         ``located_in``). The 0/1 ``(E, R)`` matrix is built once and kept: dense up to
         ``DENSE_LEAVING`` cells (one matrix product), sparse beyond."""
         if self._leaving is None:
-            R, E = self.num_relations, self.num_entities
-            key = torch.unique(self.triples[:, 0] * R + self.triples[:, 1]).to(self.device)  # (s, r) pairs
-            if E * R <= DENSE_LEAVING:
-                self._leaving = torch.zeros(E * R, dtype=torch.float32, device=self.device)
-                self._leaving[key] = 1.0
-                self._leaving = self._leaving.view(E, R)
-            else:
-                ones = torch.ones(key.numel(), dtype=torch.float32, device=self.device)
-                self._leaving = torch.sparse_coo_tensor(torch.stack([key % R, key // R]), ones, (R, E),
-                                                        check_invariants=False).coalesce()
+            with cache_tensors():
+                self._leaving = self._leaving_matrix()
         m = self._leaving if x.dtype == torch.float32 else self._leaving.to(x.dtype)
         return x @ m if not m.is_sparse else torch.sparse.mm(m, x.t()).t()
+
+    def _leaving_matrix(self) -> Tensor:
+        """The 0/1 entity-relation matrix of :meth:`relations_leaving`: ``(E, R)`` dense or ``(R, E)`` sparse."""
+        R, E = self.num_relations, self.num_entities
+        key = torch.unique(self.triples[:, 0] * R + self.triples[:, 1]).to(self.device)  # (s, r) pairs
+        if E * R <= DENSE_LEAVING:
+            dense = torch.zeros(E * R, dtype=torch.float32, device=self.device)
+            dense[key] = 1.0
+            return dense.view(E, R)
+        ones = torch.ones(key.numel(), dtype=torch.float32, device=self.device)
+        return torch.sparse_coo_tensor(torch.stack([key % R, key // R]), ones, (R, E),
+                                       check_invariants=False).coalesce()
 
     def scratch(self, rows: int, cols: int, dtype: torch.dtype) -> Tensor:
         """A reusable ``(rows, cols)`` buffer for values that die inside one call (per thread).
@@ -277,5 +283,6 @@ class ReifiedKG:
         key = (threading.get_ident(), dtype)
         buf = self._pool.get(key)
         if buf is None or buf.numel() < n:
-            buf = self._pool[key] = torch.empty(n, dtype=dtype, device=self.device)
+            with cache_tensors():
+                buf = self._pool[key] = torch.empty(n, dtype=dtype, device=self.device)
         return buf[:n].view(rows, cols)

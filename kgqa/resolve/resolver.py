@@ -44,6 +44,7 @@ from ..kg import KnowledgeGraph
 from .mentions import MentionSlots, build_slots, given_slots, greedy_slots
 from ..datasets.base import Span
 from .spans import SpanBatch, SpanScorer, enumerate_spans, masked_softmax, span_embeddings
+from ..runtime import cache_tensors
 from ..types import EntityId, Tensor
 
 __all__ = ["ResolverConfig", "ResolverOutput", "EntityResolver", "EntityScorer", "CandidateCache",
@@ -133,18 +134,23 @@ class CandidateCache:
         """``(N, K)`` int64 entities (-1 padding) and ``(N, K, F)`` float32 features of ``texts``."""
         new = [t for t in dict.fromkeys(texts) if t not in self.rows]
         if new:
-            found = self.index.query(new, self.k)
-            start, need = len(self.rows), len(self.rows) + len(new)
-            if need > len(self.entity):
-                cap = max(need, 2 * len(self.entity), 1024)
-                self.entity = torch.cat([self.entity, self.entity.new_full((cap - len(self.entity), self.k), -1)])
-                self.features = torch.cat([self.features, self.features.new_zeros(
-                    cap - len(self.features), *self.features.shape[1:])])
-            self.entity[start:need] = found.entity.cpu()
-            self.features[start:need] = found.features.cpu()
-            self.rows.update((t, start + i) for i, t in enumerate(new))
+            with cache_tensors():  # rows added while evaluating serve training later
+                self._add(new)
         idx = torch.tensor([self.rows[t] for t in texts], dtype=torch.int64)
         return self.entity[idx], self.features[idx]
+
+    def _add(self, new: list[str]) -> None:
+        """Query the index for span texts not cached yet and keep their rows."""
+        found = self.index.query(new, self.k)
+        start, need = len(self.rows), len(self.rows) + len(new)
+        if need > len(self.entity):
+            cap = max(need, 2 * len(self.entity), 1024)
+            self.entity = torch.cat([self.entity, self.entity.new_full((cap - len(self.entity), self.k), -1)])
+            self.features = torch.cat([self.features, self.features.new_zeros(
+                cap - len(self.features), *self.features.shape[1:])])
+        self.entity[start:need] = found.entity.cpu()
+        self.features[start:need] = found.features.cpu()
+        self.rows.update((t, start + i) for i, t in enumerate(new))
 
 
 class EntityScorer(nn.Module):
