@@ -41,6 +41,8 @@ __all__ = ["QASystem", "EvaluationError", "check_answers_known", "BRACKETED"]
 
 BRACKETED = re.compile(r"\[([^\[\]]+)\]")  # an entity marked in a typed question: "Who directed [Big]?"
 RELEASE_EVERY_BATCHES = 8  # evaluation hands freed heap back this often (kgqa.runtime.release_memory)
+BATCH, TEXT_BATCH = 256, 64  # questions per answering batch; a text model's are smaller: glibc keeps the heap
+# they free (MetaQA 3-hop after training: +1.91 GiB resident at 256, +1.42 at 64, and faster; eval_memory.py)
 
 
 class EvaluationError(KGQAError, ValueError):
@@ -215,14 +217,13 @@ class QASystem:
         the encoder sees the question the way it saw the training questions (mentions masked when
         the model was trained so). ``how`` says how the topics were found, for the reader."""
         cfg = self.model.config
-        self.model.eval()
+        self._eval_mode()
         common = dict(objective=cfg.objective, combine=cfg.intersection, k=k, paths=paths)
         if not topics:
             if not self.resolves:
                 raise ValueError("this model needs the topic entities: pass topics (it has no entity resolver)")
             if not question.strip():
                 raise ValueError("the question is empty")
-            self.resolver.eval()
             out, res = self.run_text(self.encoder([question]), [question], keep_hops=True)
             if res.slots is None:
                 x0 = res.x0[0]
@@ -275,18 +276,20 @@ class QASystem:
         return self.explain(question, topics, k=k, paths=0).answers
 
     @torch.inference_mode()
-    def top_answers(self, examples: Sequence[QAExample], *, batch_size: int = 256) -> list[str]:
+    def top_answers(self, examples: Sequence[QAExample], *, batch_size: int | None = None) -> list[str]:
         """The id of the best-scored entity for each example, as :meth:`evaluate` ranks them
         (read from the text by a resolver model, from the examples' topics otherwise)."""
-        self.model.eval()
-        if self.resolves:
-            self.resolver.eval()
-        out_ids, q = [], self._distinct(examples)
+        self._eval_mode()
+        out_ids, q, batch_size = [], self._distinct(examples), batch_size or (TEXT_BATCH if self.resolves else BATCH)
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
             out, _ = self.forward(examples[sl], None if q is None else q[sl])
             out_ids += [self.kg.entities[i] for i in out.scores.argmax(dim=-1).tolist()]
         return out_ids
+
+    def _eval_mode(self) -> None:
+        for part in (self.model, self.resolver) if self.resolves else (self.model,):
+            part.eval()
 
     def _distinct(self, examples: Sequence[QAExample]) -> torch.Tensor | None:
         """Each distinct text encoded once (frozen encoder, given entities), else None."""
@@ -297,7 +300,7 @@ class QASystem:
     # ------------------------------------------------------------------ evaluation
     @torch.inference_mode()
     def evaluate(self, examples: Sequence[QAExample], q: torch.Tensor | EncoderCache | None = None, *,
-                 batch_size: int = 256, k: int = 10) -> dict[str, Any]:
+                 batch_size: int | None = None, k: int = 10) -> dict[str, Any]:
         """Hits@1, Hits@k and F1 over ``examples`` (percent), with breakdowns by question type,
         hop count and number of topics. ``q`` may hold precomputed question tensors (from
         :meth:`encode`), or for a resolver model an :class:`EncoderCache` with tokens of the
@@ -305,13 +308,11 @@ class QASystem:
         accuracy and candidate recall (percent), measured against the annotations it never saw;
         an intersection model that resolves several entities adds the share of questions whose
         likeliest reading names exactly the gold entities, and the share with the right number."""
-        self.model.eval()
-        if self.resolves:
-            self.resolver.eval()
+        self._eval_mode()
         topics, answers = example_indices(self.kg, examples)
         check_answers_known(self.kg, examples, answers)
         q = self._distinct(examples) if q is None else q
-        scores = Scores.empty(k)
+        scores, batch_size = Scores.empty(k), batch_size or (TEXT_BATCH if self.resolves else BATCH)
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
         if self.resolves and self.branched:  # several entities: is the likeliest reading the gold one?
             er.update(entity_set_accuracy=0.0, count_accuracy=0.0)
