@@ -280,7 +280,7 @@ class QASystem:
         """The id of the best-scored entity for each example, as :meth:`evaluate` ranks them
         (read from the text by a resolver model, from the examples' topics otherwise)."""
         self._eval_mode()
-        out_ids, q, batch_size = [], self._distinct(examples), batch_size or (TEXT_BATCH if self.resolves else BATCH)
+        out_ids, q, batch_size = [], self._distinct(examples), batch_size or self._answer_batch
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
             out, _ = self.forward(examples[sl], None if q is None else q[sl])
@@ -290,6 +290,8 @@ class QASystem:
     def _eval_mode(self) -> None:
         for part in (self.model, self.resolver) if self.resolves else (self.model,):
             part.eval()
+
+    _answer_batch = property(lambda self: TEXT_BATCH if self.resolves else BATCH)  # default questions per batch
 
     def _distinct(self, examples: Sequence[QAExample]) -> torch.Tensor | None:
         """Each distinct text encoded once (frozen encoder, given entities), else None."""
@@ -312,7 +314,7 @@ class QASystem:
         topics, answers = example_indices(self.kg, examples)
         check_answers_known(self.kg, examples, answers)
         q = self._distinct(examples) if q is None else q
-        scores, batch_size = Scores.empty(k), batch_size or (TEXT_BATCH if self.resolves else BATCH)
+        scores, batch_size = Scores.empty(k), batch_size or self._answer_batch
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
         if self.resolves and self.branched:  # several entities: is the likeliest reading the gold one?
             er.update(entity_set_accuracy=0.0, count_accuracy=0.0)
@@ -360,8 +362,6 @@ class QASystem:
     def load_state_dict(self, weights: dict[str, torch.Tensor], *, where: str | Path = "") -> None:
         """Load what :meth:`state_dict` gave; a tensor that does not fit raises
         :class:`~kgqa.checkpoint.CheckpointError` naming ``where``."""
-        from .checkpoint import CheckpointError
-
         parts = dict(self.parts())
         if weights_of(weights, "encoder"):  # saved fine-tuned: load it even into a frozen encoder
             parts["encoder"] = self.encoder
