@@ -18,7 +18,6 @@ Writes ``benchmarks/results/eval_memory[-TAG].json`` and ``.md``. Needs ``KGQA_D
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 import time
 
@@ -30,13 +29,7 @@ from kgqa.model import answer_loss
 from kgqa.qa import QASystem
 from kgqa.runtime import release_memory
 from kgqa.train import _Batches
-from report import run_meta, write_results
-
-
-def rss_gib() -> float:
-    """The process's resident set size now (Linux: ``/proc/self/statm``), in GiB."""
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+from report import rss_gib, run_meta, write_results
 
 
 def measure(system: QASystem, questions: list, batch: int, after: str) -> dict:

@@ -11,6 +11,7 @@ What the numbers mean is told in docs/results.md.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import sys
@@ -27,6 +28,12 @@ def run_meta(**fields: Any) -> dict[str, Any]:
     """The command line, then ``fields``, then the torch version and the machine."""
     return {"command": "python " + " ".join(sys.argv), **fields, "torch": torch.__version__,
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads"}
+
+
+def rss_gib() -> float:
+    """The process's resident set size now (Linux: ``/proc/self/statm``), in GiB."""
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
 
 
 def peak_rss_gib() -> float:

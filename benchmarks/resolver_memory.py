@@ -14,19 +14,12 @@ library kept (:func:`kgqa.runtime.release_memory`). Writes
 from __future__ import annotations
 
 import argparse
-import os
 
 import kgqa.train
 from kgqa.datasets import load_dataset
 from kgqa.model import ModelConfig
 from kgqa.train import TrainConfig, fit
-from report import peak_rss_gib, run_meta, write_results
-
-
-def rss_gib() -> float:
-    """The process's resident set size now (Linux: ``/proc/self/statm``), in GiB."""
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+from report import peak_rss_gib, rss_gib, run_meta, write_results
 
 
 def main() -> None:

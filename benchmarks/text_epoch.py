@@ -30,7 +30,7 @@ import kgqa.train
 from kgqa.datasets import load_dataset
 from kgqa.encoders import EncoderCache
 from kgqa.model import EndToEndQA, ModelConfig
-from kgqa.resolve import CandidateCache, EntityResolver
+from kgqa.resolve import EntityResolver
 from kgqa.resolve import resolver as resolver_module
 from kgqa.resolve.candidates import CandidateIndex
 from kgqa.train import TrainConfig, fit
