@@ -8,11 +8,12 @@
 This module is the registry (:data:`DATASETS`, :func:`load_dataset`, and :data:`KG_FILES`, the
 real graphs by short name); the pieces below it are :mod:`.base` (the records and how a set is
 split), :mod:`.files` (the question file formats, parsed with errors at file:line),
-:mod:`.loaders` (one per dataset, and your own files) and :mod:`.derived` (two-entity questions
+:mod:`.loaders` (one per dataset, and your own files), :mod:`.simplequestions` and :mod:`.derived` (two-entity questions
 generated over the MetaQA KB).
 
 Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained"); ``pq-2h``, ``pq-3h``
-(PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014); ``metaqa-multi``.
+(PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014); ``metaqa-multi``;
+``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata, closed graph).
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
 :func:`load_questions` read your own graph and questions.
 """
@@ -29,12 +30,13 @@ from ..runtime import data_dir
 from .base import (NO_SPAN, ORIGINS, SPLITS, DataWarning, QADataset, QAExample, Span, SplitStats, dedupe_questions,
                    seen_in_train, split_examples)
 from .derived import load_metaqa_multi
+from .simplequestions import load_sq_wikidata
 from .loaders import (load_metaqa, load_pathquestion, load_questions, load_toy, load_user, load_worldcup,
                       load_worldcup_kg, metaqa_path)
 
 __all__ = ["QAExample", "Span", "NO_SPAN", "QADataset", "SplitStats", "DataWarning", "SPLITS", "split_examples",
            "seen_in_train", "dedupe_questions", "load_toy", "load_metaqa", "load_pathquestion", "load_worldcup",
-           "load_worldcup_kg", "load_user", "load_questions", "load_metaqa_multi", "metaqa_path", "DatasetSpec",
+           "load_worldcup_kg", "load_user", "load_questions", "load_metaqa_multi", "load_sq_wikidata", "metaqa_path", "DatasetSpec",
            "DATASETS", "KG_FILES", "load_dataset"]
 
 KG_FILES: dict[str, tuple[str, Callable[[str | os.PathLike], KnowledgeGraph]]] = {
@@ -75,6 +77,11 @@ DATASETS: dict[str, DatasetSpec] = {
                           "wc2014"),
     "metaqa-multi": DatasetSpec(lambda root, **o: load_metaqa_multi(root, **o),
                                 "MetaQA-derived two-entity questions (generated) mixed with MetaQA 1-hop", "metaqa"),
+    "sq-wikidata": DatasetSpec(lambda root, **o: load_sq_wikidata(root, **o),
+                               "SimpleQuestions-Wikidata over the closed graph of its gold facts", "sq-wikidata"),
+    "sq-wikidata-answerable": DatasetSpec(lambda root, **o: load_sq_wikidata(root, answerable=True, **o),
+                                          "SimpleQuestions-Wikidata, the questions whose fact is in Wikidata",
+                                          "sq-wikidata"),
 }
 """Dataset names → :class:`DatasetSpec` (callable as ``DATASETS[name](root, **options)``)."""
 

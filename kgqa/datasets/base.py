@@ -50,6 +50,9 @@ ORIGINS = {
     "metaqa": "MetaQA comes from its authors' release (https://github.com/yuyuz/MetaQA)",
     "pathquestion": "PathQuestion comes from the IRN paper's repository (https://github.com/zmtkeke/IRN)",
     "wc2014": "WorldCup2014 comes from the IRN paper's repository (https://github.com/zmtkeke/IRN)",
+    "sq-wikidata": ("SimpleQuestions-Wikidata comes from https://github.com/askplatypus/wikidata-simplequestions "
+                    "(annotated_wd_data_*.txt), its English labels (labels_en.json: {label: Qid}) from "
+                    "https://github.com/rvashurin/wikidata-simplequestions-ru-hf (reverse_vocab_wikidata_en.json)"),
 }
 
 

@@ -28,7 +28,7 @@ def _require(root: str | os.PathLike, rel: str, origin: str) -> Path:
     p = Path(root) / rel
     if not p.is_file():
         raise MissingDataError(f"missing data file {p}. Point KGQA_DATA (or root=) at the folder that "
-                               f"holds metaqa/, wc2014/ and pathquestion/; {ORIGINS[origin]} (see the "
+                               f"holds metaqa/, wc2014/, pathquestion/ and simplequestions-wikidata/; {ORIGINS[origin]} (see the "
                                "README, section 'Real datasets')", path=p)
     return p
 
