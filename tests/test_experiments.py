@@ -1,0 +1,61 @@
+"""The experiment grid's runner (benchmarks/experiments.py): one real training process per row, one
+JSON per row, a finished row not run again, a failing row reported with the end of its log."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def experiments():
+    spec = importlib.util.spec_from_file_location("experiments", ROOT / "benchmarks" / "experiments.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["experiments"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("experiments", None)
+
+
+def test_grids_have_unique_keys_and_three_toy_seeds(experiments) -> None:
+    for grid in (experiments.FULL, experiments.QUICK):
+        keys = [r.key for r in grid]
+        assert len(keys) == len(set(keys))
+    seeds: dict[str, set[int]] = {}
+    for r in experiments.FULL + experiments.QUICK:
+        seeds.setdefault(r.setting, set()).add(r.seed)
+    assert all(len(s) >= 3 for k, s in seeds.items() if k.startswith(("toy", "pq-", "wc-")))
+    assert {"sq-wikidata.given.none.auto", "sq-wikidata.text.none.auto.e8"} <= set(seeds)
+
+
+def test_a_row_runs_once_and_is_summarised(experiments, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    row = experiments.Row("toy", epochs=1, extra=("--quick",))
+    args = ["--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]
+    assert experiments.main(args, grid=[row]) == 0
+    record = json.loads((tmp_path / "out" / f"{row.key}.json").read_text())
+    metrics = json.loads((tmp_path / "runs" / row.key / "metrics.json").read_text())
+    assert record["test_hits@1"] == metrics["test"]["hits@1"] and 0 <= record["test_hits@1"] <= 100
+    assert record["wall_s"] > 0 and 0.1 < record["peak_rss_gib"] < 8 and record["resumed"] is False
+    assert "--dataset toy" in record["command"] and record["row"]["epochs"] == 1
+    summary = (tmp_path / "out" / "experiments.md").read_text()
+    assert f"| {row.setting} | 1 | {record['test_hits@1']:.2f} |" in summary
+    stamp = (tmp_path / "out" / f"{row.key}.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert experiments.main(args, grid=[row]) == 0  # resumable: the finished row is not run again
+    assert "done already" in capsys.readouterr().out
+    assert (tmp_path / "out" / f"{row.key}.json").stat().st_mtime_ns == stamp
+    experiments.main(args + ["--list"], grid=[row])
+    assert f"done  {row.key}" in capsys.readouterr().out
+
+
+def test_a_failing_row_says_why(experiments, tmp_path: Path) -> None:
+    row = experiments.Row("toy-fulll")
+    with pytest.raises(RuntimeError, match=r"toy-fulll.*failed \(exit 2\)(.|\n)*did you mean 'toy-full'"):
+        experiments.main(["--out", str(tmp_path), "--runs", str(tmp_path / "runs")], grid=[row])
+    assert not list(tmp_path.glob("*.json"))
