@@ -115,6 +115,17 @@ def test_metaqa_multi_hop_counts(data_root: Path, hops: int, n_dev: int, n_test:
     assert all(t not in ex.answers for ex in ds.test for t in ex.topics)  # README: topic excluded
 
 
+def test_metaqa_all_is_the_three_hop_sets_split_alike(data_root: Path) -> None:
+    every = load_dataset("metaqa-all", data_root)
+    per_hop = [load_dataset(f"metaqa-{k}hop", data_root) for k in (1, 2, 3)]
+    for split in ("train", "dev", "test"):
+        assert getattr(every, split) == [ex for ds in per_hop for ex in getattr(ds, split)]
+    assert {ex.hops for ex in every.test} == {1, 2, 3} and len(every.test) == 9_947 + 14_872 + 14_274
+    assert every.kg.fingerprint() == per_hop[0].kg.fingerprint() and "1-, 2- and 3-hop" in every.notes
+    with pytest.raises(ValueError, match="'all' for the three"):
+        load_metaqa(data_root, 4)
+
+
 def test_metaqa_gold_paths_reach_the_data_readmes_ceiling(mq1: QADataset) -> None:
     """The question types' relation paths, run symbolically on kb_partial.txt, reach a gold answer
     for 97.2% of the 1-hop test questions: the ceiling the data README states."""
@@ -201,7 +212,7 @@ def test_load_dataset_finds_data_through_env(data_root: Path, monkeypatch: pytes
 # ---------------------------------------------------------------------------- registry and splits
 def test_registry_names() -> None:
     assert set(DATASETS) == {"toy", "toy-full", "metaqa-1hop", "metaqa-2hop", "metaqa-3hop", "pq-2h", "pq-3h",
-                             "wc-p1", "wc-p2", "wc-c", "wc-all", "metaqa-multi", "sq-wikidata",
+                             "wc-p1", "wc-p2", "wc-c", "wc-all", "metaqa-multi", "metaqa-all", "sq-wikidata",
                              "sq-wikidata-answerable"}
     with pytest.raises(UnknownDatasetError, match="did you mean 'metaqa-1hop'"):
         load_dataset("metaqa-1-hop")

@@ -11,7 +11,7 @@ split), :mod:`.files` (the question file formats, parsed with errors at file:lin
 :mod:`.loaders` (one per dataset, and your own files), :mod:`.simplequestions` and :mod:`.derived` (two-entity questions
 generated over the MetaQA KB).
 
-Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained"); ``pq-2h``, ``pq-3h``
+Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained"), ``metaqa-all`` (the three together); ``pq-2h``, ``pq-3h``
 (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014); ``metaqa-multi``;
 ``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata, closed graph).
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
@@ -67,6 +67,8 @@ DATASETS: dict[str, DatasetSpec] = {
                             "the toy world with its generated questions (held-out test phrasings)"),
     **{f"metaqa-{k}hop": DatasetSpec(lambda root, k=k, **o: load_metaqa(root, k, **o),
                                      f"MetaQA {k}-hop (dev-trained), KG kb_partial.txt", "metaqa") for k in (1, 2, 3)},
+    "metaqa-all": DatasetSpec(lambda root, **o: load_metaqa(root, "all", **o),
+                              "MetaQA 1-, 2- and 3-hop together (dev-trained): one model for every hop count", "metaqa"),
     "pq-2h": DatasetSpec(lambda root, **o: load_pathquestion(root, "2H", **o), "PathQuestion 2-hop", "pathquestion"),
     "pq-3h": DatasetSpec(lambda root, **o: load_pathquestion(root, "3H", **o), "PathQuestion 3-hop", "pathquestion"),
     "wc-p1": DatasetSpec(lambda root, **o: load_worldcup(root, "P1", **o), "WorldCup2014 1-hop", "wc2014"),

@@ -20,10 +20,10 @@ from .base import (ORIGINS, DataWarning, QADataset, QAExample, dedupe_lines, for
 from .files import find_mention, parse_bracketed, parse_pathquestion, parse_worldcup, read_lines
 
 __all__ = ["load_toy", "load_metaqa", "load_pathquestion", "load_worldcup", "load_worldcup_kg", "load_user",
-           "load_questions", "metaqa_path", "METAQA_RELATIONS", "WC_PARTS"]
+           "load_questions", "metaqa_path", "require_file", "METAQA_RELATIONS", "WC_PARTS"]
 
 
-def _require(root: str | os.PathLike, rel: str, origin: str) -> Path:
+def require_file(root: str | os.PathLike, rel: str, origin: str) -> Path:
     """``root/rel``, or a :class:`MissingDataError` saying what is missing and where to get it."""
     p = Path(root) / rel
     if not p.is_file():
@@ -70,41 +70,49 @@ def load_toy(*, dev_fraction: float = 0.1, seed: int = 0, questions: str = "hand
     return QADataset("toy", kg, train, dev, test, notes)
 
 
-def load_metaqa(root: str | os.PathLike, hops: int, *, holdout: float = 0.1, seed: int = 0,
+def load_metaqa(root: str | os.PathLike, hops: int | Literal["all"], *, holdout: float = 0.1, seed: int = 0,
                 kb: str | None = None) -> QADataset:
-    """MetaQA ``{hops}-hop`` in the "dev-trained" setting.
+    """MetaQA ``{hops}-hop`` in the "dev-trained" setting; ``hops="all"``: the 1-, 2- and 3-hop sets together.
 
     Train on ``qa_dev.txt`` minus a seeded held-out slice (``holdout``) that serves as ``dev``
     for model selection; test on ``qa_test.txt``. KG: ``metaqa/kb_partial.txt`` (else
     ``kb.txt``; or name one with ``kb``) with ``entities.txt`` as the entity list when present,
     inverse relations added. Each line has exactly one ``[topic]``, an entity id; answers
     outside the KG are kept (see :meth:`QADataset.stats`). Question types come from
-    ``qa_{dev,test}_qtype.txt`` when present (same line order).
+    ``qa_{dev,test}_qtype.txt`` when present (same line order). With ``"all"`` each hop set is
+    split on its own with the same seed, so its train, dev and test parts are exactly those of
+    the one-hop-count dataset.
     """
-    if hops not in (1, 2, 3):
-        raise ValueError(f"MetaQA has 1-, 2- and 3-hop questions, not {hops!r}")
+    if hops not in (1, 2, 3, "all"):
+        raise ValueError(f"MetaQA has 1-, 2- and 3-hop questions ('all' for the three), not {hops!r}")
     base = Path(root) / "metaqa"
     if kb is None:  # the partial KB of the shared data folder, else the full one of the release
         kb = "kb.txt" if (base / "kb.txt").is_file() and not (base / "kb_partial.txt").is_file() else "kb_partial.txt"
-    kb_path = _require(root, f"metaqa/{kb}", "metaqa")
+    kb_path = require_file(root, f"metaqa/{kb}", "metaqa")
     ents = base / "entities.txt"
     kg = KnowledgeGraph.load(kb_path, add_inverses=True, entity_list=ents if ents.is_file() else None)
-    parts = {}
-    for split in ("dev", "test"):
-        qpath = _require(root, f"metaqa/{hops}-hop/qa_{split}.txt", "metaqa")
-        qtypes = _qtypes(base / f"{hops}-hop/qa_{split}_qtype.txt", qpath)
-        exs = parse_bracketed(qpath, kg, names=False, exactly_one=True, unknown_answers="keep",
-                              hops=hops, qtypes=qtypes)
-        parts[split] = [replace(e, paths=(metaqa_path(e.qtype, where=e.source),)) if e.qtype else e for e in exs]
-    train, dev, _ = split_examples(parts["dev"], (1 - holdout, holdout, 0.0), seed)
-    notes = (f"MetaQA {hops}-hop (dev-trained): train = qa_dev.txt minus a held-out {holdout:.0%} "
-             f"(seed {seed}) used as dev for model selection; test = qa_test.txt. Published results "
-             "train on the official qa_train.txt (96k-119k questions).")
+    train, dev, test = [], [], []
+    for k in (1, 2, 3) if hops == "all" else (hops,):
+        parts = {}
+        for split in ("dev", "test"):
+            qpath = require_file(root, f"metaqa/{k}-hop/qa_{split}.txt", "metaqa")
+            qtypes = _qtypes(base / f"{k}-hop/qa_{split}_qtype.txt", qpath)
+            exs = parse_bracketed(qpath, kg, names=False, exactly_one=True, unknown_answers="keep",
+                                  hops=k, qtypes=qtypes)
+            parts[split] = [replace(e, paths=(metaqa_path(e.qtype, where=e.source),)) if e.qtype else e for e in exs]
+        a, b, _ = split_examples(parts["dev"], (1 - holdout, holdout, 0.0), seed)
+        train += a
+        dev += b
+        test += parts["test"]
+    sets = "1-, 2- and 3-hop" if hops == "all" else f"{hops}-hop"
+    notes = (f"MetaQA {sets} (dev-trained): train = qa_dev.txt minus a held-out {holdout:.0%} "
+             f"(seed {seed}{', each hop set on its own' if hops == 'all' else ''}) used as dev for model selection; "
+             "test = qa_test.txt. Published results train on the official qa_train.txt (96k-119k questions).")
     if kb == "kb_partial.txt":
-        ceiling = {1: "97.2%", 2: "96.0%", 3: "97.1%"}[hops]
+        ceiling = {1: "97.2%", 2: "96.0%", 3: "97.1%", "all": "97.2% / 96.0% / 97.1% (1/2/3-hop)"}[hops]
         notes += (f" KG kb_partial.txt holds about 96% of kb.txt, so some gold answers are unreachable: "
                   f"the Hits@1 ceiling on qa_test.txt is {ceiling}; report Hits@1 and its share of it.")
-    return QADataset(f"metaqa-{hops}hop", kg, train, dev, parts["test"], notes)
+    return QADataset(f"metaqa-{hops}" if hops == "all" else f"metaqa-{hops}hop", kg, train, dev, test, notes)
 
 
 # the MetaQA relation that links a film to each other entity type of its question types
@@ -152,9 +160,9 @@ def load_pathquestion(root: str | os.PathLike, variant: Literal["2H", "3H"] = "2
     hops = variant.upper()
     if hops not in ("2H", "3H"):
         raise ValueError(f"PathQuestion comes as '2H' or '3H', not {variant!r}")
-    kg = KnowledgeGraph.load(_require(root, f"pathquestion/{hops}-kb.txt", "pathquestion"), add_inverses=True,
+    kg = KnowledgeGraph.load(require_file(root, f"pathquestion/{hops}-kb.txt", "pathquestion"), add_inverses=True,
                              on_duplicate="drop")
-    exs = parse_pathquestion(_require(root, f"pathquestion/PQ-{hops}.txt", "pathquestion"), kg)
+    exs = parse_pathquestion(require_file(root, f"pathquestion/PQ-{hops}.txt", "pathquestion"), kg)
     train, dev, test = split_examples(exs, split, seed, grouped=grouped)
     leaked = seen_in_train(train, test)
     notes = (f"PathQuestion PQ-{hops}: no official split; seeded {format_split(split)} split (seed {seed}"
@@ -182,10 +190,10 @@ def load_worldcup(root: str | os.PathLike, parts: str = "P1+P2+C", *, split: Seq
     bad = [p for p in chosen if p not in WC_PARTS]
     if bad or not chosen:
         raise ValueError(f"parts must be '+'-joined names among {WC_PARTS}, got {parts!r}")
-    kg, renamed = _book_inverses(KnowledgeGraph.load(_require(root, "wc2014/kb.txt", "wc2014"), add_inverses=False))
+    kg, renamed = _book_inverses(KnowledgeGraph.load(require_file(root, "wc2014/kb.txt", "wc2014"), add_inverses=False))
     train, dev, test = [], [], []
     for part in dict.fromkeys(chosen):
-        exs = parse_worldcup(_require(root, f"wc2014/WC-{part}.txt", "wc2014"), kg, conjunctive=part == "C")
+        exs = parse_worldcup(require_file(root, f"wc2014/WC-{part}.txt", "wc2014"), kg, conjunctive=part == "C")
         exs = [replace(ex, paths=tuple(tuple(renamed.get(r, r) for r in p) for p in ex.paths)) for ex in exs]
         if dedupe:
             exs = dedupe_lines(exs)

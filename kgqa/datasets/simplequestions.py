@@ -31,7 +31,7 @@ from ..errors import KGFormatError, QAFormatError
 from ..kg import KnowledgeGraph, inverse_name
 from .base import QADataset, QAExample
 from .files import find_mention, read_lines
-from .loaders import _require
+from .loaders import require_file
 
 __all__ = ["load_sq_wikidata", "PROPERTY_LABELS", "SQ_FOLDER", "read_sq_facts"]
 
@@ -120,17 +120,17 @@ def load_sq_wikidata(root: str | os.PathLike, *, answerable: bool = False) -> QA
     Wikidata) instead; the graph is the same, built from the full files, which must be present.
     """
     base = f"{SQ_FOLDER}/annotated_wd_data_{{}}.txt"
-    full = {split: read_sq_facts(_require(root, base.format(name), "sq-wikidata"))
+    full = {split: read_sq_facts(require_file(root, base.format(name), "sq-wikidata"))
             for split, name in SPLIT_FILES.items()}
     facts = list(dict.fromkeys(fact for rows in full.values() for _, fact, *_ in rows))
-    labels_path = _require(root, f"{SQ_FOLDER}/labels_en.json", "sq-wikidata")
+    labels_path = require_file(root, f"{SQ_FOLDER}/labels_en.json", "sq-wikidata")
     kg = KnowledgeGraph.from_triples([(s, PROPERTY_LABELS.get(p, p), o) for s, p, o in facts],
                                      source=str(Path(root) / SQ_FOLDER))
     labels = {q: label for q, label in _read_labels(labels_path).items() if kg.has_entity(q)}
     kg = KnowledgeGraph(kg.entities, kg.relations, kg.triples, names=[labels.get(e, e) for e in kg.entities],
                         source=kg.source).with_inverses()
     rows = full if not answerable else {
-        split: read_sq_facts(_require(root, base.format(f"{name}_answerable"), "sq-wikidata"))
+        split: read_sq_facts(require_file(root, base.format(f"{name}_answerable"), "sq-wikidata"))
         for split, name in SPLIT_FILES.items()}
     answers = _answer_sets(kg)
     parts = {}
