@@ -11,7 +11,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb))
 # late for kgqa.threads to choose it (benchmarks/train_speed.py measures why it matters)
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup demo test test-unit test-notebooks test-browser lab notebooks bench-follow bench-qa bench-latency bench-intersection clean
+.PHONY: setup demo test test-unit test-notebooks test-browser lab notebooks bench-follow bench-qa bench-latency bench-intersection experiments experiments-quick clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,14 @@ bench-latency: $(STAMP)
 
 bench-intersection: $(STAMP)
 	$(PY) benchmarks/intersection.py
+
+# The experiment grid, one JSON per row under benchmarks/results/experiments/; resumable (needs KGQA_DATA).
+experiments: $(STAMP)
+	$(PY) benchmarks/experiments.py
+
+# The small grid (the toy world, three seeds): under benchmarks/results/experiments-quick/.
+experiments-quick: $(STAMP)
+	$(PY) benchmarks/experiments.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
