@@ -11,9 +11,10 @@ split), :mod:`.files` (the question file formats, parsed with errors at file:lin
 :mod:`.loaders` (one per dataset, and your own files), :mod:`.simplequestions` and :mod:`.derived` (two-entity questions
 generated over the MetaQA KB).
 
-Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA, "dev-trained"), ``metaqa-all`` (the three together); ``pq-2h``, ``pq-3h``
-(PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all`` (WorldCup2014); ``metaqa-multi``;
-``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata, closed graph).
+Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA,
+"dev-trained"), ``metaqa-all`` (the three together), ``metaqa-1hop-para`` and ``metaqa-1hop-aug``
+(held-out phrasings); ``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all``
+(WorldCup2014); ``metaqa-multi``; ``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata).
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
 :func:`load_questions` read your own graph and questions.
 """
@@ -30,13 +31,14 @@ from ..runtime import data_dir
 from .base import (NO_SPAN, ORIGINS, SPLITS, DataWarning, QADataset, QAExample, Span, SplitStats, dedupe_questions,
                    seen_in_train, split_examples)
 from .derived import load_metaqa_multi
+from .paraphrases import load_metaqa_paraphrased
 from .simplequestions import load_sq_wikidata
 from .loaders import (load_metaqa, load_pathquestion, load_questions, load_toy, load_user, load_worldcup,
                       load_worldcup_kg, metaqa_path)
 
 __all__ = ["QAExample", "Span", "NO_SPAN", "QADataset", "SplitStats", "DataWarning", "SPLITS", "split_examples",
            "seen_in_train", "dedupe_questions", "load_toy", "load_metaqa", "load_pathquestion", "load_worldcup",
-           "load_worldcup_kg", "load_user", "load_questions", "load_metaqa_multi", "load_sq_wikidata", "metaqa_path", "DatasetSpec",
+           "load_worldcup_kg", "load_user", "load_questions", "load_metaqa_multi", "load_sq_wikidata", "load_metaqa_paraphrased", "metaqa_path", "DatasetSpec",
            "DATASETS", "KG_FILES", "load_dataset"]
 
 KG_FILES: dict[str, tuple[str, Callable[[str | os.PathLike], KnowledgeGraph]]] = {
@@ -79,6 +81,11 @@ DATASETS: dict[str, DatasetSpec] = {
                           "wc2014"),
     "metaqa-multi": DatasetSpec(lambda root, **o: load_metaqa_multi(root, **o),
                                 "MetaQA-derived two-entity questions (generated) mixed with MetaQA 1-hop", "metaqa"),
+    "metaqa-1hop-para": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, **o),
+                                    "MetaQA 1-hop, test questions in held-out phrasings (robustness)", "metaqa"),
+    "metaqa-1hop-aug": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, **{"augment": 0.5, **o}),
+                                   "MetaQA 1-hop, training questions also rephrased; held-out test phrasings",
+                                   "metaqa"),
     "sq-wikidata": DatasetSpec(lambda root, **o: load_sq_wikidata(root, **o),
                                "SimpleQuestions-Wikidata over the closed graph of its gold facts", "sq-wikidata"),
     "sq-wikidata-answerable": DatasetSpec(lambda root, **o: load_sq_wikidata(root, answerable=True, **o),
