@@ -154,3 +154,10 @@ def test_answerable_line_outside_the_full_files(tmp_path: Path) -> None:
     with pytest.raises(QAFormatError, match=r"\(Q4, P999, Q1\) is not among the facts of the full files") as err:
         load_sq_wikidata(_write(tmp_path, answerable=answerable), answerable=True)
     assert err.value.line == 1
+
+
+def test_the_graph_alone_for_kgqa_stats(sq, data_root: Path) -> None:
+    from kgqa.datasets import KG_FILES
+
+    rel, read = KG_FILES["sq-wikidata"]
+    assert read(data_root / rel).fingerprint() == sq.kg.fingerprint()

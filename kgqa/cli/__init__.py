@@ -2,7 +2,7 @@
 
     kgqa demo                 train on the toy world, answer the seed questions, showing the work
                               (--pipeline: the traditional link-parse-execute pipeline instead)
-    kgqa stats [KG]           load a knowledge graph (toy, metaqa, wc2014, pq-2h, pq-3h or a file)
+    kgqa stats [KG]           load a knowledge graph (toy, metaqa, wc2014, pq-2h, pq-3h, sq-wikidata or a file)
                               and print its statistics and load time
     kgqa train / eval / ask   the end-to-end model (:mod:`.train`)
 

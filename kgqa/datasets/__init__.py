@@ -32,7 +32,7 @@ from .base import (NO_SPAN, ORIGINS, SPLITS, DataWarning, QADataset, QAExample, 
                    seen_in_train, split_examples)
 from .derived import load_metaqa_multi
 from .paraphrases import load_metaqa_paraphrased
-from .simplequestions import load_sq_wikidata
+from .simplequestions import load_sq_graph, load_sq_wikidata
 from .loaders import (load_metaqa, load_pathquestion, load_questions, load_toy, load_user, load_worldcup,
                       load_worldcup_kg, metaqa_path)
 
@@ -46,6 +46,7 @@ KG_FILES: dict[str, tuple[str, Callable[[str | os.PathLike], KnowledgeGraph]]] =
     "wc2014": ("wc2014/kb.txt", load_worldcup_kg),  # the file holds its own inverses: renamed r^-1, none added
     "pq-2h": ("pathquestion/2H-kb.txt", KnowledgeGraph.load),
     "pq-3h": ("pathquestion/3H-kb.txt", KnowledgeGraph.load),
+    "sq-wikidata": ("simplequestions-wikidata", load_sq_graph),  # the closed graph of the questions' gold facts
 }
 """The real knowledge graphs by short name: (path under the data folder, how to read it with its ``r^-1`` inverses)."""
 

@@ -33,7 +33,7 @@ from .base import QADataset, QAExample
 from .files import find_mention, read_lines
 from .loaders import require_file
 
-__all__ = ["load_sq_wikidata", "PROPERTY_LABELS", "SQ_FOLDER", "read_sq_facts"]
+__all__ = ["load_sq_wikidata", "load_sq_graph", "PROPERTY_LABELS", "SQ_FOLDER", "read_sq_facts"]
 
 SQ_FOLDER = "simplequestions-wikidata"
 """The dataset's folder under the data folder."""
@@ -113,12 +113,14 @@ def _read_labels(path: Path) -> dict[str, str]:
     return labels
 
 
-def load_sq_wikidata(root: str | os.PathLike, *, answerable: bool = False) -> QADataset:
-    """SimpleQuestions-Wikidata: train / valid / test as given, over the closed graph.
+def load_sq_graph(folder: str | os.PathLike) -> KnowledgeGraph:
+    """The closed graph alone, from the dataset's folder (``kgqa stats sq-wikidata``)."""
+    return _closed_graph(Path(folder).parent)[0]
 
-    ``answerable`` reads the ``*_answerable.txt`` files (the questions whose fact is also in
-    Wikidata) instead; the graph is the same, built from the full files, which must be present.
-    """
+
+def _closed_graph(root: str | os.PathLike) -> tuple[KnowledgeGraph, dict[str, list], int]:
+    """The closed graph (labels as names, inverses added), the checked lines of the three full
+    files by split, and the number of distinct facts."""
     base = f"{SQ_FOLDER}/annotated_wd_data_{{}}.txt"
     full = {split: read_sq_facts(require_file(root, base.format(name), "sq-wikidata"))
             for split, name in SPLIT_FILES.items()}
@@ -129,6 +131,17 @@ def load_sq_wikidata(root: str | os.PathLike, *, answerable: bool = False) -> QA
     labels = {q: label for q, label in _read_labels(labels_path).items() if kg.has_entity(q)}
     kg = KnowledgeGraph(kg.entities, kg.relations, kg.triples, names=[labels.get(e, e) for e in kg.entities],
                         source=kg.source).with_inverses()
+    return kg, full, len(facts)
+
+
+def load_sq_wikidata(root: str | os.PathLike, *, answerable: bool = False) -> QADataset:
+    """SimpleQuestions-Wikidata: train / valid / test as given, over the closed graph.
+
+    ``answerable`` reads the ``*_answerable.txt`` files (the questions whose fact is also in
+    Wikidata) instead; the graph is the same, built from the full files, which must be present.
+    """
+    kg, full, n_facts = _closed_graph(root)
+    base = f"{SQ_FOLDER}/annotated_wd_data_{{}}.txt"
     rows = full if not answerable else {
         split: read_sq_facts(require_file(root, base.format(f"{name}_answerable"), "sq-wikidata"))
         for split, name in SPLIT_FILES.items()}
@@ -150,7 +163,7 @@ def load_sq_wikidata(root: str | os.PathLike, *, answerable: bool = False) -> QA
     name = "sq-wikidata-answerable" if answerable else "sq-wikidata"
     files = "the *_answerable.txt files" if answerable else "the full files"
     notes = (f"SimpleQuestions-Wikidata ({files}): train / valid / test as given. The graph is closed: the "
-             f"{len(facts):,} distinct gold facts of the three full files (Rxxx lines read as their Pxxx fact) "
+             f"{n_facts:,} distinct gold facts of the three full files (Rxxx lines read as their Pxxx fact) "
              "with inverses, so every question is answerable and the graph is far smaller and less ambiguous "
              "than the paper's Wikidata: easier, and not directly comparable with its Hits@1 (Rigel-Baseline "
              "73.4, Rigel-ER 70.1, Rigel-E2E 68.2). Names are English labels (the id where there is none).")
