@@ -72,17 +72,24 @@ def test_an_inverse_line_and_its_labels(sq) -> None:
 
 def test_mentions_located_where_the_label_is_in_the_text(sq) -> None:
     st = sq.stats(check_paths=False)
-    # about 11% of the questions do not spell their subject's label (lower-cased)
-    assert 0.86 < st["test"].mention_found < 0.91
+    # about 10% of the questions do not spell their subject's label (case, accents, punctuation aside)
+    assert 0.89 < st["test"].mention_found < 0.92
     def fold(text: str) -> str:  # lower case, accents dropped: an oracle of its own
         return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 
+    def letters(text: str) -> str:  # punctuation and spaces aside
+        return "".join(c for c in fold(text) if c.isalnum())
+
+    loose = 0
     for ex in sq.test[:1000]:
         label = fold(sq.kg.name_of(ex.topics[0]))
         if ex.mentions[0] != NO_SPAN:
-            assert fold(ex.question[slice(*ex.mentions[0])]) == label
+            span = fold(ex.question[slice(*ex.mentions[0])])
+            assert letters(span) == letters(label)
+            loose += span != label
         else:
             assert not re.search(r"(?<!\w)" + re.escape(label) + r"(?!\w)", fold(ex.question))
+    assert 5 <= loose <= 40  # found with its punctuation written otherwise (1.5% of the test split)
 
 
 def test_answerable_files_use_the_same_graph(sq, data_root: Path) -> None:
@@ -110,6 +117,17 @@ def _write(root: Path, lines=LINES, labels=LABELS, answerable=None) -> Path:
         (folder / f"annotated_wd_data_{split}_answerable.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (folder / "labels_en.json").write_text(json.dumps(labels), encoding="utf-8")
     return root
+
+
+def test_loose_punctuation_only_when_asked() -> None:
+    from kgqa.datasets.files import find_mention
+
+    q = "who wrote survivors quest and yoon bomi"
+    assert find_mention(q, ["Survivor's Quest"]) == NO_SPAN
+    assert find_mention(q, ["Survivor's Quest"], loose_punctuation=True) == (10, 25)
+    assert find_mention(q, ["Yoon Bo-mi"], loose_punctuation=True) == (30, 39)
+    assert find_mention("newyork", ["New York"], loose_punctuation=True) == NO_SPAN  # a space needs a separator
+    assert find_mention("the priest's wife", ["The Priest's Wife"], loose_punctuation=True) == (0, 17)  # exact first
 
 
 def test_hand_made_files(tmp_path: Path) -> None:

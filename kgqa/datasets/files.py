@@ -36,20 +36,34 @@ __all__ = ["find_mention", "topic_mentions", "strip_brackets", "read_lines",
            "parse_bracketed", "parse_pathquestion", "parse_worldcup"]
 
 # ---------------------------------------------------------------------------- text helpers
-def find_mention(question: str, surfaces: Iterable[str], taken: Sequence[Span] = ()) -> Span:
+def find_mention(question: str, surfaces: Iterable[str], taken: Sequence[Span] = (), *,
+                 loose_punctuation: bool = False) -> Span:
     """The first span of ``question`` that spells one of ``surfaces`` as whole words.
 
     Matching ignores case and accents and reads ``_`` as a space (``Tigres_UANL`` matches
     ``Tigres UANL``); longer surfaces are tried first, and spans overlapping ``taken`` are
-    skipped. Returns :data:`NO_SPAN` when none matches.
+    skipped. With ``loose_punctuation``, when no surface is found as written, each is tried again
+    with its punctuation written otherwise or left out (``survivors quest`` for *Survivor's
+    Quest*, ``yoon bomi`` for *Yoon Bo-mi*; a space still needs a separator). Returns
+    :data:`NO_SPAN` when none matches.
     """
     folded = fold_aligned(question)
-    for surface in sorted({s for s in surfaces if s.strip()}, key=len, reverse=True):
-        pattern = re.compile(r"(?<!\w)" + re.escape(fold_aligned(surface.strip())) + r"(?!\w)")
-        for m in pattern.finditer(folded):
-            if all(m.end() <= a or m.start() >= b for a, b in taken):
-                return (m.start(), m.end())
+    ordered = sorted({s for s in surfaces if s.strip()}, key=len, reverse=True)
+    for loose in (False, True) if loose_punctuation else (False,):
+        for surface in ordered:
+            body = fold_aligned(surface.strip())
+            body = "".join(_loose_char(c) for c in body) if loose else re.escape(body)
+            for m in re.finditer(r"(?<!\w)" + body + r"(?!\w)", folded):
+                if all(m.end() <= a or m.start() >= b for a, b in taken):
+                    return (m.start(), m.end())
     return NO_SPAN
+
+
+def _loose_char(c: str) -> str:
+    """The pattern of one character of a surface under loose punctuation."""
+    if c.isalnum():
+        return re.escape(c)
+    return r"[\W_]+" if c.isspace() else r"[\W_]*"
 
 
 _BRACKETED = re.compile(r"\[([^\[\]]*)\]")

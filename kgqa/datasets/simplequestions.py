@@ -16,8 +16,8 @@ The topic of a question is the fact's subject; its answers are every object of (
 relation) in the graph (a question "name a film by D" has all of D's films for answers).
 Entities are named by their English labels (``labels_en.json``), by their id where there is
 none; relations by their property's English label in snake case (:data:`PROPERTY_LABELS`, the id
-where the table has none). The mention of the topic is located by its label; questions whose
-text does not contain the label keep no mention.
+where the table has none). The mention of the topic is located by its label (case, accents and
+punctuation aside); questions whose text does not contain the label keep no mention.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def load_sq_wikidata(root: str | os.PathLike, *, answerable: bool = False) -> QA
             if (s if inverse else o) not in found:  # an answerable line whose fact the full files lack
                 raise QAFormatError(f"the fact ({s}, {p}, {o}) is not among the facts of the full files",
                                     path=where.rpartition(":")[0], line=int(where.rpartition(":")[2]))
-            mention = find_mention(question, (kg.names[kg.entity_index(topic)],))
+            mention = find_mention(question, (kg.names[kg.entity_index(topic)],), loose_punctuation=True)
             exs.append(QAExample(question, (topic,), (mention,), found, qtype=relation, hops=1, source=where,
                                  paths=((relation,),)))
         parts[split] = exs
