@@ -13,7 +13,8 @@ the package's defaults for everything the row does not name; its run folder is
 its test and dev metrics (the run's ``metrics.json``), the wall time and peak resident memory of
 the process (``wait4``'s ``ru_maxrss``), the command, the commit and the machine.
 
-Resumable: a row whose JSON exists is not run again (``--rerun`` runs it anyway); a row stopped
+A row that fails is reported with the end of its log (kept as ``KEY.log``) and the grid goes on;
+the command then exits with 1. Resumable: a row whose JSON exists is not run again (``--rerun`` runs it anyway); a row stopped
 midway resumes from its run folder's checkpoint (its JSON then says ``"resumed": true`` and its
 wall time covers the last part only). ``experiments.md`` beside the JSON files gathers them: one
 line per row without its seed, mean ± standard deviation over seeds.
@@ -190,17 +191,25 @@ def main(argv: list[str] | None = None, grid: list[Row] | None = None) -> int:
     if not rows:
         print(f"no row matches {list(args.only)}", file=sys.stderr)
         return 2
+    failed = []
     for i, row in enumerate(rows, 1):
         done = (out / f"{row.key}.json").is_file()
         if done and not args.rerun:
             print(f"[{i}/{len(rows)}] {row.key}: done already")
             continue
         print(f"[{i}/{len(rows)}] {row.key} ...", flush=True)
-        rec = run_row(row, out, args.runs, afresh=done)
+        try:
+            rec = run_row(row, out, args.runs, afresh=done)
+        except RuntimeError as err:  # an unattended grid goes on with the other rows
+            print(f"    {err}", file=sys.stderr, flush=True)
+            failed.append(row.key)
+            continue
         print(f"    test Hits@1 {rec['test_hits@1']}, {rec['wall_s'] / 60:.1f} min, peak {rec['peak_rss_gib']:.2f} GiB",
               flush=True)
     print(summarize(out))
-    return 0
+    if failed:
+        print(f"{len(failed)} row(s) failed, their logs kept in {out}: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

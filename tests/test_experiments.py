@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -54,8 +55,11 @@ def test_a_row_runs_once_and_is_summarised(experiments, tmp_path: Path, capsys: 
     assert f"done  {row.key}" in capsys.readouterr().out
 
 
-def test_a_failing_row_says_why(experiments, tmp_path: Path) -> None:
-    row = experiments.Row("toy-fulll")
-    with pytest.raises(RuntimeError, match=r"toy-fulll.*failed \(exit 2\)(.|\n)*did you mean 'toy-full'"):
-        experiments.main(["--out", str(tmp_path), "--runs", str(tmp_path / "runs")], grid=[row])
-    assert not list(tmp_path.glob("*.json"))
+def test_a_failing_row_says_why_and_the_grid_goes_on(experiments, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    bad, good = experiments.Row("toy-fulll"), experiments.Row("toy", epochs=1, extra=("--quick",))
+    assert experiments.main(["--out", str(tmp_path), "--runs", str(tmp_path / "runs")], grid=[bad, good]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"toy-fulll.*failed \(exit 2\)(.|\n)*did you mean 'toy-full'", err)
+    assert "1 row(s) failed" in err and (tmp_path / f"{bad.key}.log").is_file()
+    assert [p.name for p in tmp_path.glob("*.json")] == [f"{good.key}.json"]
