@@ -133,10 +133,12 @@ def run_row(row: Row, out: Path, runs: Path, *, afresh: bool = False) -> dict:
         tail = log.read_text(encoding="utf-8", errors="replace").replace("\r", "\n").splitlines()[-15:]
         raise RuntimeError(f"row {row.key} failed (exit {code}); the end of {log}:\n" + "\n".join(tail))
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    command = " ".join(["python", *cmd[1:]]).replace(f"{ROOT}/", "")  # as typed in the repository root
+    metrics["command"] = command  # kgqa's own record names this machine's path to __main__.py
     record = {"key": row.key, "setting": row.setting, "row": asdict(row), "metrics": metrics,
               "test_hits@1": (metrics.get("test") or {}).get("hits@1"), "dev_hits@1": metrics.get("dev_hits@1"),
               "wall_s": round(wall, 1), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 3), "resumed": resumed,
-              "command": " ".join(cmd[1:]), "commit": _git_commit(),
+              "command": command, "commit": _git_commit(),
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     tmp = out / f".{row.key}.json.tmp"
