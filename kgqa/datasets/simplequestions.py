@@ -64,6 +64,7 @@ PROPERTY_LABELS: dict[str, str] = {
 """Wikidata property id → the relation name used in the graph (its English label, snake case)."""
 
 SPLIT_FILES = {"train": "train", "dev": "valid", "test": "test"}
+_QUESTIONS = SQ_FOLDER + "/annotated_wd_data_{}.txt"  # the question file of a split name
 _ENTITY = re.compile(r"Q[1-9][0-9]*")
 _PROPERTY = re.compile(r"[PR][1-9][0-9]*")
 
@@ -121,8 +122,7 @@ def load_sq_graph(folder: str | os.PathLike) -> KnowledgeGraph:
 def _closed_graph(root: str | os.PathLike) -> tuple[KnowledgeGraph, dict[str, list], int]:
     """The closed graph (labels as names, inverses added), the checked lines of the three full
     files by split, and the number of distinct facts."""
-    base = f"{SQ_FOLDER}/annotated_wd_data_{{}}.txt"
-    full = {split: read_sq_facts(require_file(root, base.format(name), "sq-wikidata"))
+    full = {split: read_sq_facts(require_file(root, _QUESTIONS.format(name), "sq-wikidata"))
             for split, name in SPLIT_FILES.items()}
     facts = list(dict.fromkeys(fact for rows in full.values() for _, fact, *_ in rows))
     labels_path = require_file(root, f"{SQ_FOLDER}/labels_en.json", "sq-wikidata")
@@ -141,9 +141,8 @@ def load_sq_wikidata(root: str | os.PathLike, *, answerable: bool = False) -> QA
     Wikidata) instead; the graph is the same, built from the full files, which must be present.
     """
     kg, full, n_facts = _closed_graph(root)
-    base = f"{SQ_FOLDER}/annotated_wd_data_{{}}.txt"
     rows = full if not answerable else {
-        split: read_sq_facts(require_file(root, base.format(f"{name}_answerable"), "sq-wikidata"))
+        split: read_sq_facts(require_file(root, _QUESTIONS.format(f"{name}_answerable"), "sq-wikidata"))
         for split, name in SPLIT_FILES.items()}
     answers = _answer_sets(kg)
     parts = {}
