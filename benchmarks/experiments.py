@@ -19,6 +19,10 @@ midway resumes from its run folder's checkpoint (its JSON then says ``"resumed":
 wall time covers the last part only). ``experiments.md`` beside the JSON files gathers them: one
 line per row without its seed, mean ± standard deviation over seeds.
 
+After a row trains, ``benchmarks/misses.py`` sorts its test misses into kinds (unreachable answer,
+wrong start entity, wrong hop count, tie, wrong relation) into ``misses/KEY.json``; a finished row
+whose run folder is still there and whose misses file is not gets one when the grid runs again.
+
 ``--quick`` runs the small grid (the toy world, three seeds, given and text) into
 ``benchmarks/results/experiments-quick/``; ``--out DIR`` writes elsewhere.
 """
@@ -148,6 +152,16 @@ def run_row(row: Row, out: Path, runs: Path, *, afresh: bool = False) -> dict:
     return record
 
 
+def run_misses(row: Row, out: Path, runs: Path) -> None:
+    """``out/misses/KEY.json``: the row's test misses by kind (``benchmarks/misses.py``, own process)."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "misses.py"), "--runs", str(runs / row.key),
+           "--out", str(out / "misses")]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).splitlines()[-15:]
+        raise RuntimeError(f"the misses of row {row.key} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+
 def summarize(out: Path) -> str:
     """``experiments.md``: one line per setting, mean ± std over its seeds, from the JSON files."""
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*.json"))]
@@ -197,18 +211,22 @@ def main(argv: list[str] | None = None, grid: list[Row] | None = None) -> int:
     failed = []
     for i, row in enumerate(rows, 1):
         done = (out / f"{row.key}.json").is_file()
+        misses_due = not (out / "misses" / f"{row.key}.json").is_file() and (args.runs / row.key / "metrics.json").is_file()
         if done and not args.rerun:
-            print(f"[{i}/{len(rows)}] {row.key}: done already")
-            continue
-        print(f"[{i}/{len(rows)}] {row.key} ...", flush=True)
+            print(f"[{i}/{len(rows)}] {row.key}: done already" + (", sorting its misses" if misses_due else ""), flush=True)
+        else:
+            print(f"[{i}/{len(rows)}] {row.key} ...", flush=True)
         try:
-            rec = run_row(row, out, args.runs, afresh=done)
+            if not done or args.rerun:
+                rec = run_row(row, out, args.runs, afresh=done)
+                print(f"    test Hits@1 {rec['test_hits@1']}, {rec['wall_s'] / 60:.1f} min, "
+                      f"peak {rec['peak_rss_gib']:.2f} GiB", flush=True)
+                misses_due = True
+            if misses_due:
+                run_misses(row, out, args.runs)
         except RuntimeError as err:  # an unattended grid goes on with the other rows
             print(f"    {err}", file=sys.stderr, flush=True)
             failed.append(row.key)
-            continue
-        print(f"    test Hits@1 {rec['test_hits@1']}, {rec['wall_s'] / 60:.1f} min, peak {rec['peak_rss_gib']:.2f} GiB",
-              flush=True)
     print(summarize(out))
     if failed:
         print(f"{len(failed)} row(s) failed, their logs kept in {out}: {', '.join(failed)}", file=sys.stderr)

@@ -46,10 +46,19 @@ def test_a_row_runs_once_and_is_summarised(experiments, tmp_path: Path, capsys: 
     assert "--dataset toy" in record["command"] and record["row"]["epochs"] == 1
     summary = (tmp_path / "out" / "experiments.md").read_text()
     assert f"| {row.setting} | 1 | {record['test_hits@1']:.2f} |" in summary
+    misses_file = tmp_path / "out" / "misses" / f"{row.key}.json"
+    misses = json.loads(misses_file.read_text())  # the row's misses sorted by kind, summing to its Hits@1
+    assert misses["hits@1"] == pytest.approx(record["test_hits@1"], abs=1e-9)
+    assert sum(misses["kinds"].values()) == misses["misses"] and misses["dataset"] == "toy"
+    assert [p.name for p in (tmp_path / "out").glob("*.json")] == [f"{row.key}.json"]  # misses kept apart
     stamp = (tmp_path / "out" / f"{row.key}.json").stat().st_mtime_ns
     capsys.readouterr()
     assert experiments.main(args, grid=[row]) == 0  # resumable: the finished row is not run again
     assert "done already" in capsys.readouterr().out
+    assert (tmp_path / "out" / f"{row.key}.json").stat().st_mtime_ns == stamp
+    misses_file.unlink()  # a finished row without its misses gets them, not a new training
+    assert experiments.main(args, grid=[row]) == 0
+    assert "done already, sorting its misses" in capsys.readouterr().out and misses_file.is_file()
     assert (tmp_path / "out" / f"{row.key}.json").stat().st_mtime_ns == stamp
     experiments.main(args + ["--list"], grid=[row])
     assert f"done  {row.key}" in capsys.readouterr().out
