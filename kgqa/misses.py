@@ -11,11 +11,14 @@ this order:
   entity is not a gold topic — the walk began in the wrong place;
 - ``hops``: the question's hop count is known and the hop attention's largest weight is on
   another one;
-- ``tie``: a gold answer scores exactly as high as the prediction (to a relative ``1e-6``) — the
-  model found it, and the order of equal scores decided (MetaQA's answer sets are often large and
-  a film's actors all score alike);
-- ``relation``: everything else — right start, right hop count, reachable answer, but the relations
-  followed lead elsewhere.
+- ``tie``: the prediction and a gold answer both lie at the end of the path the model weighs most
+  (the likeliest relation of each hop, for the hop count it reads) — the walk was right, and the
+  graph gives the two the same standing while the gold set names only one. MetaQA names films by
+  title, so two films of one title are one entity: "the film Ulysses starred which actors" reaches
+  the actors of both *Ulysses*, and the gold set holds one film's;
+- ``relation``: everything else — right start, right hop count, reachable answer, but the most
+  weighted relations lead elsewhere (or to the gold answer and not the prediction: weight on other
+  relations put a wrong entity first — "direct" read as much as written_by as directed_by).
 
 :func:`classify_misses` returns the counts and a few examples of each kind; its miss count is
 exactly ``(1 - Hits@1) · questions`` of :meth:`kgqa.qa.QASystem.evaluate` (same tie order).
@@ -41,12 +44,11 @@ KINDS: dict[str, str] = {
     "unreachable": "no gold answer within the model's hops of the gold topics",
     "entity": "the walk started from a wrong entity (entity resolution)",
     "hops": "the hop attention chose another number of hops",
-    "tie": "a gold answer tied with the prediction at the top",
+    "tie": "prediction and gold answer both at the end of the model's likeliest path (the graph cannot order them)",
     "relation": "right start and hop count, wrong relations followed",
 }
 """The kinds of miss, in the order they are tried, with what each means."""
 
-TIE = 1e-6  # relative: a gold score at least (1 - TIE) × the top score is a tie
 
 
 @dataclass
@@ -81,8 +83,33 @@ def reachable_within(kg: KnowledgeGraph, starts: Sequence[Sequence[int]], hops: 
     return seen
 
 
+class _PathWalker:
+    """Exact walks along one relation per hop: one sparse ``(E, E)`` matrix per relation, built
+    the first time it is needed."""
+
+    def __init__(self, kg: KnowledgeGraph) -> None:
+        self.kg, self._adj = kg, {}
+
+    def ends(self, starts: Sequence[int], relations: Sequence[int]) -> torch.Tensor:
+        """``(E,)`` bool: the entities reached from ``starts`` along ``relations`` in order."""
+        n = self.kg.num_entities
+        x = torch.zeros(n, 1)
+        x[list(starts)] = 1.0
+        for r in relations:
+            if r not in self._adj:
+                facts = self.kg.triples[self.kg.triples[:, 1] == r]
+                self._adj[r] = torch.sparse_coo_tensor(torch.stack([facts[:, 2], facts[:, 0]]), torch.ones(len(facts)),
+                                                       (n, n), check_invariants=True).coalesce().to_sparse_csr()
+            x = (torch.sparse.mm(self._adj[r], x) > 0).float()
+        return x[:, 0].bool()
+
+
 def _labels(kg: KnowledgeGraph, idx: Sequence[int], k: int | None = None) -> list[str]:
     return [kg.label(i) for i in list(idx)[:k]]
+
+
+def _same_path_end(ends: torch.Tensor, top: int, gold: Sequence[int]) -> bool:
+    return bool(ends[top]) and any(bool(ends[a]) for a in gold)
 
 
 @torch.inference_mode()
@@ -99,6 +126,7 @@ def classify_misses(system: QASystem, examples: Sequence[QAExample], *, per_kind
     topics, answers = example_indices(kg, examples)
     hops = system.model.config.hops
     counts = dict.fromkeys(KINDS, 0)
+    walker = _PathWalker(kg)
     shown: dict[str, list[dict]] = {k: [] for k in KINDS}
     batch_size = batch_size or (TEXT_BATCH if system.resolves else BATCH)
     # a frozen encoder and given entities: each distinct text encoded once, as evaluate() does, so
@@ -115,6 +143,7 @@ def classify_misses(system: QASystem, examples: Sequence[QAExample], *, per_kind
         top_val, top_idx = (t[:, 0] for t in scores.topk(min(10, scores.shape[1]), dim=1))
         reach = reachable_within(kg, b_topics, hops)
         hop_read = out.hop_attention.detach().cpu().argmax(dim=1) + 1
+        best_relations = out.relations.detach().cpu().argmax(dim=2)  # (B, T): the likeliest relation per hop
         started = res.x0.detach().cpu().argmax(dim=1) if res is not None else None
         alive = (res.x0.detach().cpu().sum(dim=1) > 0) if res is not None else None
         for b, ex in enumerate(batch):
@@ -127,7 +156,9 @@ def classify_misses(system: QASystem, examples: Sequence[QAExample], *, per_kind
                 kind = "entity"
             elif ex.hops and int(hop_read[b]) != ex.hops:
                 kind = "hops"
-            elif gold and top_val[b] > 0 and float(scores[b, gold].max()) >= (1 - TIE) * float(top_val[b]):
+            elif gold and b_topics[b] and top_val[b] > 0 and _same_path_end(walker.ends(
+                    b_topics[b][:1] if out.branch_valid is not None else b_topics[b],  # branches: the first one's walk
+                    best_relations[b, : int(hop_read[b])].tolist()), top, gold):
                 kind = "tie"
             else:
                 kind = "relation"
