@@ -111,4 +111,5 @@ def test_the_figures_draw_one_bar_per_cell_and_one_row_per_run() -> None:
     rec = {"shares": {"unreachable": 0.0, "entity": 1.0, "hops": 2.0, "tie": 0.0, "relation": 0.5}}
     ax = plot_misses({"run a": rec, "run b": {"shares": dict(rec["shares"], tie=1.0)}})
     assert len(ax.patches) == 7 and "3.5%" in [t.get_text() for t in ax.texts]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["entity", "hops", "tie", "relation"]  # KINDS order
     assert TEST == ("test_hits@1",)

@@ -61,14 +61,16 @@ def plot_misses(records: Mapping[str, Mapping[str, Any]], *, ax: Axes | None = N
         for kind in KINDS:
             share = float(records[label]["shares"][kind])
             if share > 0:
-                ax.barh(row, share, left=left, color=KIND_COLORS[kind], height=0.6,
-                        label=kind if row == next(i for i, lab in enumerate(labels)
-                                                  if records[lab]["shares"][kind] > 0) else None)
+                ax.barh(row, share, left=left, color=KIND_COLORS[kind], height=0.6)
             left += share
         ax.text(left + 0.1, row, f"{left:.1f}%", va="center", fontsize=8)
+    from matplotlib.patches import Patch
+
+    present = [k for k in KINDS if any(float(r["shares"][k]) > 0 for r in records.values())]
+    ax.legend(handles=[Patch(color=KIND_COLORS[k], label=k) for k in present], fontsize=8, loc="upper right",
+              frameon=False)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("missed test questions, % of all (by kind)")
-    ax.legend(fontsize=8, loc="lower right", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
