@@ -90,6 +90,7 @@ FULL: list[Row] = [
     *_seeds(3, dataset="toy-full", loss="softmax"),
     *_seeds(3, dataset="toy-full", intersection="min"), *_seeds(3, dataset="toy-full", entities="text", intersection="min"),
     *_seeds(3, dataset="toy-full", finetune=True),  # the encoder fine-tuned instead of frozen
+    *_seeds(3, dataset="toy-full", extra=("--no-hop-attention",)),  # every question walks all three hops
     # SimpleQuestions-Wikidata, closed graph: the paper's three settings
     Row("sq-wikidata"), Row("sq-wikidata", entities="span", epochs=8), Row("sq-wikidata", entities="text", epochs=8),
     # MetaQA (dev-trained)

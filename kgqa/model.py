@@ -115,6 +115,7 @@ class ModelConfig:
     # other than X, as in MetaQA); None: fit() decides from the training answers (masked unless
     # >= 1% of them contain their own topic, as PathQuestion's "X's spouse's spouse" does)
     condition_on_previous: bool = True  # r_t sees r_1..r_{t-1} (False: r_t from h alone)
+    hop_attention: bool = True  # False (an ablation): every question walks all T hops, ŷ = x_T
     mask_mentions: bool = True  # encode the question with each topic mention replaced by a placeholder
     intersection: Literal["none", "min", "product"] = "none"  # several topics: "none" sums them into
     # x_0 (the baseline); "min"/"product" follow one branch per topic and combine the branch answers
@@ -373,6 +374,8 @@ class EndToEndQA(nn.Module):
             rels.append(r_t)
             kept.append(x)
         hop_att = torch.softmax(hop_logits + torch.stack(fits, dim=-1) if kinds else hop_logits, dim=-1)  # (N, T)
+        if not self.config.hop_attention:
+            hop_att = torch.zeros_like(hop_att).index_fill_(1, torch.tensor([len(kept) - 1], device=x.device), 1.0)
         scores = hop_att[:, :1] * kept[0]  # ŷ = Σ_t a_t x_t; the products keep x's layout
         for t in range(1, len(kept)):
             scores = torch.addcmul(scores, hop_att[:, t: t + 1], kept[t])

@@ -43,6 +43,25 @@ def test_forward_shapes_and_distributions(toy):
     assert (out.scores[x0 > 0] == 0).all()  # topics masked out
 
 
+def test_without_hop_attention_the_answer_is_the_last_hop(toy):
+    """The ablation: every question walks all T hops; same weights, only the mixing changes."""
+    torch.manual_seed(0)
+    kb = ReifiedKG.from_kg(toy, fact_weights=random_walk_weights(toy.triples))
+    on = EndToEndQA(toy.num_relations, 16, ModelConfig(hops=3, hidden=8, mask_topics=True))
+    off = EndToEndQA(toy.num_relations, 16, ModelConfig(hops=3, hidden=8, mask_topics=True, hop_attention=False))
+    off.load_state_dict(on.state_dict())
+    on.eval(), off.eval()  # no dropout: the same trunk in both
+    q, x0 = torch.randn(4, 16), torch.zeros(4, toy.num_entities)
+    x0[torch.arange(4), torch.tensor([0, 1, 2, 3])] = 1.0
+    a = on(kb, q, Starts.summed(x0), topic_mask=x0 > 0, keep_hops=True)
+    b = off(kb, q, Starts.summed(x0), topic_mask=x0 > 0, keep_hops=True)
+    assert torch.equal(b.hop_attention, torch.tensor([[0.0, 0.0, 1.0]]).expand(4, 3))
+    assert torch.equal(b.hop_entities, a.hop_entities) and torch.equal(b.scores, b.hop_entities[:, -1])
+    assert not torch.allclose(a.scores, b.scores)  # with attention, earlier hops count too
+    b.scores.sum().backward()  # and the relation heads still learn
+    assert all(p.grad is not None for p in off.relation_heads.parameters())
+
+
 def test_hard_relations_reproduce_symbolic_traversal(toy):
     """With one-hot relations and all attention on the last hop, the model is a traversal."""
     kb = ReifiedKG.from_kg(toy)

@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
     data = _load_data(args)
     tc = TrainConfig.from_args(args, TrainConfig.quick() if args.quick else None, freeze_encoder=not args.finetune)
     mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities,
-                     entity_kinds=args.entity_kinds)
+                     entity_kinds=args.entity_kinds, hop_attention=not args.no_hop_attention)
     run_dir = run_dir or Path("runs") / data.name
     print(f"{data!r}\ntraining -> {run_dir}")
     if data.origin is not None and data.notes:
@@ -204,6 +204,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--entities", choices=["given", "span", "text"], default="given",
                     help="where the topic entities come from: given (annotated); span (gold mention, learned "
                          "entity); text (learned from the question alone) (default: given)")
+    tr.add_argument("--no-hop-attention", action="store_true",
+                    help="an ablation: every question walks all --hops hops (the answer is the last hop's)")
     tr.add_argument("--entity-kinds", action="store_true",
                     help="read each hop's entity kinds off the graph: hops weigh only relations that leave "
                          "their entities, the hop attention sees what each hop reached")
