@@ -101,8 +101,11 @@ def check_resume(saved: dict[str, Any], run: RunConfig, folder: Path) -> None:
     data or training settings differ from ``run``'s, naming every differing field."""
     config = run.to_json()
     diffs = []
+    defaults = {"model": asdict(ModelConfig()), "resolver": asdict(ResolverConfig())}
     for key in ("model", "resolver", "encoder"):
         old, new = saved.get(key), config[key]
+        if isinstance(old, dict) and key in defaults:  # a field added since the run was saved has its default
+            old = {**{k: v for k, v in defaults[key].items() if k not in old}, **old}
         if old != new:
             if isinstance(old, dict) and isinstance(new, dict):
                 diffs += [f"{key}.{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))

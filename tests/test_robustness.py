@@ -189,6 +189,22 @@ def test_resume_with_changed_settings_is_refused(family, tmp_path: Path, change,
     fit(data, ModelConfig(), FAST.with_(epochs=3), run_dir=tmp_path, progress=False)  # epochs may change
 
 
+def test_a_run_saved_before_a_setting_existed_resumes_at_its_default(family, tmp_path: Path) -> None:
+    """A model field added since the run was saved (here hop_attention) counts as its default, not
+    as a changed setting; set to another value it is refused."""
+    import json
+
+    data = load_user(*family)
+    fit(data, ModelConfig(), FAST, run_dir=tmp_path, progress=False)
+    for config in tmp_path.glob("*/config.json"):
+        saved = json.loads(config.read_text())
+        del saved["model"]["hop_attention"]
+        config.write_text(json.dumps(saved))
+    with pytest.raises(CheckpointError, match=r"model.hop_attention True -> False"):
+        fit(data, ModelConfig(hop_attention=False), FAST.with_(epochs=3), run_dir=tmp_path, progress=False)
+    fit(data, ModelConfig(), FAST.with_(epochs=3), run_dir=tmp_path, progress=False)
+
+
 def test_resume_with_another_question_file_is_refused(family, tmp_path: Path) -> None:
     kg_path, qa_path = family
     fit(load_user(kg_path, qa_path), ModelConfig(), FAST, run_dir=tmp_path / "run", progress=False)
