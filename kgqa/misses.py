@@ -14,11 +14,11 @@ this order:
 - ``tie``: the prediction and a gold answer both lie at the end of the path the model weighs most
   (the likeliest relation of each hop, for the hop count it reads) — the walk was right, and the
   graph gives the two the same standing while the gold set names only one. MetaQA names films by
-  title, so two films of one title are one entity: "the film Ulysses starred which actors" reaches
-  the actors of both *Ulysses*, and the gold set holds one film's;
+  title, so two films of one title are one entity: "the film Pennies from Heaven starred which
+  actors" reaches the actors of both films of that name, and the gold set holds one film's;
 - ``relation``: everything else — right start, right hop count, reachable answer, but the most
-  weighted relations lead elsewhere (or to the gold answer and not the prediction: weight on other
-  relations put a wrong entity first — "direct" read as much as written_by as directed_by).
+  weighted relations lead elsewhere (or reach the gold answer but not the prediction: weight the
+  model put on other relations ranked a wrong entity first).
 
 :func:`classify_misses` returns the counts and a few examples of each kind; its miss count is
 exactly ``(1 - Hits@1) · questions`` of :meth:`kgqa.qa.QASystem.evaluate` (same tie order).
@@ -48,7 +48,6 @@ KINDS: dict[str, str] = {
     "relation": "right start and hop count, wrong relations followed",
 }
 """The kinds of miss, in the order they are tried, with what each means."""
-
 
 
 @dataclass
