@@ -64,20 +64,26 @@ class Miss:
     hops_read: int = 0  # 1 + argmax of the hop attention
 
 
+def _step_matrix(facts: torch.Tensor, n: int) -> torch.Tensor:
+    """Sparse ``(E, E)`` with a 1 at ``(o, s)`` for each fact ``(s, r, o)``: one product with it walks
+    one step, ``x_{t+1}[o] = OR over facts of x_t[s]`` (as 0/1 floats)."""
+    return torch.sparse_coo_tensor(torch.stack([facts[:, 2], facts[:, 0]]), torch.ones(len(facts)), (n, n),
+                                   check_invariants=True).coalesce().to_sparse_csr()
+
+
 def reachable_within(kg: KnowledgeGraph, starts: Sequence[Sequence[int]], hops: int) -> torch.Tensor:
     """``(B, E)`` bool: the entities at the end of some walk of 1 to ``hops`` facts from any of
     each row's start entities (facts as stored; a graph with inverses walks both ways)."""
-    n = kg.num_entities
-    x = torch.zeros(len(starts), n)
+    return _reachable(_step_matrix(kg.triples, kg.num_entities), starts, hops)
+
+
+def _reachable(step: torch.Tensor, starts: Sequence[Sequence[int]], hops: int) -> torch.Tensor:
+    x = torch.zeros(len(starts), step.shape[0])
     for b, s in enumerate(starts):
         x[b, list(s)] = 1.0
-    s, o = kg.triples[:, 0], kg.triples[:, 2]
-    # x_{t+1}[o] = OR over facts (s, r, o) of x_t[s]: one sparse product per step, as 0/1 floats
-    adj_t = torch.sparse_coo_tensor(torch.stack([o, s]), torch.ones(len(s)), (n, n),
-                                    check_invariants=True).coalesce().to_sparse_csr()
-    seen = torch.zeros(len(starts), n, dtype=torch.bool)
+    seen = torch.zeros(x.shape, dtype=torch.bool)
     for _ in range(hops):
-        x = (torch.sparse.mm(adj_t, x.T).T > 0).float()
+        x = (torch.sparse.mm(step, x.T).T > 0).float()
         seen |= x.bool()
     return seen
 
@@ -91,14 +97,11 @@ class _PathWalker:
 
     def ends(self, starts: Sequence[int], relations: Sequence[int]) -> torch.Tensor:
         """``(E,)`` bool: the entities reached from ``starts`` along ``relations`` in order."""
-        n = self.kg.num_entities
-        x = torch.zeros(n, 1)
+        x = torch.zeros(self.kg.num_entities, 1)
         x[list(starts)] = 1.0
         for r in relations:
             if r not in self._adj:
-                facts = self.kg.triples[self.kg.triples[:, 1] == r]
-                self._adj[r] = torch.sparse_coo_tensor(torch.stack([facts[:, 2], facts[:, 0]]), torch.ones(len(facts)),
-                                                       (n, n), check_invariants=True).coalesce().to_sparse_csr()
+                self._adj[r] = _step_matrix(self.kg.triples[self.kg.triples[:, 1] == r], self.kg.num_entities)
             x = (torch.sparse.mm(self._adj[r], x) > 0).float()
         return x[:, 0].bool()
 
@@ -125,7 +128,7 @@ def classify_misses(system: QASystem, examples: Sequence[QAExample], *, per_kind
     topics, answers = example_indices(kg, examples)
     hops = system.model.config.hops
     counts = dict.fromkeys(KINDS, 0)
-    walker = _PathWalker(kg)
+    walker, step = _PathWalker(kg), _step_matrix(kg.triples, kg.num_entities)  # built once, used by every batch
     shown: dict[str, list[dict]] = {k: [] for k in KINDS}
     batch_size = batch_size or (TEXT_BATCH if system.resolves else BATCH)
     # a frozen encoder and given entities: each distinct text encoded once, as evaluate() does, so
@@ -140,7 +143,7 @@ def classify_misses(system: QASystem, examples: Sequence[QAExample], *, per_kind
         scores = out.scores.detach().float().cpu()
         # the first of the 10 best, as Scores.add takes it: topk's order among equal scores depends on k
         top_val, top_idx = (t[:, 0] for t in scores.topk(min(10, scores.shape[1]), dim=1))
-        reach = reachable_within(kg, b_topics, hops)
+        reach = _reachable(step, b_topics, hops)
         hop_read = out.hop_attention.detach().cpu().argmax(dim=1) + 1
         best_relations = out.relations.detach().cpu().argmax(dim=2)  # (B, T): the likeliest relation per hop
         started = res.x0.detach().cpu().argmax(dim=1) if res is not None else None
