@@ -166,21 +166,17 @@ def run_misses(row: Row, out: Path, runs: Path) -> None:
 
 def summarize(out: Path) -> str:
     """``experiments.md``: one line per setting, mean ± std over its seeds, from the JSON files."""
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*.json"))]
-    by: dict[str, list[dict]] = {}
-    for r in records:
-        by.setdefault(r["setting"], []).append(r)
+    from kgqa.results import cell, load_grid  # the chapter's reader: one grouping, one mean ± std
 
-    def spread(xs: list[float]) -> str:
-        xs = [x for x in xs if x is not None]
-        if not xs:
-            return "-"
-        return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
+    def spread(grid: dict, setting: str, metric: str) -> str:
+        c = cell(grid, setting, (metric,))
+        return "-" if c.value is None else c.text()
 
+    grid = load_grid(out)
     lines = ["| setting | seeds | test Hits@1 | dev Hits@1 | wall (min) | peak RSS (GiB) |", "|---|---|---|---|---|---|"]
-    for setting, rs in by.items():
-        lines.append(f"| {setting} | {len(rs)} | {spread([r['test_hits@1'] for r in rs])} | "
-                     f"{spread([r['dev_hits@1'] for r in rs])} | {statistics.mean(r['wall_s'] for r in rs) / 60:.1f} | "
+    for setting, rs in grid.items():
+        lines.append(f"| {setting} | {len(rs)} | {spread(grid, setting, 'test_hits@1')} | "
+                     f"{spread(grid, setting, 'dev_hits@1')} | {statistics.mean(r['wall_s'] for r in rs) / 60:.1f} | "
                      f"{max(r['peak_rss_gib'] for r in rs):.2f} |")
     text = ("# Experiment grid\n\nWritten by `python benchmarks/experiments.py` from the JSON files beside it "
             "(one per row: metrics, command, commit, machine). Mean ± standard deviation over seeds.\n\n"
