@@ -1,4 +1,4 @@
-"""Weighted-set algebra over entities: one_hot, intersect, union, normalize, top_k.
+"""Weighted-set algebra over entities: one_hot, intersect, union, difference, count, normalize, top_k.
 
 A *weighted set* of entities is a float tensor ``x`` of shape ``(B, E)`` (a batch of ``B`` sets
 over the ``E`` entities of a knowledge graph) with weights ``x[b, e] ≥ 0``; a hard set has 0/1
@@ -10,6 +10,8 @@ differentiable wherever its formula is.
     intersect(a, b, "product")  = a ⊙ b
     union(a, b, "max")          = max(a, b)
     union(a, b, "sum")          = min(a + b, 1)
+    difference(a, b)            = a ⊙ (1 − b)                ("films starring A not directed by B")
+    count(x)                    = Σ_e x_e                    (the expected size of the set)
 
 >>> from kgqa.kg import KnowledgeGraph
 >>> kg = KnowledgeGraph.from_triples([("a", "r", "b"), ("a", "r", "c")])
@@ -39,6 +41,8 @@ __all__ = [
     "relation_one_hot",
     "intersect",
     "union",
+    "difference",
+    "count",
     "normalize",
     "top_k",
 ]
@@ -166,6 +170,33 @@ def union(a: Tensor, b: Tensor, *, mode: Literal["max", "sum"] = "max") -> Tenso
     if mode == "sum":
         return torch.clamp(a + b, max=1.0)
     raise ValueError(f"union: mode must be 'max' or 'sum', got {mode!r}")
+
+
+def difference(a: Tensor, b: Tensor) -> Tensor:
+    """Weighted difference "in ``a`` and not in ``b``", ``(..., E)`` → broadcast shape:
+    ``a ⊙ (1 − clamp(b, 0, 1))``. An entity of ``a`` keeps the share of its weight that ``b``
+    does not claim; the set difference on 0/1 sets. Differentiable in both arguments (in ``b``
+    only where ``0 < b < 1`` or at the clamp's inner edges)."""
+    a, b = _check_pair(a, b, "difference")
+    return a * (1.0 - b.clamp(0.0, 1.0))
+
+
+def count(x: Tensor, *, threshold: float | None = None) -> Tensor:
+    """The size of each weighted set ``x (..., E)``, shape ``(...)``.
+
+    Without ``threshold``: the expected size ``Σ_e x_e`` — for weights read as independent
+    membership probabilities, the expected number of members; differentiable (gradient 1 for every
+    entity). With ``threshold``: the number of entities whose weight is at least ``threshold``
+    (an integer-valued float; no gradient), how a count is read off a set at evaluation.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() == 0:
+        raise ShapeError(f"count: x must be a tensor of shape (..., E), got {getattr(x, 'shape', type(x))}")
+    x = x.to_dense() if x.is_sparse else x
+    if threshold is None:
+        return x.sum(dim=-1)
+    if not 0 < threshold <= 1:
+        raise ValueError(f"count: threshold must be in (0, 1], got {threshold}")
+    return (x >= threshold).sum(dim=-1).to(x.dtype if x.is_floating_point() else torch.float32)
 
 
 def normalize(

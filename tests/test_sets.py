@@ -208,3 +208,52 @@ def teststorage_order_reads_a_transposed_view_as_the_tensor_it_views():
     assert storage_order(y) is y
     z = torch.zeros(2, 3)
     assert storage_order(z) is z
+
+
+# ---------------------------------------------------------------------- difference and count
+@FAST
+@given(st.lists(st.booleans(), min_size=6, max_size=6), st.lists(st.booleans(), min_size=6, max_size=6))
+def test_difference_and_count_on_hard_sets_equal_python_sets(a_bits, b_bits):
+    from kgqa.sets import count, difference
+
+    a, b = torch.tensor([a_bits], dtype=torch.float32), torch.tensor([b_bits], dtype=torch.float32)
+    want = as_set(a[0]) - as_set(b[0])
+    assert as_set(difference(a, b)[0]) == want
+    assert count(difference(a, b)).item() == len(want)
+    assert count(a, threshold=0.5).item() == sum(a_bits)
+
+
+def test_difference_keeps_the_share_b_does_not_claim_and_clamps_b():
+    from kgqa.sets import difference
+
+    a = torch.tensor([[1.0, 0.5, 0.8]])
+    b = torch.tensor([[0.25, 1.0, 3.0]])  # 3.0: a path count above 1 claims the whole entity
+    assert torch.allclose(difference(a, b), torch.tensor([[0.75, 0.0, 0.0]]))
+
+
+def test_count_expected_and_thresholded_by_hand():
+    from kgqa.sets import count
+
+    x = torch.tensor([[0.9, 0.6, 0.2, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    assert torch.allclose(count(x), torch.tensor([1.7, 0.0]))
+    assert count(x, threshold=0.5).tolist() == [2.0, 0.0]
+    with pytest.raises(ValueError, match="threshold"):
+        count(x, threshold=0.0)
+    with pytest.raises(ShapeError):
+        count(torch.tensor(1.0))
+
+
+def test_difference_and_count_gradcheck():
+    from kgqa.sets import count, difference
+
+    a = torch.rand(3, 5, dtype=torch.float64, requires_grad=True)
+    b = (torch.rand(3, 5, dtype=torch.float64) * 0.8 + 0.1).requires_grad_()  # inside (0, 1): smooth
+    assert torch.autograd.gradcheck(difference, (a, b))
+    assert torch.autograd.gradcheck(lambda x: count(x), (a,))
+
+
+def test_difference_refuses_mismatched_vocabularies():
+    from kgqa.sets import difference
+
+    with pytest.raises(ShapeError, match="different entity vocabularies"):
+        difference(torch.zeros(1, 3), torch.zeros(1, 4))
