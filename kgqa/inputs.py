@@ -39,10 +39,13 @@ def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str 
 
 def example_indices(kg: KnowledgeGraph, examples: Sequence[QAExample]) -> tuple[list[list[int]], list[list[int]]]:
     """Topic and answer entity indices per example; ids missing from the graph are dropped
-    (such answers can never be hit, which the metrics count as misses)."""
+    (such answers can never be hit, which the metrics count as misses). The answer of a count
+    question (``operation == "count"``) is the number ``n``, indexed ``E + n``: the count slots
+    follow the entities in a model's answer scores (:mod:`kgqa.operations`)."""
     idx = kg.id_index  # plain lookups, the hot path of data preparation
     topics = [[idx[t] for t in ex.topics if t in idx] for ex in examples]
-    answers = [[idx[a] for a in ex.answers if a in idx] for ex in examples]
+    answers = [[kg.num_entities + int(ex.answers[0])] if ex.operation == "count" else
+               [idx[a] for a in ex.answers if a in idx] for ex in examples]
     return topics, answers
 
 

@@ -36,10 +36,15 @@ class QAExample:
     hops: int = 0  # number of relations on the longest gold path; 0 when unknown
     source: str = ""  # "file:line" of the question, for messages
     paths: tuple[tuple[str, ...], ...] = ()  # gold relation path per topic, when the data has one
+    operation: str = ""  # the gold program (kgqa.operations.PROGRAMS), "" when unknown; measured, never
+    # trained on. For "count" the one answer is a number ("7"), not an entity id
 
     @property
     def program(self) -> Program | None:
-        """The gold query (one relation path per topic), or None when the data gives none."""
+        """The gold query (one relation path per topic, answers intersected), or None when the data
+        gives none or the question asks for another operation (a count, a union, ...)."""
+        if self.operation not in ("", "follow", "intersect"):
+            return None
         if not self.paths or len(self.paths) != len(self.topics):
             return None
         return Program(self.topics, self.paths)

@@ -31,7 +31,7 @@ from ..traverse import adjacency, intersect_sets, walk_path
 from .base import QADataset, QAExample, Span
 from .loaders import load_metaqa
 
-__all__ = ["TEMPLATES", "MultiTemplate", "TemplateStats", "generate_multi", "load_metaqa_multi", "multi_stats",
+__all__ = ["TEMPLATES", "MultiTemplate", "PathIndex", "TemplateStats", "generate_multi", "load_metaqa_multi", "multi_stats",
            "render", "split_multi"]
 
 Path_ = tuple[str, ...]  # a relation path
@@ -100,8 +100,9 @@ TEMPLATES: dict[str, MultiTemplate] = {t.name: t for t in (
 _SLOT = re.compile(r"\{(\w+)\}")
 
 
-def render(template: MultiTemplate, phrasing: str, topics: tuple[str, str]) -> tuple[str, tuple[Span, Span]]:
-    """The question text with the topic ids inserted verbatim, and each topic's ``(start, end)``.
+def render(template: MultiTemplate, phrasing: str, topics: tuple[str, ...]) -> tuple[str, tuple[Span, ...]]:
+    """The question text with the topic ids inserted verbatim, and each topic's ``(start, end)``
+    (any template with ``slots``, one topic per slot).
 
     Returns ``(question, mentions)``, mentions in topic order; ``question[s:e]`` is the topic id.
     """
@@ -119,7 +120,7 @@ def render(template: MultiTemplate, phrasing: str, topics: tuple[str, str]) -> t
         last = m.end()
     out.append(phrasing[last:])
     question = "".join(out)
-    mentions = (spans[template.slots[0]], spans[template.slots[1]])
+    mentions = tuple(spans[slot] for slot in template.slots)
     for t, (s, e) in zip(topics, mentions):
         assert question[s:e] == t, (question, t)
     return question, mentions
@@ -134,7 +135,7 @@ class _Instance:
     number: int  # position among the instances of its template
 
 
-class _Graph:
+class PathIndex:
     """The graph as :func:`kgqa.traverse.adjacency` reads it, with the subjects of each relation."""
 
     def __init__(self, kg: KnowledgeGraph) -> None:
@@ -180,7 +181,7 @@ def _check(kg: KnowledgeGraph, n: int, max_answers: int, templates: Sequence[str
     return [TEMPLATES[name] for name in names]
 
 
-def _instances(g: _Graph, t: MultiTemplate, rng: random.Random, max_answers: int, patience: int
+def _instances(g: PathIndex, t: MultiTemplate, rng: random.Random, max_answers: int, patience: int
                ) -> Iterator[_Instance]:
     """Distinct valid instances of ``t``; stops after ``patience`` draws in a row find nothing new.
 
@@ -220,7 +221,7 @@ def _sample(kg: KnowledgeGraph, n: int, seed: int, max_answers: int, templates: 
             patience: int = 2000) -> list[_Instance]:
     """Up to ``n`` distinct instances, drawn round-robin over the templates (balanced counts)."""
     chosen = _check(kg, n, max_answers, templates)
-    g = _Graph(kg)
+    g = PathIndex(kg)
     live = [_instances(g, t, random.Random(f"metaqa-multi:{seed}:{t.name}"), max_answers, patience)
             for t in chosen]
     out: list[_Instance] = []
@@ -293,7 +294,7 @@ class TemplateStats:
 def multi_stats(kg: KnowledgeGraph, splits: Mapping[str, Sequence[QAExample]]) -> dict[str, dict[str, TemplateStats]]:
     """Per split, per question type: :class:`TemplateStats`. Single-entity questions are grouped
     under ``"1-hop"``; only two-entity questions with paths get branch sizes."""
-    g = _Graph(kg)
+    g = PathIndex(kg)
     out: dict[str, dict[str, TemplateStats]] = {}
     for split, exs in splits.items():
         groups: dict[str, list[QAExample]] = {}

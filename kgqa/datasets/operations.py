@@ -1,0 +1,291 @@
+"""Derived questions that need an operation beyond follow: union, difference, count, argmax, argmin.
+
+``metaqa-ops`` asks MetaQA's KB questions that following relations cannot answer alone, each with
+its exact answer computed symbolically::
+
+    union       which films were directed by Sofia Coppola or Spike Jonze     a ∪ b
+    difference  which films starring Tom Hanks were not directed by Ron Howard a − b
+    count       how many films did Sofia Coppola direct                       |a|   (the answer is "4")
+    argmax      what is the most recent film directed by Sofia Coppola        the members of a with the
+    argmin      what is the earliest film starring Tom Hanks                  largest / smallest year
+
+Each :class:`OpTemplate` names the operation, one relation path per topic, the numeric attribute a
+superlative compares by, and several phrasings, the last held out for the test split. An instance is
+kept only when every part of the question matters: a union is larger than either branch, a
+difference removes something and keeps something, a superlative picks fewer members than the set
+has, a count is between 1 and ``max_count`` (drawn uniformly: most people have one film, and a
+model that always says 1 should not look good). The topics of a two-entity question are listed in a
+seeded random order, so that which one is subtracted in a difference is read from the question, not
+from the order. The mix also holds MetaQA's own 1-hop questions (``follow``) and
+:mod:`kgqa.datasets.derived`'s two-entity intersections (``intersect``); every example records its
+operation in :attr:`QAExample.operation <kgqa.datasets.QAExample.operation>`, which is measured,
+never trained on.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from ..kg import KnowledgeGraph
+from ..numeric import NumericValues
+from .base import QADataset, QAExample, Span
+from .derived import PathIndex, render, split_multi
+from .loaders import load_metaqa
+
+__all__ = ["OPERATIONS", "OpTemplate", "METAQA_OPS", "generate_ops", "split_ops", "load_metaqa_ops"]
+
+OPERATIONS = ("union", "difference", "count", "argmax", "argmin")  # what this module generates
+Path_ = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OpTemplate:
+    """A question type: its operation, a relation path per topic, the attribute a superlative compares."""
+
+    name: str
+    operation: str  # one of OPERATIONS
+    slots: tuple[str, ...]  # placeholder of each topic in the phrasings, in branch order
+    paths: tuple[Path_, ...]  # relation path from each topic to the set the operation works on
+    phrasings: tuple[str, ...]  # used in train and dev
+    held_out: tuple[str, ...]  # used in test only
+    attribute: str = ""  # the numeric relation of argmax / argmin
+
+    @property
+    def hops(self) -> int:
+        return max(len(p) for p in self.paths)
+
+
+def _t(name: str, operation: str, slots: str, paths: Sequence[Path_], phrasings: Sequence[str],
+       attribute: str = "") -> OpTemplate:
+    """A template whose last phrasing is reserved for the test split."""
+    return OpTemplate(name, operation, tuple(slots), tuple(paths), tuple(phrasings[:-1]), (phrasings[-1],), attribute)
+
+
+_STAR, _DIR, _WRI, _YEAR = "starred_actors^-1", "directed_by^-1", "written_by^-1", "release_year"
+METAQA_OPS: dict[str, OpTemplate] = {t.name: t for t in (
+    _t("director_or_director", "union", "DE", ((_DIR,), (_DIR,)), (
+        "which films were directed by {D} or {E}", "what movies did {D} or {E} direct",
+        "name the films directed by either {D} or {E}", "list the movies made by director {D} or by director {E}")),
+    _t("actor_or_actor", "union", "AB", ((_STAR,), (_STAR,)), (
+        "which films star {A} or {B}", "what movies feature {A} or {B}",
+        "name the films with either {A} or {B} in the cast", "{A} or {B} acted in which movies")),
+    _t("writer_or_director", "union", "WD", ((_WRI,), (_DIR,)), (
+        "which films were written by {W} or directed by {D}", "what movies did {W} write or {D} direct",
+        "name the films either written by {W} or directed by {D}",
+        "list the movies with a screenplay by {W} or direction by {D}")),
+    _t("actor_not_director", "difference", "AD", ((_STAR,), (_DIR,)), (
+        "which films starring {A} were not directed by {D}", "what movies did {A} act in that {D} did not direct",
+        "name the films featuring {A} but not directed by {D}", "{A} appeared in which movies not made by {D}")),
+    _t("director_not_actor", "difference", "DA", ((_DIR,), (_STAR,)), (
+        "which films directed by {D} do not star {A}", "what movies did {D} direct without {A} in the cast",
+        "name the films by director {D} that {A} is not in", "{D} made which movies not featuring {A}")),
+    _t("writer_not_director", "difference", "WD", ((_WRI,), (_DIR,)), (
+        "which films written by {W} were not directed by {D}", "what movies did {W} write that {D} did not direct",
+        "name the films with a screenplay by {W} but not directed by {D}",
+        "{W} wrote which movies not directed by {D}")),
+    _t("count_director", "count", "D", ((_DIR,),), (
+        "how many films did {D} direct", "how many movies were directed by {D}",
+        "what is the number of films directed by {D}", "count the movies {D} directed")),
+    _t("count_actor", "count", "A", ((_STAR,),), (
+        "how many films did {A} act in", "how many movies star {A}",
+        "what is the number of films featuring {A}", "in how many movies does {A} appear")),
+    _t("count_writer", "count", "W", ((_WRI,),), (
+        "how many films did {W} write", "how many movies were written by {W}",
+        "what is the number of screenplays by {W}", "count the films {W} wrote")),
+    *(_t(f"{word}_{who}", op, slot, ((path,),), tuple(p.format(adj=adj) for p in phr), _YEAR)
+      for op, word, adj in (("argmax", "latest", "most recent"), ("argmin", "earliest", "earliest"))
+      for who, slot, path, phr in (
+          ("director", "D", _DIR, ("what is the {adj} film directed by {{D}}", "which is the {adj} movie {{D}} directed",
+                                   "name the {adj} film by director {{D}}", "of the films {{D}} directed, which is the {adj}")),
+          ("actor", "A", _STAR, ("what is the {adj} film starring {{A}}", "which is the {adj} movie {{A}} acted in",
+                                 "name the {adj} film featuring {{A}}", "of the movies with {{A}}, which is the {adj}")),
+          ("writer", "W", _WRI, ("what is the {adj} film written by {{W}}", "which is the {adj} movie {{W}} wrote",
+                                 "name the {adj} film with a screenplay by {{W}}",
+                                 "of the films {{W}} wrote, which is the {adj}")))),
+)}
+"""Template name → :class:`OpTemplate` over the MetaQA KB (three per operation)."""
+
+
+# ---------------------------------------------------------------------------- sampling
+@dataclass(frozen=True)
+class _Instance:
+    template: str
+    topics: tuple[int, ...]  # entity indices, in branch order
+    answers: frozenset[int] | int  # entities, or the count
+    number: int
+
+
+def _answer(t: OpTemplate, sets: list[set[int]], values: NumericValues | None, max_answers: int,
+            max_count: int) -> frozenset[int] | int | None:
+    """The exact answer of one instance, or None when the instance does not need its operation."""
+    a = sets[0]
+    if t.operation == "count":
+        return len(a) if 1 <= len(a) <= max_count else None
+    if t.operation in ("argmax", "argmin"):
+        which = "max" if t.operation == "argmax" else "min"
+        vals = {e: values.value(t.attribute, e, which) for e in a}
+        vals = {e: v for e, v in vals.items() if v is not None}
+        if len(vals) < 2:
+            return None
+        best = (max if which == "max" else min)(vals.values())
+        top = frozenset(e for e, v in vals.items() if v == best)
+        return top if len(top) < len(vals) and len(top) <= max_answers else None
+    b = sets[1]
+    if not a or not b:
+        return None
+    if t.operation == "union":
+        out = a | b
+        return frozenset(out) if len(out) > max(len(a), len(b)) and len(out) <= max_answers else None
+    out = a - b  # difference: b removes something and leaves something
+    return frozenset(out) if 0 < len(out) < len(a) and len(out) <= max_answers else None
+
+
+def _instances(g: PathIndex, t: OpTemplate, values: NumericValues | None, rng: random.Random, max_answers: int,
+               max_count: int, patience: int) -> Iterator[_Instance]:
+    """Distinct valid instances of ``t`` until ``patience`` draws in a row find nothing new. The first
+    topic is drawn at random; a difference's second topic from the entities that reach a member of
+    the first set (so that it removes something), a union's at random."""
+    pools = [sorted(g.subjects.get(g.rel(p[0]), set())) for p in t.paths]
+    seen: set[tuple[int, ...]] = set()
+    misses = number = 0
+    by_count: dict[int, list[int]] = {}
+    if t.operation == "count":  # draw the count first, uniformly: most entities have one film
+        for e in pools[0]:
+            by_count.setdefault(len(g.follow(e, t.paths[0]) - {e}), []).append(e)
+        by_count = {n: es for n, es in by_count.items() if 1 <= n <= max_count}
+        if not by_count:
+            return
+    while all(pools) and misses < patience:
+        misses += 1
+        t1 = rng.choice(by_count[rng.choice(sorted(by_count))]) if by_count else rng.choice(pools[0])
+        a = g.follow(t1, t.paths[0]) - {t1}
+        topics = [t1]
+        if len(t.paths) == 2:
+            if t.operation == "difference":
+                if not a:
+                    continue
+                reach = sorted(g.back(rng.choice(sorted(a)), t.paths[1]) - {t1})
+                if not reach:
+                    continue
+                topics.append(rng.choice(reach))
+            else:
+                topics.append(rng.choice(pools[1]))
+        key = tuple(topics)
+        if len(set(key)) < len(key) or key in seen:
+            continue
+        seen.add(key)
+        sets = [a] + [g.follow(t2, p) - set(key) for t2, p in zip(key[1:], t.paths[1:])]
+        sets[0] -= set(key)
+        answer = _answer(t, sets, values, max_answers, max_count)
+        if answer is None:
+            continue
+        misses = 0
+        yield _Instance(t.name, key, answer, number)
+        number += 1
+
+
+def _check(kg: KnowledgeGraph, templates: dict[str, OpTemplate], names: Sequence[str] | None) -> list[OpTemplate]:
+    names = list(templates) if names is None else list(dict.fromkeys([names] if isinstance(names, str) else names))
+    for name in names:
+        if name not in templates:
+            raise ValueError(f"unknown template {name!r}; known templates: {', '.join(templates)}")
+        for rel in dict.fromkeys(r for p in templates[name].paths for r in p):
+            if not kg.has_relation(rel):
+                raise ValueError(f"template {name!r} follows relation {rel!r}, which the graph lacks; load it with "
+                                 "add_inverses=True")
+    return [templates[n] for n in names]
+
+
+def _sample(kg: KnowledgeGraph, per_template: int, seed: int, templates: dict[str, OpTemplate],
+            names: Sequence[str] | None, max_answers: int, max_count: int, patience: int = 3000
+            ) -> dict[str, list[_Instance]]:
+    chosen = _check(kg, templates, names)
+    g = PathIndex(kg)
+    attrs = sorted({t.attribute for t in chosen if t.attribute})
+    values = NumericValues.from_kg(kg, attrs) if attrs else None
+    out = {}
+    for t in chosen:
+        it = _instances(g, t, values, random.Random(f"metaqa-ops:{seed}:{t.name}"), max_answers, max_count, patience)
+        out[t.name] = [inst for _, inst in zip(range(per_template), it)]
+    return out
+
+
+def _example(kg: KnowledgeGraph, t: OpTemplate, inst: _Instance, rng: random.Random, held_out: bool) -> QAExample:
+    """The question of ``inst`` in a train/dev or a test phrasing, its topics in a random order."""
+    ids = tuple(kg.entities[i] for i in inst.topics)
+    question, mentions = render(t, rng.choice(t.held_out if held_out else t.phrasings), ids)
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    answers = (str(inst.answers),) if isinstance(inst.answers, int) else tuple(sorted(kg.entities[a] for a in inst.answers))
+    return QAExample(question, tuple(ids[i] for i in order), tuple(mentions[i] for i in order), answers,
+                     qtype=t.name, hops=t.hops, source=f"metaqa-ops:{t.name}:{inst.number}", operation=t.operation)
+
+
+def generate_ops(kg: KnowledgeGraph, *, per_template: int, seed: int = 0, templates: dict[str, OpTemplate] | None = None,
+                 names: Sequence[str] | None = None, max_answers: int = 20, max_count: int = 20,
+                 held_out: bool = False) -> list[QAExample]:
+    """Up to ``per_template`` distinct questions of every template (fewer only if the graph holds
+    fewer), in template order; ``held_out`` phrases them with the test-only phrasings."""
+    if per_template <= 0:
+        raise ValueError(f"per_template must be a positive number of questions, got {per_template!r}")
+    templates = METAQA_OPS if templates is None else templates
+    rng = random.Random(f"metaqa-ops:{seed}:phrasing")
+    pools = _sample(kg, per_template, seed, templates, names, max_answers, max_count)
+    return [_example(kg, templates[n], inst, rng, held_out) for n, insts in pools.items() for inst in insts]
+
+
+def split_ops(kg: KnowledgeGraph, *, n_train: int, n_dev: int, n_test: int, seed: int = 0,
+              templates: dict[str, OpTemplate] | None = None, max_answers: int = 20, max_count: int = 20
+              ) -> tuple[list[QAExample], list[QAExample], list[QAExample]]:
+    """Train, dev and test questions, ``n_*`` per template, disjoint by (template, topics); test only
+    in the held-out phrasings. Raises ValueError when a template holds too few distinct questions."""
+    if min(n_train, n_dev, n_test) < 0:
+        raise ValueError(f"split sizes must be non-negative, got {(n_train, n_dev, n_test)}")
+    templates = METAQA_OPS if templates is None else templates
+    total = n_train + n_dev + n_test
+    pools = _sample(kg, total, seed, templates, None, max_answers, max_count)
+    rng = random.Random(f"metaqa-ops:{seed}:phrasing")
+    parts: tuple[list[QAExample], ...] = ([], [], [])
+    for name, pool in pools.items():
+        if len(pool) < total:
+            raise ValueError(f"template {name!r}: only {len(pool):,} distinct questions could be generated, "
+                             f"{total:,} were asked for")
+        random.Random(f"metaqa-ops:{seed}:split:{name}").shuffle(pool)
+        cuts = (pool[:n_train], pool[n_train:n_train + n_dev], pool[n_train + n_dev:])
+        for i, part in enumerate(cuts):
+            parts[i].extend(_example(kg, templates[name], inst, rng, held_out=i == 2) for inst in part)
+    return parts  # type: ignore[return-value]
+
+
+def load_metaqa_ops(root: str | os.PathLike, *, seed: int = 0, n_train: int = 600, n_dev: int = 60,
+                    n_test: int = 150, max_answers: int = 20, max_count: int = 20) -> QADataset:
+    """``metaqa-ops``: per template of :data:`METAQA_OPS` ``n_train``/``n_dev``/``n_test`` questions,
+    mixed with as many ``intersect`` questions (:func:`~kgqa.datasets.derived.split_multi`) and as many
+    MetaQA 1-hop questions (``follow``) per split as one operation has; each split shuffled."""
+    mq = load_metaqa(root, 1, seed=seed)
+    kg = mq.kg
+    ops = split_ops(kg, n_train=n_train, n_dev=n_dev, n_test=n_test, seed=seed, max_answers=max_answers,
+                    max_count=max_count)
+    per_op = {s: len(part) // len(OPERATIONS) for s, part in zip(("train", "dev", "test"), ops)}
+    inter = split_multi(kg, n_train=per_op["train"], n_dev=per_op["dev"], n_test=per_op["test"], seed=seed,
+                        max_answers=max_answers)
+    parts = []
+    for i, (part, both, single) in enumerate(zip(ops, inter, (mq.train, mq.dev, mq.test))):
+        rng = random.Random(f"metaqa-ops:{seed}:mix:{i}")
+        one_hop = rng.sample(single, min(len(both), len(single)))
+        mixed = (list(part) + [replace(ex, operation="intersect") for ex in both]
+                 + [replace(ex, operation="follow") for ex in one_hop])
+        rng.shuffle(mixed)
+        parts.append(mixed)
+    counts = {op: "/".join(str(sum(ex.operation == op for ex in p)) for p in parts)
+              for op in ("follow", "intersect", *OPERATIONS)}
+    notes = (f"metaqa-ops: questions needing union, difference, count, argmax and argmin generated by "
+             f"kgqa.datasets.operations (seed {seed}, max_answers {max_answers}, counts 1..{max_count}) over the "
+             f"MetaQA KB {os.path.basename(kg.source)} with inverse relations, answers exact; three templates per "
+             "operation, the last phrasing of each held out for test; splits disjoint by (template, topics). Mixed "
+             "with two-entity intersections (metaqa-multi's generator) and MetaQA 1-hop questions. Questions per "
+             "operation (train/dev/test): " + "; ".join(f"{k} {v}" for k, v in counts.items()) + f". {mq.notes}")
+    return QADataset("metaqa-ops", kg, *parts, notes=notes)
