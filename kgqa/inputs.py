@@ -1,6 +1,6 @@
 """How questions become the model's inputs: the encoder (by name), the text it reads with the topic
-mentions masked, the topic and answer indices, the vectors of mention spans and a pooled question
-vector with the resolved mentions masked out.
+mentions masked, the topic and answer indices (and the check that some answer is known), the
+vectors of mention spans and a pooled question vector with the resolved mentions masked out.
 
 A model given its topic entities should learn the question's shape, not its entity's name, so the
 known mentions are replaced by :data:`PLACEHOLDER` before encoding ("What city is something in?");
@@ -15,11 +15,13 @@ import torch
 
 from .datasets import NO_SPAN, QAExample, Span
 from .encoders import MINILM_NAME, EncoderOutput, QuestionEncoder, tiny_encoder
+from .errors import KGQAError
 from .kg import KnowledgeGraph
 from .resolve import ResolverOutput
 
 __all__ = ["PLACEHOLDER", "build_encoder", "example_indices", "encoder_text", "encoder_input", "pieces_inside",
-           "span_vectors", "masked_pool", "pad_questions", "encode_distinct"]
+           "span_vectors", "masked_pool", "pad_questions", "encode_distinct",
+           "EvaluationError", "check_answers_known"]
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
@@ -138,3 +140,21 @@ def encode_distinct(encode: Callable[[Sequence[QAExample]], torch.Tensor], examp
     parts = [encode([examples[i] for i in distinct[s: s + batch_size]]).float()
              for s in range(0, len(distinct), batch_size)]
     return pad_questions(parts)[torch.tensor([row[k] for k in keys], dtype=torch.int64)]
+
+
+class EvaluationError(KGQAError, ValueError):
+    """Questions that cannot be scored against this model's knowledge graph."""
+
+
+def check_answers_known(kg: KnowledgeGraph, examples: Sequence[QAExample], answers: Sequence[Sequence[int]]) -> None:
+    """Refuse examples none of whose gold answers is an entity of ``kg``: such an example can only
+    be missed, and scoring it (F1 of an empty prediction against an empty gold set is 1) would
+    hide that the questions were written for another graph."""
+    bad = [i for i, (ex, a) in enumerate(zip(examples, answers)) if not a]
+    if bad:
+        first = examples[bad[0]]
+        where = f" ({first.source})" if first.source else ""
+        raise EvaluationError(
+            f"{len(bad):,} of {len(examples):,} questions have no gold answer in the knowledge graph "
+            f"({kg.num_entities:,} entities, fingerprint {kg.fingerprint()}); the first{where}: {first.question!r} "
+            f"-> {', '.join(map(repr, first.answers[:3]))}. Were they written for another graph?")

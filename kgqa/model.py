@@ -85,20 +85,22 @@ reading of the question, ``ŷ = Σ_c w_c · normalise(min_{k ∈ c} ŷ^(k))``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
 from torch import nn
 
 from .follow import Kernel, ReifiedKG, follow
+from .numeric import NumericValues
+from .operations import OperationController, Operations
+from .starts import READING_FLOOR, Starts
 
 __all__ = ["ModelConfig", "QAOutput", "Starts", "EndToEndQA", "answer_loss", "random_walk_weights", "LOSSES"]
 
 LOSSES = ("auto", "softmax", "bce")  # the values of ModelConfig.loss
 
 EPS = 1e-10
-READING_FLOOR = 1e-6  # a reading of a question whose answer mass is below this is not scaled up
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,15 @@ class ModelConfig:
     # entities (the baseline); "span": the gold mention spans are given and a learned resolver picks
     # the entity (ER); "text": spans and entities both learned from the text alone (E2E). The
     # resolver variants encode the question as it is (no mention masking).
+    operations: bool = False  # the operation controller (kgqa.operations): per question a program
+    # (follow, intersect, union, difference, count, argmax, argmin) run on the branches; needs branches
+    attributes: tuple[str, ...] = ()  # the numeric relations argmax/argmin compare by (() with
+    # operations: every relation whose objects are all numbers, found when the system is built)
+    max_count: int = 20  # the largest count the controller answers (count slots 0..max_count)
+    count_sigma: float = 0.5  # width of the count distribution over the slots
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", tuple(self.attributes))  # a list when read from JSON
         if self.hops < 1:
             raise ValueError(f"hops must be at least 1, got {self.hops}")
         if self.loss not in LOSSES:
@@ -136,6 +145,11 @@ class ModelConfig:
             raise ValueError(f"intersection must be 'none', 'min' or 'product', got {self.intersection!r}")
         if self.entities not in ("given", "span", "text"):
             raise ValueError(f"entities must be 'given', 'span' or 'text', got {self.entities!r}")
+        if self.operations and (not self.branched or self.entities != "given"):
+            raise ValueError("operations run on one branch per topic entity with the entities given: pass "
+                             "intersection='min' (or 'product') and entities='given'")
+        if self.max_count < 1 or self.count_sigma <= 0:
+            raise ValueError(f"max_count must be >= 1 and count_sigma > 0, got {self.max_count}, {self.count_sigma}")
 
     @property
     def objective(self) -> Literal["softmax", "bce"]:
@@ -175,72 +189,8 @@ class QAOutput:
     branch_relations: torch.Tensor | None = None  # (B, K, T, R)
     branch_hop_attention: torch.Tensor | None = None  # (B, K, T)
     branch_hop_entities: torch.Tensor | None = None  # (B, K, T, E) x_t of every branch, when asked for
-
-
-@dataclass
-class Starts:
-    """Where a batch's walks start, and how their answers combine: ``K`` start sets per question.
-
-    - :meth:`summed`: one walk from all topics at once (``intersection="none"``, the baseline);
-    - :meth:`from_topics`: one branch per given topic entity, combined over all of them;
-    - :meth:`from_slots`: one branch per mention slot found in the text, combined over every
-      reading of the question (which slots are entities), each reading normalised (see
-      :mod:`kgqa.resolve.mentions`): ``ŷ = Σ_c w_c · ŷ_c / Σ_e ŷ_c``.
-    """
-
-    x0: torch.Tensor  # (B, K, E) float start set of each walk
-    valid: torch.Tensor  # (B, K) bool, the walk exists
-    mentions: torch.Tensor | None = None  # (B, K, H) each branch's mention vector s_k
-    combos: list[tuple[int, ...]] = field(default_factory=lambda: [(0,)])  # the C combinations of walks
-    weights: torch.Tensor | None = None  # (B, C) w_c (default: the one combination, weight 1)
-    normalize: bool = False  # each combination's answer normalised to a distribution before mixing
-
-    @classmethod
-    def summed(cls, x0: torch.Tensor) -> Starts:
-        """One walk per question from ``x0 (B, E)``: the topic entities share one start set."""
-        B = x0.shape[0]
-        return cls(x0[:, None], torch.ones(B, 1, dtype=torch.bool, device=x0.device),
-                   weights=x0.new_ones(B, 1))
-
-    @classmethod
-    def from_topics(cls, topics: torch.Tensor, num_entities: int, mentions: torch.Tensor) -> Starts:
-        """One branch per topic: ``topics (B, K)`` int64 entity indices, -1 for none, each branch
-        starting from its entity's one-hot row; ``mentions (B, K', H)``, ``K' >= K``: each topic's
-        mention vector (zeros where unknown). Every topic counts: the one combination of all of a
-        question's branches gets weight 1."""
-        if topics.dim() != 2:
-            raise ValueError(f"topics must be (B, K), got {tuple(topics.shape)}")
-        B, K = topics.shape
-        if mentions.dim() != 3 or mentions.shape[0] != B or mentions.shape[1] < K:
-            raise ValueError(f"mentions must be (B, K, H) with B = {B}, K >= {K}, got {tuple(mentions.shape)}")
-        valid = topics >= 0  # (B, K)
-        x0 = mentions.new_zeros(B, K, num_entities)
-        x0.scatter_(2, topics.clamp(min=0)[..., None], valid[..., None].to(mentions.dtype))
-        n = valid.sum(dim=1)  # (B,)
-        weights = (n[:, None] == torch.arange(1, K + 1, device=topics.device)).to(mentions.dtype)  # (B, K)
-        return cls(x0, valid, mentions[:, :K], [tuple(range(k)) for k in range(1, K + 1)], weights)
-
-    @classmethod
-    def from_slots(cls, x0: torch.Tensor, valid: torch.Tensor, mentions: torch.Tensor,
-                   combos: list[tuple[int, ...]], weights: torch.Tensor) -> Starts:
-        """One branch per mention slot (:class:`kgqa.resolve.mentions.MentionSlots`): ``x0 (B, M, E)``,
-        ``valid (B, M)``, ``mentions (B, M, H)``, the C ``combos`` of slots and their ``weights
-        (B, C)``; each reading normalised before mixing::
-
-            ŷ_c = min_{k ∈ c} ŷ^(k)                  (or Π_{k ∈ c} ŷ^(k) with "product")
-            ŷ   = Σ_c w_c · ŷ_c / Σ_e ŷ_c
-
-        Without the normalisation the mixture is biased against intersecting: a minimum is never
-        larger than either branch, so on the toy world the single reading "Natalie Portman" (1/3
-        on each of her three roles) out-scores the reading "Natalie Portman AND Star Wars Episode
-        II" (1/5 on the one right answer, one of the film's five characters) and ``P(2)`` would
-        never grow. Normalised, the pair puts all its mass on the answer and wins."""
-        B, M = valid.shape
-        if x0.shape[:2] != (B, M) or mentions.shape[:2] != (B, M) or weights.shape != (B, len(combos)):
-            raise ValueError(f"x0 (B, M, E), mentions (B, M, H) and weights (B, C) must agree: got "
-                             f"{tuple(x0.shape)}, {tuple(mentions.shape)}, {tuple(weights.shape)} for "
-                             f"valid {tuple(valid.shape)} and {len(combos)} combinations")
-        return cls(x0, valid, mentions, list(combos), weights, normalize=True)
+    operations: Operations | None = None  # with the operation controller: π, α, ρ and the expected
+    # size; `scores` is then (B, E + C + 1): the entities, then the count slots 0..max_count
 
 
 class EndToEndQA(nn.Module):
@@ -255,7 +205,7 @@ class EndToEndQA(nn.Module):
     """
 
     def __init__(self, num_relations: int, question_dim: int, config: ModelConfig = ModelConfig(),
-                 *, kernel: Kernel = "auto") -> None:
+                 *, kernel: Kernel = "auto", values: NumericValues | None = None) -> None:
         super().__init__()
         self.config = config
         self.kernel = kernel
@@ -269,6 +219,8 @@ class EndToEndQA(nn.Module):
         self.hop_head = nn.Linear(d, config.hops)
         if config.entity_kinds:  # the kind of answer the question asks for, as relations leaving it
             self.answer_kind = nn.Linear(d, r)
+        self.operations = (OperationController(question_dim, d, d, values, config.max_count, config.count_sigma)
+                           if config.operations else None)  # `values`: the numeric attributes (kgqa.numeric)
 
     def forward(self, kb: ReifiedKG, q: torch.Tensor, starts: Starts, *, topic_mask: torch.Tensor | None = None,
                 keep_hops: bool = False) -> QAOutput:
@@ -314,15 +266,17 @@ class EndToEndQA(nn.Module):
         if self.config.branch_mentions:
             feats = torch.cat([feats, mentions[b_idx, k_idx]], dim=-1)  # (N, 2H)
         mask = topic_mask[b_idx] if topic_mask is not None else None
-        out = self._walk(kb, self.trunk(feats), x0[b_idx, k_idx], mask, keep_hops)
+        h = self.trunk(feats)  # (N, D)
+        out = self._walk(kb, h, x0[b_idx, k_idx], mask, keep_hops)
         flat = b_idx * K + k_idx  # (N,) row of each branch in the (B*K) grid
 
         def per_branch(x: torch.Tensor) -> torch.Tensor:  # (N, ...) -> (B, K, ...), zeros off `valid`
             return x.new_zeros((B * K, *x.shape[1:])).index_put((flat,), x).view(B, K, *x.shape[1:])
 
         grid = per_branch(out.scores)  # (B, K, E)
-        combined = grid.new_zeros(B, E)
-        for c, combo in enumerate(combos):  # a handful of combinations, each over the whole batch
+        ops = self.operations(q, grid, valid, per_branch(h)) if self.operations is not None else None
+        combined = ops.scores if ops is not None else grid.new_zeros(B, E)
+        for c, combo in enumerate(combos if ops is None else ()):  # a handful of combinations, each over the batch
             part = grid[:, combo[0]]
             for k in combo[1:]:
                 part = torch.minimum(part, grid[:, k]) if self.config.intersection == "min" else part * grid[:, k]
@@ -333,7 +287,8 @@ class EndToEndQA(nn.Module):
         kept = per_branch(out.hop_entities) if keep_hops else None
         return QAOutput(scores=combined, relations=branch_rel[:, 0], hop_attention=branch_att[:, 0],
                         hop_entities=kept[:, 0] if keep_hops else None, branch_valid=valid, branch_scores=grid,
-                        branch_relations=branch_rel, branch_hop_attention=branch_att, branch_hop_entities=kept)
+                        branch_relations=branch_rel, branch_hop_attention=branch_att, branch_hop_entities=kept,
+                        operations=ops)
 
     def _walk(self, kb: ReifiedKG, h: torch.Tensor, x0: torch.Tensor, topic_mask: torch.Tensor | None,
               keep_hops: bool) -> QAOutput:

@@ -23,14 +23,16 @@ from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, weight
 from .datasets import NO_SPAN, QAExample, Span
 from .datasets.files import topic_mentions
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder
-from .errors import KGQAError
 from .explain import build_trace, slot_index, walks_of
 from .follow import ReifiedKG
-from .inputs import build_encoder, encode_distinct, encoder_input, example_indices, masked_pool, span_vectors
+from .inputs import (EvaluationError, build_encoder, check_answers_known, encode_distinct, encoder_input,
+                     example_indices, masked_pool, span_vectors)
 from .kg import KnowledgeGraph
 from .log import log
 from .metrics import Scores, breakdown, gold_mask, summarize
 from .model import EndToEndQA, ModelConfig, QAOutput, Starts, random_walk_weights
+from .numeric import NumericValues, numeric_relations
+from .operations import PROGRAMS, answer_label
 from .resolve import EntityResolver, ResolverConfig, ResolverOutput
 from .resolve.metrics import candidate_recall, entity_accuracy, reading_accuracy, span_accuracy
 from .run_record import RunConfig, kg_record
@@ -43,24 +45,6 @@ BRACKETED = re.compile(r"\[([^\[\]]+)\]")  # an entity marked in a typed questio
 RELEASE_EVERY_BATCHES = 8  # evaluation hands freed heap back this often (kgqa.runtime.release_memory)
 BATCH, TEXT_BATCH = 256, 64  # questions per answering batch; a text model's are smaller: glibc keeps the heap
 # they free (MetaQA 3-hop after training: +1.91 GiB resident at 256, +1.42 at 64, and faster; eval_memory.py)
-
-
-class EvaluationError(KGQAError, ValueError):
-    """Questions that cannot be scored against this model's knowledge graph."""
-
-
-def check_answers_known(kg: KnowledgeGraph, examples: Sequence[QAExample], answers: Sequence[Sequence[int]]) -> None:
-    """Refuse examples none of whose gold answers is an entity of ``kg``: such an example can only
-    be missed, and scoring it (F1 of an empty prediction against an empty gold set is 1) would
-    hide that the questions were written for another graph."""
-    bad = [i for i, (ex, a) in enumerate(zip(examples, answers)) if not a]
-    if bad:
-        first = examples[bad[0]]
-        where = f" ({first.source})" if first.source else ""
-        raise EvaluationError(
-            f"{len(bad):,} of {len(examples):,} questions have no gold answer in the knowledge graph "
-            f"({kg.num_entities:,} entities, fingerprint {kg.fingerprint()}); the first{where}: {first.question!r} "
-            f"-> {', '.join(map(repr, first.answers[:3]))}. Were they written for another graph?")
 
 
 class QASystem:
@@ -89,7 +73,11 @@ class QASystem:
         """A new, untrained system over ``kg``: the model and, when the entities come from the text,
         an entity resolver (default :class:`~kgqa.resolve.ResolverConfig` finding one entity, or two
         for an intersection model). ``kernel``: how ``follow`` runs (:mod:`kgqa.follow`)."""
-        model = EndToEndQA(kg.num_relations, encoder.dim, model_config, kernel=kernel)  # type: ignore[arg-type]
+        values = None
+        if model_config.operations:  # the numeric attributes a superlative compares by, found once
+            model_config = model_config.with_(attributes=model_config.attributes or tuple(numeric_relations(kg)))
+            values = NumericValues.from_kg(kg, model_config.attributes) if model_config.attributes else None
+        model = EndToEndQA(kg.num_relations, encoder.dim, model_config, kernel=kernel, values=values)  # type: ignore[arg-type]
         resolver = None
         if model_config.entities != "given":
             resolver_config = resolver_config or ResolverConfig(max_entities=2 if model_config.branched else 1)
@@ -284,7 +272,7 @@ class QASystem:
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
             out, _ = self.forward(examples[sl], None if q is None else q[sl])
-            out_ids += [self.kg.entities[i] for i in out.scores.argmax(dim=-1).tolist()]
+            out_ids += [answer_label(self.kg, i) for i in out.scores.argmax(dim=-1).tolist()]
         return out_ids
 
     def _eval_mode(self) -> None:
@@ -309,12 +297,14 @@ class QASystem:
         questions in order. A resolver model also reports ``"er"``: span accuracy, entity
         accuracy and candidate recall (percent), measured against the annotations it never saw;
         an intersection model that resolves several entities adds the share of questions whose
-        likeliest reading names exactly the gold entities, and the share with the right number."""
+        likeliest reading names exactly the gold entities, and the share with the right number. A
+        model with the operation controller reports ``"program_accuracy"``: the share of questions
+        with a known operation whose likeliest program is it (measured only, never trained on)."""
         self._eval_mode()
         topics, answers = example_indices(self.kg, examples)
         check_answers_known(self.kg, examples, answers)
         q = self._distinct(examples) if q is None else q
-        scores, batch_size = Scores.empty(k), batch_size or self._answer_batch
+        scores, batch_size, picked = Scores.empty(k), batch_size or self._answer_batch, []
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}
         if self.resolves and self.branched:  # several entities: is the likeliest reading the gold one?
             er.update(entity_set_accuracy=0.0, count_accuracy=0.0)
@@ -335,7 +325,13 @@ class QASystem:
                 for key, value in metrics:
                     er[key] += 0.0 if value != value else value * len(rows)  # NaN: no gold span known
             scores.add(out.scores, answers[sl])
+            if out.operations is not None:
+                picked += [PROGRAMS[i] for i in out.operations.program.argmax(dim=-1).tolist()]
         result = summarize(scores)
+        known = [(p, e.operation) for p, e in zip(picked, examples) if e.operation]
+        if known:
+            result["program_accuracy"] = 100.0 * sum(p == o for p, o in known) / len(known)
+            result["by_operation"] = breakdown(scores, [e.operation or "-" for e in examples])
         if self.resolves:
             result["er"] = {key: 100 * v / max(len(examples), 1) for key, v in er.items()}
         result["by_type"] = breakdown(scores, [e.qtype or "-" for e in examples])

@@ -246,7 +246,7 @@ def _train_epoch(system: QASystem, opt: torch.optim.Optimizer, data: _Batches, t
         idx = order[s: s + size].tolist()
         out, _ = system.forward([data.train[i] for i in idx], data.encoded(idx, system.device),
                                 [data.topics[i] for i in idx])
-        gold = gold_mask([data.answers[i] for i in idx], system.kg.num_entities).to(system.device)
+        gold = gold_mask([data.answers[i] for i in idx], out.scores.shape[1]).to(system.device)  # + count slots
         loss = answer_loss(out.scores, gold, system.model.config.objective)
         opt.zero_grad(set_to_none=True)
         loss.backward()

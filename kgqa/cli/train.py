@@ -57,7 +57,9 @@ def informative(m: dict[str, Any]) -> dict[str, Any]:
 def _print_metrics(title: str, m: dict[str, Any]) -> None:
     keys = [k for k in m if k.startswith(("hits", "f1"))]
     print(f"{title}: n={m['n']}  " + "  ".join(f"{k} {m[k]:.2f}" for k in keys))
-    for key in ("by_type", "by_hops", "by_topics"):
+    if "program_accuracy" in m:
+        print(f"   program chosen right {m['program_accuracy']:6.2f}")
+    for key in ("by_operation", "by_type", "by_hops", "by_topics"):
         if key in m and len(m[key]) > 1:
             for g, row in m[key].items():
                 print(f"   {str(g):<40} n={row['n']:<6} hits@1 {row['hits@1']:6.2f}")
@@ -78,8 +80,12 @@ def _train(args: argparse.Namespace) -> int:
         check_writable(run_dir)  # before the data and the encoder load, not after the first epoch
     data = _load_data(args)
     tc = TrainConfig.from_args(args, TrainConfig.quick() if args.quick else None, freeze_encoder=not args.finetune)
-    mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=args.intersection, entities=args.entities,
-                     entity_kinds=args.entity_kinds, hop_attention=not args.no_hop_attention)
+    if args.operations and args.entities != "given":
+        raise UsageError("kgqa train: --operations runs on the given topic entities (--entities given)")
+    combine = "min" if args.operations and args.intersection == "none" else args.intersection
+    mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=combine, entities=args.entities,
+                     entity_kinds=args.entity_kinds, hop_attention=not args.no_hop_attention,
+                     operations=args.operations)
     run_dir = run_dir or Path("runs") / data.name
     print(f"{data!r}\ntraining -> {run_dir}")
     if data.origin is not None and data.notes:
@@ -206,6 +212,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          "entity); text (learned from the question alone) (default: given)")
     tr.add_argument("--no-hop-attention", action="store_true",
                     help="an ablation: every question walks all --hops hops (the answer is the last hop's)")
+    tr.add_argument("--operations", action="store_true",
+                    help="the operation controller: per question a program (follow, intersect, union, difference, "
+                         "count, argmax, argmin) run on one branch per entity (implies --intersection min)")
     tr.add_argument("--entity-kinds", action="store_true",
                     help="read each hop's entity kinds off the graph: hops weigh only relations that leave "
                          "their entities, the hop attention sees what each hop reached")

@@ -1,0 +1,136 @@
+"""The operation controller: per question a distribution over programs, each run on the branches.
+
+Follow and intersect cannot answer "how many films did D direct" (the answer is a number, not an
+entity), "the most recent film directed by D" (the answer is one member of a set, chosen by a value)
+or "films starring A not directed by B" (the second set is taken away, not intersected). The
+controller adds those operations on top of the branches the model already walks — one per topic
+entity, each with its own relations and hop attention — and mixes their answers::
+
+    π   = softmax(W_π g(q))        over PROGRAMS, masked by arity                     (B, P)
+    α   = softmax(W_α g(q))        over the numeric attributes (release_year, ...)     (B, A)
+    ρ   = softmax_k(w · h_k)       which branch a difference keeps                     (B, K)
+
+    follow      ŷ¹                                     one topic
+    count       p(n) ∝ exp(−(n − Σ_e ŷ¹_e)² / 2σ²),  n = 0..max_count                  (B, C+1)
+    argmax/min  Σ_a α_a · superlative(ŷ¹, a)           (kgqa.numeric)
+    intersect   min_k ŷᵏ                               two or more topics
+    union       max_k ŷᵏ
+    difference  Σ_k ρ_k · ŷᵏ ⊙ (1 − max_{j≠k} ŷʲ)
+
+    scores = [Σ_{p ≠ count} π_p · answer_p  ;  π_count · p(n)]                          (B, E + C + 1)
+
+The answer space is the entities followed by ``C + 1`` *count slots*, the numbers ``0..max_count``:
+a count question's gold answer is the slot of its number (:func:`kgqa.inputs.example_indices`), so
+one loss over the concatenation trains every program, the controller that mixes them and the
+relations inside the branches, from question–answer pairs alone. Which program a question needs is
+never given (:attr:`QAExample.operation <kgqa.datasets.QAExample.operation>` is measured only).
+
+Arity is structure, not supervision: a program that needs two sets is masked out for a question
+with one topic, and a one-set program for a question with two. Within each group the controller has
+to choose from the question alone.
+
+Why a Gaussian over count slots and not a regression on the expected size? A squared error on
+``Σ_e ŷ_e`` trains the count, but the controller then has no common scale on which to compare "the
+answer is 7" with "the answer is this film": the slot distribution puts both in one answer space,
+scored by the same loss and read off by the same argmax (Hits@1 is "the predicted count, rounded,
+equals the gold count"). ``σ`` (``ModelConfig.count_sigma``) sets how sharply a count is rewarded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .kg import KnowledgeGraph
+from .numeric import NumericValues, superlative
+
+__all__ = ["PROGRAMS", "PAIR_PROGRAMS", "OperationController", "Operations", "answer_label", "count_distribution"]
+
+PROGRAMS = ("follow", "intersect", "union", "difference", "count", "argmax", "argmin")
+PAIR_PROGRAMS = frozenset({"intersect", "union", "difference"})  # need two or more topics
+_PAIR = torch.tensor([p in PAIR_PROGRAMS for p in PROGRAMS])
+
+
+def count_distribution(size: torch.Tensor, max_count: int, sigma: float) -> torch.Tensor:
+    """``(B, C+1)`` distribution over the counts ``0..max_count`` centred on the expected sizes
+    ``size (B,)``: ``p(n) ∝ exp(−(n − size)² / 2σ²)``."""
+    n = torch.arange(max_count + 1, device=size.device, dtype=size.dtype)
+    return torch.softmax(-((n[None] - size[:, None]) ** 2) / (2 * sigma ** 2), dim=1)
+
+
+def answer_label(kg: KnowledgeGraph, index: int) -> str:
+    """The id of answer ``index``: an entity, or for a count slot (``index >= E``) its number."""
+    return kg.entities[index] if index < kg.num_entities else str(index - kg.num_entities)
+
+
+@dataclass
+class Operations:
+    """What the controller computed for a batch (fields of :class:`kgqa.model.QAOutput`)."""
+
+    scores: torch.Tensor  # (B, E + C + 1) mixed answer: entities, then the count slots
+    program: torch.Tensor  # (B, P) π over PROGRAMS
+    attribute: torch.Tensor | None  # (B, A) α over the numeric attributes (None without any)
+    keep: torch.Tensor  # (B, K) ρ: which branch a difference keeps
+    size: torch.Tensor  # (B,) expected size of the first branch's answer set (what count reads)
+
+
+class OperationController(nn.Module):
+    """The program, attribute and keep heads and the programs themselves (module docstring).
+
+    Args:
+        question_dim: H, the question vectors' size. branch_dim: D, the branch trunk states' size.
+        hidden: width of the controller's own trunk.
+        values: the numeric attributes a superlative compares by (None: no argmax/argmin).
+        max_count: C, the largest count it can answer. sigma: width of the count distribution.
+    """
+
+    def __init__(self, question_dim: int, branch_dim: int, hidden: int, values: NumericValues | None,
+                 max_count: int = 20, sigma: float = 0.5) -> None:
+        super().__init__()
+        self.values, self.max_count, self.sigma = values, max_count, sigma
+        self.trunk = nn.Sequential(nn.Linear(question_dim, hidden), nn.GELU(), nn.LayerNorm(hidden))
+        self.program_head = nn.Linear(hidden, len(PROGRAMS))
+        n_attr = len(values.attributes) if values is not None else 0
+        self.attribute_head = nn.Linear(hidden, n_attr) if n_attr else None
+        self.keep_head = nn.Linear(branch_dim, 1)
+
+    def forward(self, q: torch.Tensor, grid: torch.Tensor, valid: torch.Tensor, h: torch.Tensor) -> Operations:
+        """``q (B, H)`` questions, ``grid (B, K, E)`` branch answers (0 where not valid), ``valid
+        (B, K)`` bool, ``h (B, K, D)`` branch trunk states → :class:`Operations`."""
+        B, K, E = grid.shape
+        g = self.trunk(q)  # (B, hidden)
+        pair = (valid.sum(dim=1) >= 2)[:, None]  # (B, 1)
+        allowed = torch.where(pair, _PAIR.to(q.device)[None], ~_PAIR.to(q.device)[None])  # (B, P)
+        if self.values is None:
+            allowed = allowed & torch.tensor([p not in ("argmax", "argmin") for p in PROGRAMS], device=q.device)
+        program = torch.softmax(self.program_head(g).masked_fill(~allowed, float("-inf")), dim=-1)  # (B, P)
+        sets = grid.clamp(0.0, 1.0)  # (B, K, E) fuzzy sets: a path count above 1 is membership 1
+        first = sets[:, 0]  # (B, E)
+        out = {"follow": grid[:, 0]}
+        if K >= 2:
+            big = torch.where(valid[..., None], sets, torch.ones_like(sets))  # a missing branch: no constraint
+            out["intersect"] = big.min(dim=1).values
+            out["union"] = sets.max(dim=1).values
+            keep = torch.softmax(self.keep_head(h).squeeze(-1).masked_fill(~valid, float("-inf")), dim=-1)  # (B, K)
+            diff = grid.new_zeros(B, E)
+            for k in range(K):
+                others = torch.cat([sets[:, :k], sets[:, k + 1:]], dim=1).max(dim=1).values  # (B, E)
+                diff = diff + keep[:, k: k + 1] * sets[:, k] * (1.0 - others)
+            out["difference"] = diff
+        else:
+            keep = valid.to(grid.dtype)
+        attribute = None
+        if self.values is not None:
+            attribute = torch.softmax(self.attribute_head(g), dim=-1)  # (B, A)
+            for name, which in (("argmax", "max"), ("argmin", "min")):
+                out[name] = sum(attribute[:, a: a + 1] * superlative(first, self.values, a, which)  # type: ignore[misc]
+                                for a in range(len(self.values.attributes)))
+        entity = grid.new_zeros(B, E)
+        for i, name in enumerate(PROGRAMS):
+            if name in out:
+                entity = entity + program[:, i: i + 1] * out[name]
+        size = first.sum(dim=1)  # (B,)
+        counts = program[:, PROGRAMS.index("count"), None] * count_distribution(size, self.max_count, self.sigma)
+        return Operations(torch.cat([entity, counts], dim=1), program, attribute, keep, size)
