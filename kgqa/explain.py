@@ -14,6 +14,7 @@ import torch
 from .follow import ReifiedKG
 from .kg import KnowledgeGraph
 from .model import QAOutput
+from .operations import PROGRAMS, answer_label
 from .paths import top_paths
 from .resolve import ResolverOutput
 from .trace import AnswerTrace, BranchTrace, HopTrace, Mention, PathTrace, Reading, Scored, Trace
@@ -77,17 +78,27 @@ def _paths(kg: KnowledgeGraph, kb: ReifiedKG, walks: list[Walk], target: int, n:
 
 def build_trace(kg: KnowledgeGraph, kb: ReifiedKG, question: str, *, entities: str, objective: str, combine: str,
                 out: QAOutput, walks: list[Walk], topics: Sequence[int], k: int = 5, paths: int = 3,
-                res: ResolverOutput | None = None, how: str = "") -> Trace:
+                res: ResolverOutput | None = None, how: str = "", attributes: Sequence[str] = ()) -> Trace:
     """The trace of question 0 of ``out``. ``walks``: its branches (:func:`walks_of`), ``topics``
     the topic entity indices shown, ``res`` the resolver's output for a text model, ``paths`` the
-    paths listed per answer and walk (0: none)."""
+    paths listed per answer and walk (0: none), ``attributes`` the names of the numeric attributes
+    of a model with the operation controller (whose answers may be counts: ``"7"``)."""
     scores = out.scores[0].float()
     shown = scores.clamp(0.0, 1.0) if objective == "bce" else scores
     val, idx = shown.topk(min(k, shown.numel()))
-    answers = [AnswerTrace(kg.entities[i], kg.label(i), float(v), _paths(kg, kb, walks, i, paths))
+    E = kg.num_entities
+    answers = [AnswerTrace(answer_label(kg, i), kg.label(i) if i < E else f"{i - E} (a count)", float(v),
+                           _paths(kg, kb, walks, i, paths) if i < E else [])
                for v, i in zip(val.tolist(), idx.tolist()) if v > 0]
+    ops = out.operations
     trace = Trace(question, entities, objective, [Scored(kg.entities[t], kg.label(t), 1.0) for t in topics],
-                  [_branch(kg, w) for w in walks], answers, combine if len(walks) > 1 else "none", how=how)
+                  [_branch(kg, w) for w in walks], answers,
+                  "operations" if ops is not None else combine if len(walks) > 1 else "none", how=how)
+    if ops is not None:
+        trace.program = sorted(zip(PROGRAMS, ops.program[0].tolist()), key=lambda p: -p[1])
+        if ops.attribute is not None:
+            trace.attribute = sorted(zip(attributes, ops.attribute[0].tolist()), key=lambda p: -p[1])
+        trace.size = float(ops.size[0])
     if res is not None:
         trace.mentions, trace.entity_count, trace.readings = _mentions(kg, res)
     return trace

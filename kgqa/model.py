@@ -81,6 +81,12 @@ With the entities found in the text (``entities="text"`` and a resolver that fin
 :mod:`kgqa.resolve.mentions`) the branches start from *mention slots*, and which slots are entities — and
 how many — is latent: :meth:`Starts.from_slots` mixes the branch combinations of every
 reading of the question, ``ŷ = Σ_c w_c · normalise(min_{k ∈ c} ŷ^(k))``.
+
+With ``operations`` (given entities, branches), the branch answers are not combined by one fixed
+rule: the operation controller (:mod:`kgqa.operations`) predicts per question a program — follow,
+intersect, union, difference, count, argmax, argmin — runs each on the branches and mixes their
+answers by its probability; ``scores`` then also hold the count slots ``0..max_count`` after the
+entities.
 """
 
 from __future__ import annotations

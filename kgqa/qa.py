@@ -206,7 +206,7 @@ class QASystem:
         the model was trained so). ``how`` says how the topics were found, for the reader."""
         cfg = self.model.config
         self._eval_mode()
-        common = dict(objective=cfg.objective, combine=cfg.intersection, k=k, paths=paths)
+        common = dict(objective=cfg.objective, combine=cfg.intersection, k=k, paths=paths, attributes=cfg.attributes)
         if not topics:
             if not self.resolves:
                 raise ValueError("this model needs the topic entities: pass topics (it has no entity resolver)")

@@ -119,6 +119,9 @@ class Trace:
     entity_count: list[float] = field(default_factory=list)  # P(n = 1, 2, ...) entities in the question
     readings: list[Reading] = field(default_factory=list)  # likeliest first
     how: str = ""  # how the topic entities were found, when the caller says (e.g. "string match")
+    program: list[tuple[str, float]] = field(default_factory=list)  # with the operation controller: π, likeliest first
+    attribute: list[tuple[str, float]] = field(default_factory=list)  # α over the numeric attributes, likeliest first
+    size: float | None = None  # the expected size of branch 1's answer set: what a count reads
 
     # ------------------------------------------------------------------ views
     @property
@@ -146,7 +149,8 @@ class Trace:
                    d.get("combine", "none"),
                    [Mention(m["text"], m["start"], m["end"], m["p"], scored(m["candidates"])) for m in d["mentions"]],
                    list(d.get("entity_count", [])), [Reading(list(r["slots"]), r["weight"]) for r in d["readings"]],
-                   d.get("how", ""))
+                   d.get("how", ""), [tuple(p) for p in d.get("program", [])],
+                   [tuple(a) for a in d.get("attribute", [])], d.get("size"))
 
     # ------------------------------------------------------------------ text
     def lines(self, *, relations: int = 3, reached: int = 3, paths: int = 1) -> list[str]:
@@ -175,8 +179,9 @@ class Trace:
                     + ", ".join(f"{r} {w:.2f}" for r, w in h.relations[:relations])
                     for t, h in enumerate(branch.hops, start=1)]
 
+        program = self._program_lines()
         if len(self.branches) <= 1:
-            return hops(self.branches[0]) if self.branches else []
+            return (hops(self.branches[0]) if self.branches else []) + program
         out = []
         for k, branch in enumerate(self.branches, start=1):
             start = branch.start[0].name if branch.start else "(nothing)"
@@ -184,7 +189,21 @@ class Trace:
             out += hops(branch, "  ")
             got = ", ".join(f"{s.name} {s.score:.3f}" for s in branch.reaches[:reached]) or "(nothing)"
             out.append(f"  reaches: {got}")
-        out.append(f"answer = {self.combine} over the {len(self.branches)} branches")
+        if not program:
+            out.append(f"answer = {self.combine} over the {len(self.branches)} branches")
+        return out + program
+
+    def _program_lines(self) -> list[str]:
+        """The program the operation controller chose (and its runners-up), the attribute a
+        superlative compares by, the size a count reads."""
+        if not self.program:
+            return []
+        (best, p), rest = self.program[0], [f"{n} {q:.2f}" for n, q in self.program[1:3] if q >= 0.01]
+        out = [f"program: {best} {p:.2f}" + (f" (then {', '.join(rest)})" if rest else "")]
+        if best in ("argmax", "argmin") and self.attribute:
+            out.append(f"  compares by {self.attribute[0][0]} {self.attribute[0][1]:.2f}")
+        if best == "count" and self.size is not None:
+            out.append(f"  counts branch 1's answer set: expected size {self.size:.2f}")
         return out
 
     def _answer_lines(self, paths: int) -> list[str]:

@@ -133,3 +133,23 @@ def test_metaqa_ops_on_the_real_kb(data_root):
             assert ex.answers[0].isdigit()
         else:
             assert all(a in idx for a in ex.answers), ex
+
+
+def test_your_own_questions_may_name_their_operation(tmp_path):
+    from kgqa.datasets.files import parse_bracketed
+    from kgqa.errors import QAFormatError
+
+    kg = movie_graph(0)
+    f = tmp_path / "qa.txt"
+    f.write_text("how many films did [person 3] direct\t4\tcount\n"
+                 "which film is the latest by [person 3]\tfilm 1\targmax\n"
+                 "who directed [film 1]\tperson 3\n", encoding="utf-8")
+    exs = parse_bracketed(f, kg, unknown_answers="keep")
+    assert [(e.operation, e.answers) for e in exs] == [("count", ("4",)), ("argmax", ("film 1",)), ("", ("person 3",))]
+    for bad, message in (("[film 1]\tthree\tcount\n", "one whole number"), ("[film 1]\t2|3\tcount\n", "one whole number"),
+                         ("[film 1]\tfilm 2\tcounting\n", "unknown operation 'counting'"),
+                         ("[film 1]\tfilm 2\tcount\textra\n", "2-3 tab-separated fields")):
+        f.write_text("who directed [film 1]\tperson 3\n" + bad, encoding="utf-8")
+        with pytest.raises(QAFormatError, match=message) as err:
+            parse_bracketed(f, kg)
+        assert ":2" in str(err.value)  # the file and line

@@ -26,6 +26,7 @@ from typing import Literal
 
 from ..errors import AmbiguousEntityError, MissingDataError, QAFormatError, UnknownEntityError, close_matches
 from ..kg import KnowledgeGraph
+from ..operations import PROGRAMS
 from ..text import fold_aligned
 from ..types import EntityId
 from .base import NO_SPAN, QAExample, Span
@@ -167,14 +168,20 @@ def parse_bracketed(
     A bracket text is an entity id, else (``names``) a display name; ``exactly_one`` demands one
     bracket per line (MetaQA). Answers resolve likewise; with ``unknown_answers="keep"`` an
     answer outside the graph is kept verbatim instead of raising. ``qtypes`` gives one question
-    type per line of the file, in order.
+    type per line of the file, in order. An optional third field names the question's operation
+    (:data:`kgqa.operations.PROGRAMS`: ``count``, ``argmax``, ...), measured by a model with the
+    operation controller; a ``count`` question's answer is one whole number (``7``), not an entity.
     """
     p = Path(path)
     rows = read_lines(p)
     examples = []
     for n, line in rows:
         where = f"{p}:{n}"
-        text, answer_field = _fields(line, 2, "question<TAB>answer|answer", p, n)
+        text, answer_field, *op = _fields(line, (2, 3), "question<TAB>answer|answer[<TAB>operation]", p, n)
+        operation = op[0] if op else ""
+        if operation and operation not in PROGRAMS:
+            raise QAFormatError(f"unknown operation {operation!r}; the third field is one of {', '.join(PROGRAMS)}",
+                                path=p, line=n)
         question, marks = strip_brackets(text, path=p, line=n)
         if not marks:
             raise QAFormatError(f"no [bracketed] topic entity in {text!r}; mark it like "
@@ -187,15 +194,21 @@ def parse_bracketed(
         raw_answers = _unique(pieces)
         if not raw_answers:
             raise QAFormatError("no answers after the tab", path=p, line=n)
-        _check_split_names(kg, pieces, names, p, n)
-        if unknown_answers == "keep":
+        if operation == "count":
+            if len(raw_answers) != 1 or not raw_answers[0].isdigit():
+                raise QAFormatError(f"a count question's answer is one whole number, got {answer_field!r}",
+                                    path=p, line=n)
+            answers: tuple[str, ...] = (str(int(raw_answers[0])),)
+        elif unknown_answers == "keep":
+            _check_split_names(kg, pieces, names, p, n)
             answers = tuple(a if kg.has_entity(a) or not names else _resolve_or_keep(kg, a, where)
                             for a in raw_answers)
         else:
+            _check_split_names(kg, pieces, names, p, n)
             answers = tuple(kg.entities[kg.lookup(a, names=names, where=where)] for a in raw_answers)
         qtype = qtypes[n - 1].strip() if qtypes is not None else ""
         examples.append(QAExample(question, topics, tuple(s for _, s in marks), _unique(answers),
-                                  qtype=qtype, hops=hops, source=where))
+                                  qtype=qtype, hops=hops, source=where, operation=operation))
     return examples
 
 

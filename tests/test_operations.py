@@ -1,0 +1,142 @@
+"""The operation controller: each program against the set algebra, arity masking, count slots,
+gradients, and a system that trains, saves and answers with it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgqa.kg import KnowledgeGraph
+from kgqa.model import ModelConfig
+from kgqa.numeric import NumericValues, superlative
+from kgqa.operations import PROGRAMS, OperationController, answer_label, count_distribution
+from kgqa.sets import difference, intersect, union
+
+
+@pytest.fixture(scope="module")
+def films() -> KnowledgeGraph:
+    return KnowledgeGraph.from_triples(
+        [("a", "year", "1990"), ("b", "year", "2001"), ("c", "year", "1985"), ("d", "year", "2001"),
+         ("a", "by", "x"), ("b", "by", "x"), ("c", "by", "y")], add_inverses=True)
+
+
+def forced(values, program: str, *, keep: int | None = None, dim: int = 4) -> OperationController:
+    """A controller whose heads always choose ``program`` (and, for a difference, keep branch ``keep``)."""
+    torch.manual_seed(0)
+    c = OperationController(dim, dim, 8, values, max_count=6, sigma=0.5).double()
+    with torch.no_grad():
+        c.program_head.weight.zero_()
+        c.program_head.bias.fill_(-50.0)
+        c.program_head.bias[PROGRAMS.index(program)] = 50.0
+        c.keep_head.weight.zero_()
+        c.keep_head.weight[0, 0] = 50.0  # keeps the branch whose state has a large first feature
+    return c
+
+
+def hand_grid(films):
+    E = films.num_entities
+    x = torch.zeros(3, 2, E, dtype=torch.float64)
+    ix = films.entity_index
+    x[:, 0, [ix("a"), ix("b"), ix("c")]] = 1.0  # branch 0: {a, b, c}
+    x[:, 1, [ix("b"), ix("d")]] = 1.0  # branch 1: {b, d}
+    valid = torch.tensor([[True, True], [True, True], [True, False]])  # the last question has one topic
+    return x, valid
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_each_program_equals_the_set_algebra(films, program):
+    values = NumericValues.from_kg(films, ["year"])
+    grid, valid = hand_grid(films)
+    h = torch.zeros(3, 2, 4, dtype=torch.float64)
+    h[:, 0, 0] = 1.0  # the difference keeps branch 0
+    c = forced(values, program)
+    out = c(torch.randn(3, 4, dtype=torch.float64), grid, valid, h)
+    E = films.num_entities
+    pair = program in ("intersect", "union", "difference")
+    rows = [0, 1] if pair else [2]
+    a, b = grid[:, 0], grid[:, 1]
+    want = {"follow": a, "intersect": intersect(a, b), "union": union(a, b), "difference": difference(a, b),
+            "argmax": superlative(a, values, "year", "max"), "argmin": superlative(a, values, "year", "min")}
+    if program == "count":
+        assert out.scores[rows, :E].abs().max() < 1e-12
+        assert out.scores[rows, E:].argmax(dim=1).tolist() == [3]  # |{a, b, c}|
+    else:
+        assert torch.allclose(out.scores[rows, :E], want[program][rows])
+        assert out.scores[rows, E:].abs().max() < 1e-12
+    assert torch.allclose(out.program[rows, PROGRAMS.index(program)], torch.ones(len(rows), dtype=torch.float64))
+
+
+def test_arity_masks_programs_by_the_number_of_topics(films):
+    values = NumericValues.from_kg(films, ["year"])
+    grid, valid = hand_grid(films)
+    c = OperationController(4, 4, 8, values).double()
+    out = c(torch.randn(3, 4, dtype=torch.float64), grid, valid, torch.randn(3, 2, 4, dtype=torch.float64))
+    pair = torch.tensor([p in ("intersect", "union", "difference") for p in PROGRAMS])
+    assert out.program[:2, ~pair].abs().max() == 0 and out.program[2, pair].abs().max() == 0
+    assert torch.allclose(out.program.sum(dim=1), torch.ones(3, dtype=torch.float64))
+
+
+def test_without_numeric_attributes_no_superlative_is_offered(films):
+    grid, valid = hand_grid(films)
+    c = OperationController(4, 4, 8, None).double()
+    out = c(torch.randn(3, 4, dtype=torch.float64), grid, valid, torch.randn(3, 2, 4, dtype=torch.float64))
+    assert out.attribute is None
+    assert out.program[:, [PROGRAMS.index("argmax"), PROGRAMS.index("argmin")]].abs().max() == 0
+
+
+def test_count_distribution_peaks_at_the_rounded_size():
+    size = torch.tensor([0.0, 2.4, 2.6, 30.0], dtype=torch.float64, requires_grad=True)
+    p = count_distribution(size, 20, 0.5)
+    assert torch.allclose(p.sum(dim=1), torch.ones(4, dtype=torch.float64))
+    assert p.argmax(dim=1).tolist() == [0, 2, 3, 20]  # above max_count: the last slot
+    assert torch.autograd.gradcheck(lambda s: count_distribution(s, 5, 0.5), (size[:3].detach().requires_grad_(),))
+
+
+def test_controller_gradcheck_through_every_program(films):
+    values = NumericValues.from_kg(films, ["year"])
+    c = OperationController(4, 4, 8, values, max_count=4).double()
+    grid = (torch.rand(2, 2, films.num_entities, dtype=torch.float64) * 0.8 + 0.1).requires_grad_()
+    valid = torch.tensor([[True, True], [True, False]])
+    q, h = torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 2, 4, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda g: c(q, g, valid, h).scores, (grid,))
+
+
+def test_answer_label_names_entities_and_counts(films):
+    assert answer_label(films, 0) == films.entities[0]
+    assert answer_label(films, films.num_entities + 7) == "7"
+
+
+def test_config_refuses_operations_without_branches_or_given_entities():
+    with pytest.raises(ValueError, match="intersection='min'"):
+        ModelConfig(operations=True)
+    with pytest.raises(ValueError, match="entities='given'"):
+        ModelConfig(operations=True, intersection="min", entities="text")
+    with pytest.raises(ValueError, match="max_count"):
+        ModelConfig(operations=True, intersection="min", max_count=0)
+    assert ModelConfig(attributes=["year"]).attributes == ("year",)  # a list from JSON becomes a tuple
+
+
+def test_a_system_with_operations_trains_saves_and_answers_counts(tmp_path):
+    """On generated questions over a small movie graph: training runs, the run folder's system has
+    the attributes it found, and evaluation reports the program accuracy and Hits@1 per operation."""
+    from kgqa.datasets import QADataset
+    from kgqa.datasets.operations import split_ops
+    from kgqa.qa import QASystem
+    from kgqa.train import TrainConfig, fit
+
+    from test_operations_data import movie_graph
+
+    kg = movie_graph(0, films=120)
+    train, dev, test = split_ops(kg, n_train=6, n_dev=1, n_test=2, seed=0)
+    ds = QADataset("movies-ops", kg, train, dev, test)
+    cfg = ModelConfig(hidden=16, hops=1, intersection="min", operations=True)
+    result = fit(ds, cfg, TrainConfig(epochs=2, batch_size=16, encoder="tiny", device="cpu"), run_dir=tmp_path / "run",
+                 progress=False)
+    assert result.system.model.config.attributes == ("release_year",)
+    loaded = QASystem.from_pretrained(tmp_path / "run" / "best")
+    assert loaded.model.config.attributes == ("release_year",) and loaded.model.operations is not None
+    m = loaded.evaluate(test)
+    assert set(m["by_operation"]) == {"union", "difference", "count", "argmax", "argmin"}
+    assert 0 <= m["program_accuracy"] <= 100 and m["by_operation"]["count"]["n"] == 6
+    answers = loaded.top_answers(test)
+    assert all(a in kg.id_index or a.isdigit() for a in answers)
