@@ -153,3 +153,24 @@ def test_your_own_questions_may_name_their_operation(tmp_path):
         with pytest.raises(QAFormatError, match=message) as err:
             parse_bracketed(f, kg)
         assert ":2" in str(err.value)  # the file and line
+
+
+def test_wc_ops_on_the_real_kb(data_root):
+    from kgqa.datasets import load_dataset
+    from kgqa.datasets.operations import WC_OPS
+    from kgqa.numeric import NumericValues
+
+    ds = load_dataset("wc-ops", data_root)
+    kg = ds.kg
+    assert Counter(ex.operation for ex in ds.test) == Counter({op: 30 for op in ("follow", "intersect", *OPERATIONS)})
+    values = NumericValues.from_kg(kg, ["is_aged", "wears_number"])
+    for ex in ds.train + ds.dev + ds.test:
+        t = WC_OPS.get(ex.qtype)
+        if t is None or t.operation not in ("argmax", "argmin"):
+            continue
+        rel = t.paths[0][0].removesuffix("^-1")
+        members = {s for s, r, o in kg.string_triples() if r == rel and o == ex.topics[0]}
+        which = "max" if t.operation == "argmax" else "min"
+        vals = {m: values.value(t.attribute, kg.entity_index(m), which) for m in members}
+        best = (max if which == "max" else min)(v for v in vals.values() if v is not None)
+        assert set(ex.answers) == {m for m, v in vals.items() if v == best}

@@ -14,7 +14,7 @@ generated over the MetaQA KB).
 Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA,
 "dev-trained"), ``metaqa-all`` (the three together), ``metaqa-1hop-para`` and ``metaqa-1hop-aug``
 (held-out phrasings); ``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all``
-(WorldCup2014); ``metaqa-multi``; ``metaqa-ops``; ``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata).
+(WorldCup2014); ``metaqa-multi``; ``metaqa-ops``, ``wc-ops``; ``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata).
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
 :func:`load_questions` read your own graph and questions.
 """
@@ -31,7 +31,7 @@ from ..runtime import data_dir
 from .base import (NO_SPAN, ORIGINS, SPLITS, DataWarning, QADataset, QAExample, Span, SplitStats, dedupe_questions,
                    seen_in_train, split_examples)
 from .derived import load_metaqa_multi
-from .operations import load_metaqa_ops
+from .operations import load_metaqa_ops, load_wc_ops
 from .paraphrases import load_metaqa_paraphrased
 from .simplequestions import load_sq_graph, load_sq_wikidata
 from .loaders import (load_metaqa, load_pathquestion, load_questions, load_toy, load_user, load_worldcup,
@@ -39,7 +39,7 @@ from .loaders import (load_metaqa, load_pathquestion, load_questions, load_toy, 
 
 __all__ = ["QAExample", "Span", "NO_SPAN", "QADataset", "SplitStats", "DataWarning", "SPLITS", "split_examples",
            "seen_in_train", "dedupe_questions", "load_toy", "load_metaqa", "load_pathquestion", "load_worldcup",
-           "load_worldcup_kg", "load_user", "load_questions", "load_metaqa_multi", "load_metaqa_ops", "load_sq_wikidata", "load_metaqa_paraphrased", "metaqa_path", "DatasetSpec",
+           "load_worldcup_kg", "load_user", "load_questions", "load_metaqa_multi", "load_metaqa_ops", "load_wc_ops", "load_sq_wikidata", "load_metaqa_paraphrased", "metaqa_path", "DatasetSpec",
            "DATASETS", "KG_FILES", "load_dataset"]
 
 KG_FILES: dict[str, tuple[str, Callable[[str | os.PathLike], KnowledgeGraph]]] = {
@@ -86,6 +86,9 @@ DATASETS: dict[str, DatasetSpec] = {
     "metaqa-ops": DatasetSpec(lambda root, **o: load_metaqa_ops(root, **o),
                               "MetaQA-derived union, difference, count, argmax and argmin questions (generated) mixed "
                               "with intersections and MetaQA 1-hop", "metaqa"),
+    "wc-ops": DatasetSpec(lambda root, **o: load_wc_ops(root, **o),
+                          "WorldCup2014-derived union, difference, count, argmax and argmin questions (generated) mixed "
+                          "with WorldCup2014 conjunctive, 1- and 2-hop questions", "wc2014"),
     "metaqa-1hop-para": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, **o),
                                     "MetaQA 1-hop, test questions in held-out phrasings (robustness)", "metaqa"),
     "metaqa-1hop-aug": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, **{"augment": 0.5, **o}),

@@ -33,9 +33,10 @@ from ..kg import KnowledgeGraph
 from ..numeric import NumericValues
 from .base import QADataset, QAExample, Span
 from .derived import PathIndex, render, split_multi
-from .loaders import load_metaqa
+from .loaders import load_metaqa, load_worldcup
 
-__all__ = ["OPERATIONS", "OpTemplate", "METAQA_OPS", "generate_ops", "split_ops", "load_metaqa_ops"]
+__all__ = ["OPERATIONS", "OpTemplate", "METAQA_OPS", "WC_OPS", "generate_ops", "split_ops", "load_metaqa_ops",
+           "load_wc_ops"]
 
 OPERATIONS = ("union", "difference", "count", "argmax", "argmin")  # what this module generates
 Path_ = tuple[str, ...]
@@ -107,6 +108,59 @@ METAQA_OPS: dict[str, OpTemplate] = {t.name: t for t in (
                                  "of the films {{W}} wrote, which is the {adj}")))),
 )}
 """Template name → :class:`OpTemplate` over the MetaQA KB (three per operation)."""
+
+
+_CLUB, _COUNTRY, _POS, _IN = "plays_in_club^-1", "plays_for_country^-1", "plays_position^-1", "is_in_country^-1"
+WC_OPS: dict[str, OpTemplate] = {t.name: t for t in (
+    _t("club_or_club", "union", "AB", ((_CLUB,), (_CLUB,)), (
+        "which players play for {A} or {B} ?", "who plays at {A} or at {B} ?",
+        "name the players of either {A} or {B}", "list the footballers at club {A} or club {B}")),
+    _t("country_or_club", "union", "CA", ((_COUNTRY,), (_CLUB,)), (
+        "which players play for the national team of {C} or for {A} ?", "who plays for {C} or at club {A} ?",
+        "name the players of country {C} or of club {A}", "list the footballers who represent {C} or play at {A}")),
+    _t("club_or_country", "union", "AC", ((_CLUB,), (_COUNTRY,)), (
+        "which players play at {A} or for {C} ?", "who is at club {A} or in the {C} squad ?",
+        "name the footballers of {A} or of the {C} team", "list the players at {A} or playing for {C}")),
+    _t("country_not_position", "difference", "CP", ((_COUNTRY,), (_POS,)), (
+        "which players of {C} do not play as {P} ?", "who plays for {C} but is not a {P} ?",
+        "name the {C} players who are not {P}s", "list the footballers of {C} other than the {P}s")),
+    _t("club_not_position", "difference", "AP", ((_CLUB,), (_POS,)), (
+        "which players of {A} do not play as {P} ?", "who plays at {A} but is not a {P} ?",
+        "name the players at club {A} who are not {P}s", "list the footballers of {A} other than the {P}s")),
+    _t("country_not_club", "difference", "CA", ((_COUNTRY,), (_CLUB,)), (
+        "which players of {C} do not play at {A} ?", "who plays for {C} but not at club {A} ?",
+        "name the {C} players who are not at {A}", "list the footballers of {C} outside {A}")),
+    _t("count_country", "count", "C", ((_COUNTRY,),), (
+        "how many players play for {C} ?", "how many footballers are in the {C} squad ?",
+        "what is the number of players of {C} ?", "count the players representing {C}")),
+    _t("count_club", "count", "A", ((_CLUB,),), (
+        "how many players play at {A} ?", "how many footballers does {A} have ?",
+        "what is the number of players at club {A} ?", "count the players of {A}")),
+    _t("count_clubs", "count", "K", ((_IN,),), (
+        "how many clubs are in {K} ?", "how many football clubs does {K} have ?",
+        "what is the number of clubs based in {K} ?", "count the clubs located in {K}")),
+    *(_t(name, op, slot, ((path,),), phr, attr) for name, op, slot, path, attr, phr in (
+        ("oldest_country", "argmax", "C", _COUNTRY, "is_aged", (
+            "who is the oldest player of {C} ?", "which {C} player is the oldest ?",
+            "name the oldest footballer in the {C} squad", "of the players of {C}, who is the oldest")),
+        ("oldest_club", "argmax", "A", _CLUB, "is_aged", (
+            "who is the oldest player at {A} ?", "which player of {A} is the oldest ?",
+            "name the oldest footballer at club {A}", "of the players at {A}, who is the oldest")),
+        ("highest_number_country", "argmax", "C", _COUNTRY, "wears_number", (
+            "which player of {C} wears the highest number ?", "who has the highest shirt number in the {C} squad ?",
+            "name the {C} player with the largest jersey number", "of the players of {C}, who wears the highest number")),
+        ("youngest_country", "argmin", "C", _COUNTRY, "is_aged", (
+            "who is the youngest player of {C} ?", "which {C} player is the youngest ?",
+            "name the youngest footballer in the {C} squad", "of the players of {C}, who is the youngest")),
+        ("youngest_club", "argmin", "A", _CLUB, "is_aged", (
+            "who is the youngest player at {A} ?", "which player of {A} is the youngest ?",
+            "name the youngest footballer at club {A}", "of the players at {A}, who is the youngest")),
+        ("lowest_number_country", "argmin", "C", _COUNTRY, "wears_number", (
+            "which player of {C} wears the lowest number ?", "who has the lowest shirt number in the {C} squad ?",
+            "name the {C} player with the smallest jersey number", "of the players of {C}, who wears the lowest number")),
+    )),
+)}
+"""Template name → :class:`OpTemplate` over the WorldCup2014 KB (three per operation; two attributes)."""
 
 
 # ---------------------------------------------------------------------------- sampling
@@ -200,7 +254,7 @@ def _check(kg: KnowledgeGraph, templates: dict[str, OpTemplate], names: Sequence
 
 
 def _sample(kg: KnowledgeGraph, per_template: int, seed: int, templates: dict[str, OpTemplate],
-            names: Sequence[str] | None, max_answers: int, max_count: int, patience: int = 3000
+            names: Sequence[str] | None, max_answers: int, max_count: int, tag: str, patience: int = 3000
             ) -> dict[str, list[_Instance]]:
     chosen = _check(kg, templates, names)
     g = PathIndex(kg)
@@ -208,12 +262,13 @@ def _sample(kg: KnowledgeGraph, per_template: int, seed: int, templates: dict[st
     values = NumericValues.from_kg(kg, attrs) if attrs else None
     out = {}
     for t in chosen:
-        it = _instances(g, t, values, random.Random(f"metaqa-ops:{seed}:{t.name}"), max_answers, max_count, patience)
+        it = _instances(g, t, values, random.Random(f"{tag}:{seed}:{t.name}"), max_answers, max_count, patience)
         out[t.name] = [inst for _, inst in zip(range(per_template), it)]
     return out
 
 
-def _example(kg: KnowledgeGraph, t: OpTemplate, inst: _Instance, rng: random.Random, held_out: bool) -> QAExample:
+def _example(kg: KnowledgeGraph, t: OpTemplate, inst: _Instance, rng: random.Random, held_out: bool, tag: str
+             ) -> QAExample:
     """The question of ``inst`` in a train/dev or a test phrasing, its topics in a random order."""
     ids = tuple(kg.entities[i] for i in inst.topics)
     question, mentions = render(t, rng.choice(t.held_out if held_out else t.phrasings), ids)
@@ -221,42 +276,43 @@ def _example(kg: KnowledgeGraph, t: OpTemplate, inst: _Instance, rng: random.Ran
     rng.shuffle(order)
     answers = (str(inst.answers),) if isinstance(inst.answers, int) else tuple(sorted(kg.entities[a] for a in inst.answers))
     return QAExample(question, tuple(ids[i] for i in order), tuple(mentions[i] for i in order), answers,
-                     qtype=t.name, hops=t.hops, source=f"metaqa-ops:{t.name}:{inst.number}", operation=t.operation)
+                     qtype=t.name, hops=t.hops, source=f"{tag}:{t.name}:{inst.number}", operation=t.operation)
 
 
 def generate_ops(kg: KnowledgeGraph, *, per_template: int, seed: int = 0, templates: dict[str, OpTemplate] | None = None,
                  names: Sequence[str] | None = None, max_answers: int = 20, max_count: int = 20,
-                 held_out: bool = False) -> list[QAExample]:
+                 held_out: bool = False, tag: str = "ops") -> list[QAExample]:
     """Up to ``per_template`` distinct questions of every template (fewer only if the graph holds
-    fewer), in template order; ``held_out`` phrases them with the test-only phrasings."""
+    fewer), in template order; ``held_out`` phrases them with the test-only phrasings. ``templates``
+    default to :data:`METAQA_OPS`; ``tag`` names the random streams (and the examples' sources)."""
     if per_template <= 0:
         raise ValueError(f"per_template must be a positive number of questions, got {per_template!r}")
-    templates = METAQA_OPS if templates is None else templates
-    rng = random.Random(f"metaqa-ops:{seed}:phrasing")
-    pools = _sample(kg, per_template, seed, templates, names, max_answers, max_count)
-    return [_example(kg, templates[n], inst, rng, held_out) for n, insts in pools.items() for inst in insts]
+    templates, tag = (METAQA_OPS, "metaqa-ops") if templates is None else (templates, tag)
+    rng = random.Random(f"{tag}:{seed}:phrasing")
+    pools = _sample(kg, per_template, seed, templates, names, max_answers, max_count, tag)
+    return [_example(kg, templates[n], inst, rng, held_out, tag) for n, insts in pools.items() for inst in insts]
 
 
 def split_ops(kg: KnowledgeGraph, *, n_train: int, n_dev: int, n_test: int, seed: int = 0,
-              templates: dict[str, OpTemplate] | None = None, max_answers: int = 20, max_count: int = 20
-              ) -> tuple[list[QAExample], list[QAExample], list[QAExample]]:
+              templates: dict[str, OpTemplate] | None = None, max_answers: int = 20, max_count: int = 20,
+              tag: str = "ops") -> tuple[list[QAExample], list[QAExample], list[QAExample]]:
     """Train, dev and test questions, ``n_*`` per template, disjoint by (template, topics); test only
     in the held-out phrasings. Raises ValueError when a template holds too few distinct questions."""
     if min(n_train, n_dev, n_test) < 0:
         raise ValueError(f"split sizes must be non-negative, got {(n_train, n_dev, n_test)}")
-    templates = METAQA_OPS if templates is None else templates
+    templates, tag = (METAQA_OPS, "metaqa-ops") if templates is None else (templates, tag)
     total = n_train + n_dev + n_test
-    pools = _sample(kg, total, seed, templates, None, max_answers, max_count)
-    rng = random.Random(f"metaqa-ops:{seed}:phrasing")
+    pools = _sample(kg, total, seed, templates, None, max_answers, max_count, tag)
+    rng = random.Random(f"{tag}:{seed}:phrasing")
     parts: tuple[list[QAExample], ...] = ([], [], [])
     for name, pool in pools.items():
         if len(pool) < total:
             raise ValueError(f"template {name!r}: only {len(pool):,} distinct questions could be generated, "
                              f"{total:,} were asked for")
-        random.Random(f"metaqa-ops:{seed}:split:{name}").shuffle(pool)
+        random.Random(f"{tag}:{seed}:split:{name}").shuffle(pool)
         cuts = (pool[:n_train], pool[n_train:n_train + n_dev], pool[n_train + n_dev:])
         for i, part in enumerate(cuts):
-            parts[i].extend(_example(kg, templates[name], inst, rng, held_out=i == 2) for inst in part)
+            parts[i].extend(_example(kg, templates[name], inst, rng, i == 2, tag) for inst in part)
     return parts  # type: ignore[return-value]
 
 
@@ -289,3 +345,36 @@ def load_metaqa_ops(root: str | os.PathLike, *, seed: int = 0, n_train: int = 60
              "with two-entity intersections (metaqa-multi's generator) and MetaQA 1-hop questions. Questions per "
              "operation (train/dev/test): " + "; ".join(f"{k} {v}" for k, v in counts.items()) + f". {mq.notes}")
     return QADataset("metaqa-ops", kg, *parts, notes=notes)
+
+
+def load_wc_ops(root: str | os.PathLike, *, seed: int = 0, n_train: int = 24, n_dev: int = 4, n_test: int = 10,
+                max_answers: int = 20, max_count: int = 20) -> QADataset:
+    """``wc-ops``: per template of :data:`WC_OPS` ``n_train``/``n_dev``/``n_test`` questions over the
+    WorldCup2014 KB (two numeric attributes, ``is_aged`` and ``wears_number``: a superlative must
+    also pick which; the graph holds 38 to 42 distinct questions of its smallest templates, hence the
+    small default sizes), mixed with as many WorldCup2014 conjunctive questions (``intersect``) and 1-
+    and 2-hop questions (``follow``) per split as one operation has; each split shuffled."""
+    wc = load_worldcup(root, "P1+P2+C", seed=seed, dedupe=True)
+    kg = wc.kg
+    ops = split_ops(kg, n_train=n_train, n_dev=n_dev, n_test=n_test, seed=seed, templates=WC_OPS,
+                    max_answers=max_answers, max_count=max_count, tag="wc-ops")
+    parts = []
+    for i, (part, source) in enumerate(zip(ops, (wc.train, wc.dev, wc.test))):
+        rng = random.Random(f"wc-ops:{seed}:mix:{i}")
+        size = len(part) // len(OPERATIONS)
+        both = [ex for ex in source if len(ex.topics) == 2]
+        single = [ex for ex in source if len(ex.topics) == 1]
+        mixed = (list(part) + [replace(ex, operation="intersect") for ex in rng.sample(both, min(size, len(both)))]
+                 + [replace(ex, operation="follow") for ex in rng.sample(single, min(size, len(single)))])
+        rng.shuffle(mixed)
+        parts.append(mixed)
+    counts = {op: "/".join(str(sum(ex.operation == op for ex in p)) for p in parts)
+              for op in ("follow", "intersect", *OPERATIONS)}
+    notes = (f"wc-ops: questions needing union, difference, count, argmax and argmin generated by "
+             f"kgqa.datasets.operations (seed {seed}, max_answers {max_answers}, counts 1..{max_count}) over the "
+             "WorldCup2014 KB, answers exact; three templates per operation, argmax/argmin over is_aged and "
+             "wears_number, the last phrasing of each held out for test; splits disjoint by (template, topics). "
+             "In this KB plays_for_country is the country of the player's club, so no club-minus-country template. "
+             "Mixed with WorldCup2014 conjunctive (intersect) and 1-/2-hop (follow) questions, duplicates removed. "
+             "Questions per operation (train/dev/test): " + "; ".join(f"{k} {v}" for k, v in counts.items()) + ".")
+    return QADataset("wc-ops", kg, *parts, notes=notes)
