@@ -140,3 +140,33 @@ def test_a_system_with_operations_trains_saves_and_answers_counts(tmp_path):
     assert 0 <= m["program_accuracy"] <= 100 and m["by_operation"]["count"]["n"] == 6
     answers = loaded.top_answers(test)
     assert all(a in kg.id_index or a.isdigit() for a in answers)
+
+
+def test_trace_and_views_show_the_program(tmp_path):
+    """The explain path of a system with the controller: the program, attribute and size in the
+    trace, its text lines and HTML, a JSON round trip, and count answers named as numbers."""
+    import json
+
+    from kgqa.encoders import tiny_encoder
+    from kgqa.explore.views import program_html, program_rows, trace_html
+    from kgqa.qa import QASystem
+    from kgqa.trace import Trace
+
+    from test_operations_data import movie_graph
+
+    kg = movie_graph(0)
+    system = QASystem.build(kg, ModelConfig(hidden=16, hops=1, intersection="min", operations=True), tiny_encoder(0))
+    with torch.no_grad():  # make the controller always count
+        system.model.operations.program_head.weight.zero_()
+        system.model.operations.program_head.bias.copy_(torch.tensor([-20.0 if p != "count" else 20.0 for p in PROGRAMS]))
+    trace = system.explain_typed("how many films did [person 3] direct", k=3)
+    assert trace.program[0][0] == "count" and trace.program[0][1] > 0.99
+    assert trace.attribute and trace.attribute[0][0] == "release_year"
+    assert trace.size is not None and trace.best is not None and trace.best.name.endswith("(a count)")
+    assert trace.best.id == str(round(trace.size)) or abs(int(trace.best.id) - trace.size) <= 0.5
+    assert any(line.strip().startswith("program: count") for line in trace.lines())
+    assert program_rows(trace)[0][0] == "count" and "expected size" in program_html(trace)
+    assert "kgqa-program" in trace_html(trace)
+    assert Trace.from_json(json.loads(json.dumps(trace.to_json()))) == trace
+    pair = system.explain_typed("which films were directed by [person 3] or [person 4]", k=3)
+    assert all(p[0] in ("intersect", "union", "difference") or p[1] == 0 for p in pair.program)

@@ -61,7 +61,8 @@ class Explorer(Displayed):
         self.box.observe(lambda change: self.ask(change["new"]), names="value")
         self.pick.observe(self._picked, names="value")
         parts = ([self.box] + ([self.pick] if self.questions else [])
-                 + ([self.combine] if system.model.config.branched else []) + [self.panel, self.graph])
+                 + ([self.combine] if system.model.config.branched and not system.model.config.operations else [])
+                 + [self.panel, self.graph])
         self.widget = w.VBox(parts)
 
     def ask(self, question: str, entities: Sequence[str] = (), gold: Sequence[str] = ()) -> Trace | None:
@@ -73,7 +74,7 @@ class Explorer(Displayed):
             return None
         self._question = (question, tuple(entities), tuple(gold))
         try:
-            if self.system.model.config.branched:
+            if self.system.model.config.branched and not self.system.model.config.operations:
                 with self.system.combined_by(self.combine.value):
                     self.trace = self.system.explain_typed(question, entities, k=self.k)
             else:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..trace import Trace
 
-__all__ = ["Piece", "question_pieces", "question_html", "relation_rows", "reading_rows", "answer_rows",
+__all__ = ["Piece", "question_pieces", "question_html", "relation_rows", "reading_rows", "answer_rows", "program_rows", "program_html",
            "answers_html", "trace_html"]
 
 SHADE = (255, 183, 77)  # the colour of a mention, as strong as its probability
@@ -143,6 +143,26 @@ def _walk_html(trace: Trace, j: int) -> str:
     return (f'<div class="kgqa-walk"><b>{title}</b><table><tr><th></th>{head}</tr>{"".join(cells)}</table></div>')
 
 
+def program_rows(trace: Trace, top: int = 4) -> list[tuple[str, float]]:
+    """The operation controller's likeliest programs with their probabilities (empty without one)."""
+    return [(name, p) for name, p in trace.program[:top] if p >= 0.005]
+
+
+def program_html(trace: Trace) -> str:
+    """The program the operation controller chose, as bars, with what it compares by or counts."""
+    rows = program_rows(trace)
+    if not rows:
+        return ""
+    bars = "".join(f'<tr><td>{html.escape(n)}</td><td><div style="background: #dd8452; width: {100 * p:.0f}%; '
+                   f'height: 0.8em"></div></td><td>{p:.2f}</td></tr>' for n, p in rows)
+    note = ""
+    if rows[0][0] in ("argmax", "argmin") and trace.attribute:
+        note = f"<p>compares by {html.escape(trace.attribute[0][0])} ({trace.attribute[0][1]:.2f})</p>"
+    elif rows[0][0] == "count" and trace.size is not None:
+        note = f"<p>counts walk 1's answer set: expected size {trace.size:.2f}</p>"
+    return f'<div class="kgqa-program"><b>program</b><table>{bars}</table>{note}</div>'
+
+
 def trace_html(trace: Trace, gold: Iterable[str] = ()) -> str:
     """The whole trace: the question with its mentions, one relation table per walk, how the walks
     combine, and the answers."""
@@ -155,7 +175,9 @@ def trace_html(trace: Trace, gold: Iterable[str] = ()) -> str:
             " + ".join(f"<q>{html.escape(t)}</q>" for t in texts) + f" {w:.2f}" for texts, w in reading_rows(trace))
             + "</p>")
     parts += [_walk_html(trace, j) for j in range(len(trace.branches))]
-    if len(trace.branches) > 1:
+    if trace.program:
+        parts.append(program_html(trace))
+    elif len(trace.branches) > 1:
         parts.append(f"<p>answer = {html.escape(trace.combine)} over the {len(trace.branches)} walks</p>")
     parts.append(answers_html(trace, gold))
     return '<div class="kgqa-trace">' + "".join(parts) + "</div>"
