@@ -170,3 +170,16 @@ def test_trace_and_views_show_the_program(tmp_path):
     assert Trace.from_json(json.loads(json.dumps(trace.to_json()))) == trace
     pair = system.explain_typed("which films were directed by [person 3] or [person 4]", k=3)
     assert all(p[0] in ("intersect", "union", "difference") or p[1] == 0 for p in pair.program)
+
+
+def test_an_undecided_difference_cannot_pass_for_a_union(films):
+    """ρ = (½, ½): every entity scores at most ¼, where a union scores 1 (the symmetric difference,
+    which mixing two differences would give, equals the union of disjoint sets)."""
+    values = NumericValues.from_kg(films, ["year"])
+    grid, valid = hand_grid(films)
+    c = forced(values, "difference")
+    with torch.no_grad():
+        c.keep_head.weight.zero_()  # equal keep scores: ρ = (½, ½)
+    out = c(torch.randn(3, 4, dtype=torch.float64), grid, valid, torch.randn(3, 2, 4, dtype=torch.float64))
+    assert torch.allclose(out.keep[:2], torch.full((2, 2), 0.5, dtype=torch.float64))
+    assert out.scores[:2, :films.num_entities].max() <= 0.25 + 1e-12

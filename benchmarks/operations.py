@@ -1,0 +1,116 @@
+"""Operations beyond follow: the operation controller on metaqa-ops and wc-ops, and what it costs elsewhere.
+
+    python benchmarks/operations.py                                   # metaqa-ops and wc-ops
+    python benchmarks/operations.py --datasets metaqa-ops --sigma 0.25,0.5,1.0 --tag sigma
+    python benchmarks/operations.py --datasets metaqa-1hop,metaqa-multi --controller off,on --tag regression
+
+Each row trains one model (frozen MiniLM, given entities, one branch per topic) on a dataset, with
+the operation controller on or off and the count distribution's width ``--sigma``, and evaluates it
+on the test split: Hits@1 overall and per operation (the gold operation each generated question
+records), the share of questions whose likeliest program is their operation (measured only, never
+trained on), and, per question type, the controller's mean program distribution (the heat map of
+chapter 8). Writes ``benchmarks/results/operations[-TAG].json`` and ``.md``. Needs ``KGQA_DATA``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from kgqa.datasets import load_dataset
+from kgqa.model import ModelConfig
+from kgqa.operations import PROGRAMS
+from kgqa.train import TrainConfig, fit
+from report import peak_rss_gib, run_meta, write_results
+
+
+@torch.inference_mode()
+def program_means(system, examples, batch: int = 256) -> dict[str, dict[str, float]]:
+    """Per question type, the controller's mean probability of each program."""
+    sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(len(PROGRAMS)))
+    counts: dict[str, int] = defaultdict(int)
+    system.model.eval()
+    for start in range(0, len(examples), batch):
+        part = examples[start: start + batch]
+        out, _ = system.forward(part)
+        for ex, p in zip(part, out.operations.program.float().cpu()):
+            key = ex.qtype or ex.operation or "-"
+            sums[key] += p
+            counts[key] += 1
+    return {k: {p: float(v) / counts[k] for p, v in zip(PROGRAMS, sums[k])} for k in sorted(sums)}
+
+
+def run(name: str, controller: bool, sigma: float, tc: TrainConfig, runs: Path) -> dict:
+    data = load_dataset(name)
+    tag = f"{name}/{'ops' if controller else 'plain'}/sigma{sigma}"
+    config = ModelConfig(intersection="min", operations=controller, count_sigma=sigma)
+    folder = runs / tag.replace("/", "-")
+    t0 = time.perf_counter()
+    result = fit(data, config, tc, run_dir=folder, resume=False, overwrite=True, progress=False,
+                 on_epoch=lambda row: print(f"  {tag} epoch {row['epoch']}: dev {row['dev_hits@1']:.2f} "
+                                            f"({row['seconds']:.1f} s)", flush=True))
+    wall = time.perf_counter() - t0
+    test = result.system.evaluate(data.test)
+    row = {"dataset": name, "controller": controller, "sigma": sigma, "train": len(data.train), "test": test["n"],
+           "hits@1": test["hits@1"], "by_operation": test.get("by_operation"), "by_type": test["by_type"],
+           "program_accuracy": test.get("program_accuracy"), "best_epoch": result.best_epoch,
+           "train_seconds": result.seconds, "wall_seconds": wall, "peak_rss_gib": peak_rss_gib(),
+           "run": str(folder)}
+    if controller:
+        row["programs"] = program_means(result.system, data.test)
+    return row
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    ops = ["follow", "intersect", "union", "difference", "count", "argmax", "argmin"]
+    lines = ["# Operations beyond follow", "", f"Command: `{meta['command']}`  ",
+             f"Encoder {meta['encoder']} (frozen), given entities, seed {meta['seed']}, torch {meta['torch']}, "
+             f"{meta['machine']}", "",
+             "| dataset | controller | σ | test Hits@1 | " + " | ".join(ops) + " | program right | train time | peak RSS |",
+             "|---|---|---|---|" + "---|" * len(ops) + "---|---|---|"]
+    for r in rows:
+        by = r.get("by_operation") or {}
+        cells = [_fmt(by[o]["hits@1"]) if o in by else "–" for o in ops]
+        lines.append(f"| {r['dataset']} | {'on' if r['controller'] else 'off'} | {r['sigma']} | {r['hits@1']:.2f} | "
+                     + " | ".join(cells) + f" | {_fmt(r.get('program_accuracy'))} | {r['train_seconds'] / 60:.1f} min "
+                     f"(best epoch {r['best_epoch']}) | {r['peak_rss_gib']:.2f} GiB |")
+    for r in rows:
+        if not r.get("programs"):
+            continue
+        lines += ["", f"Mean program probability per question type, {r['dataset']} test (σ = {r['sigma']}):", "",
+                  "| question type | " + " | ".join(PROGRAMS) + " |", "|---|" + "---|" * len(PROGRAMS)]
+        for qtype, probs in r["programs"].items():
+            lines.append(f"| {qtype} | " + " | ".join(f"{probs[p]:.2f}" for p in PROGRAMS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--datasets", default="metaqa-ops,wc-ops")
+    ap.add_argument("--controller", default="on", help="on, off or both (comma-separated)")
+    ap.add_argument("--sigma", default="0.5", help="count distribution widths, comma-separated")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs", default="runs/operations")
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    tc = TrainConfig(epochs=args.epochs, seed=args.seed)
+    rows = []
+    for name in args.datasets.split(","):
+        for controller in (c.strip() == "on" for c in args.controller.split(",")):
+            for sigma in (float(s) for s in args.sigma.split(",")):
+                rows.append(run(name, controller, sigma, tc, Path(args.runs)))
+                print(rows[-1]["dataset"], rows[-1]["hits@1"], rows[-1].get("program_accuracy"), flush=True)
+    write_results("operations", args.tag, run_meta(encoder=tc.encoder, seed=args.seed), rows, markdown)
+
+
+if __name__ == "__main__":
+    main()
