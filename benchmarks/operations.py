@@ -16,32 +16,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import defaultdict
 from pathlib import Path
-
-import torch
 
 from kgqa.datasets import load_dataset
 from kgqa.model import ModelConfig
-from kgqa.operations import PROGRAMS
+from kgqa.operations import PROGRAMS, program_means
 from kgqa.train import TrainConfig, fit
 from report import peak_rss_gib, run_meta, write_results
-
-
-@torch.inference_mode()
-def program_means(system, examples, batch: int = 256) -> dict[str, dict[str, float]]:
-    """Per question type, the controller's mean probability of each program."""
-    sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(len(PROGRAMS)))
-    counts: dict[str, int] = defaultdict(int)
-    system.model.eval()
-    for start in range(0, len(examples), batch):
-        part = examples[start: start + batch]
-        out, _ = system.forward(part)
-        for ex, p in zip(part, out.operations.program.float().cpu()):
-            key = ex.qtype or ex.operation or "-"
-            sums[key] += p
-            counts[key] += 1
-    return {k: {p: float(v) / counts[k] for p, v in zip(PROGRAMS, sums[k])} for k in sorted(sums)}
 
 
 def run(name: str, controller: bool, sigma: float, tc: TrainConfig, runs: Path) -> dict:

@@ -44,7 +44,9 @@ equals the gold count"). ``σ`` (``ModelConfig.count_sigma``) sets how sharply a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -52,7 +54,12 @@ from torch import nn
 from .kg import KnowledgeGraph
 from .numeric import NumericValues, superlative
 
-__all__ = ["PROGRAMS", "PAIR_PROGRAMS", "OperationController", "Operations", "answer_label", "count_distribution"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .datasets import QAExample
+    from .qa import QASystem
+
+__all__ = ["PROGRAMS", "PAIR_PROGRAMS", "OperationController", "Operations", "answer_label", "count_distribution",
+           "program_means"]
 
 PROGRAMS = ("follow", "intersect", "union", "difference", "count", "argmax", "argmin")
 PAIR_PROGRAMS = frozenset({"intersect", "union", "difference"})  # need two or more topics
@@ -69,6 +76,26 @@ def count_distribution(size: torch.Tensor, max_count: int, sigma: float) -> torc
 def answer_label(kg: KnowledgeGraph, index: int) -> str:
     """The id of answer ``index``: an entity, or for a count slot (``index >= E``) its number."""
     return kg.entities[index] if index < kg.num_entities else str(index - kg.num_entities)
+
+
+@torch.inference_mode()
+def program_means(system: QASystem, examples: Sequence[QAExample], *, batch: int = 256) -> dict[str, dict[str, float]]:
+    """Per question type (``qtype``, else the gold operation), the mean of the controller's program
+    distribution π over ``examples``: what the controller chose for each kind of question. Raises
+    ValueError for a system without the controller."""
+    if system.model.operations is None:
+        raise ValueError("this system has no operation controller (train it with operations=True)")
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    system.model.eval()
+    for start in range(0, len(examples), batch):
+        part = examples[start: start + batch]
+        out, _ = system.forward(part)
+        for ex, p in zip(part, out.operations.program.float().cpu()):
+            key = ex.qtype or ex.operation or "-"
+            sums[key] = sums.get(key, torch.zeros(len(PROGRAMS))) + p
+            counts[key] = counts.get(key, 0) + 1
+    return {k: {p: float(v) / counts[k] for p, v in zip(PROGRAMS, sums[k])} for k in sorted(sums)}
 
 
 @dataclass

@@ -183,3 +183,26 @@ def test_an_undecided_difference_cannot_pass_for_a_union(films):
     out = c(torch.randn(3, 4, dtype=torch.float64), grid, valid, torch.randn(3, 2, 4, dtype=torch.float64))
     assert torch.allclose(out.keep[:2], torch.full((2, 2), 0.5, dtype=torch.float64))
     assert out.scores[:2, :films.num_entities].max() <= 0.25 + 1e-12
+
+
+def test_operation_figures_and_program_means(films):
+    from kgqa.datasets import QAExample
+    from kgqa.encoders import tiny_encoder
+    from kgqa.operations import program_means
+    from kgqa.plot.operations import plot_count_distribution, plot_programs, plot_superlative
+    from kgqa.qa import QASystem
+
+    values = NumericValues.from_kg(films, ["year"])
+    x = torch.zeros(films.num_entities)
+    x[[films.entity_index(e) for e in ("a", "b", "c")]] = torch.tensor([1.0, 0.5, 1.0])
+    ax = plot_superlative(films, x, values, "year", "max")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b (2001)", "a (1990)", "c (1985)"]
+    assert len(plot_count_distribution([2.0, 2.6]).patches) == 2 * 11
+    system = QASystem.build(films, ModelConfig(hidden=8, hops=1, intersection="min", operations=True), tiny_encoder(0))
+    exs = [QAExample("what did x make", ("x",), ((10, 11),), ("a",), qtype="made"),
+           QAExample("how many did x make", ("x",), ((17, 18),), ("2",), operation="count")]
+    means = program_means(system, exs)
+    assert set(means) == {"made", "count"} and abs(sum(means["made"].values()) - 1) < 1e-5
+    assert len(plot_programs(means).texts) >= 2
+    with pytest.raises(ValueError, match="no operation controller"):
+        program_means(QASystem.build(films, ModelConfig(hidden=8, hops=1), tiny_encoder(0)), exs)
