@@ -106,3 +106,30 @@ def test_intersection_model_from_the_command_line(byo, capsys, tmp_path):
     assert main(["ask", "which child of [person3] lives in [city4]", "--checkpoint", str(run)]) == 0
     text = capsys.readouterr().out
     assert "branch 1 from person3" in text and "branch 2 from city4" in text and "answer = min" in text
+
+
+def test_operations_from_the_command_line(byo, capsys, tmp_path):
+    """--operations on your own files: count questions (a third field) train, eval reports the
+    program accuracy and Hits@1 per operation, ask prints the program and a count answer."""
+    facts = [line.split("|") for line in (byo / "kb.txt").read_text().split()]
+    children: dict[str, list[str]] = {}
+    for s, r, o in facts:
+        if r == "parent":
+            children.setdefault(o, []).append(s)
+    lines = (byo / "qa.txt").read_text().splitlines()
+    lines += [f"how many children does [{p}] have\t{len(kids)}\tcount" for p, kids in children.items()]
+    qa = tmp_path / "qa.txt"
+    qa.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--kg", str(byo / "kb.txt"), "--questions", str(qa), "--encoder", "tiny", "--epochs", "2",
+                 "--operations", "--out", str(run), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "program chosen right" in out
+    assert main(["eval", "--checkpoint", str(run), "--questions", str(qa), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["by_operation"]) == {"-", "count"} and 0 <= result["program_accuracy"] <= 100
+    assert main(["ask", "how many children does [person3] have", "--checkpoint", str(run)]) == 0
+    assert "program: " in capsys.readouterr().out
+    assert main(["train", "--kg", str(byo / "kb.txt"), "--questions", str(qa), "--encoder", "tiny",
+                 "--operations", "--entities", "text", "--out", str(tmp_path / "r2")]) == 2
+    assert "--operations runs on the given topic entities" in capsys.readouterr().err
