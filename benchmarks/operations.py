@@ -1,11 +1,14 @@
 """Operations beyond follow: the operation controller on metaqa-ops and wc-ops, and what it costs elsewhere.
 
     python benchmarks/operations.py                                   # metaqa-ops and wc-ops
+    python benchmarks/operations.py --program-loss marginal,mixed                     # the two program losses
     python benchmarks/operations.py --datasets metaqa-ops --sigma 0.25,0.5,1.0 --tag sigma
     python benchmarks/operations.py --datasets metaqa-1hop,metaqa-multi --controller off,on --tag regression
 
 Each row trains one model (frozen MiniLM, given entities, one branch per topic) on a dataset, with
-the operation controller on or off and the count distribution's width ``--sigma``, and evaluates it
+the operation controller on or off, its program loss (``marginal``: each program's answer scored on
+its own, marginalised over the programs; ``mixed``: the mixed answer scored) and the count
+distribution's width ``--sigma``, and evaluates it
 on the test split: Hits@1 overall and per operation (the gold operation each generated question
 records), the share of questions whose likeliest program is their operation (measured only, never
 trained on), and, per question type, the controller's mean program distribution (the heat map of
@@ -25,10 +28,10 @@ from kgqa.train import TrainConfig, fit
 from report import peak_rss_gib, run_meta, write_results
 
 
-def run(name: str, controller: bool, sigma: float, tc: TrainConfig, runs: Path) -> dict:
+def run(name: str, controller: bool, sigma: float, program_loss: str, tc: TrainConfig, runs: Path) -> dict:
     data = load_dataset(name)
-    tag = f"{name}/{'ops' if controller else 'plain'}/sigma{sigma}"
-    config = ModelConfig(intersection="min", operations=controller, count_sigma=sigma)
+    tag = f"{name}/{program_loss if controller else 'plain'}/sigma{sigma}"
+    config = ModelConfig(intersection="min", operations=controller, count_sigma=sigma, program_loss=program_loss)
     folder = runs / tag.replace("/", "-")
     t0 = time.perf_counter()
     result = fit(data, config, tc, run_dir=folder, resume=False, overwrite=True, progress=False,
@@ -36,7 +39,8 @@ def run(name: str, controller: bool, sigma: float, tc: TrainConfig, runs: Path) 
                                             f"({row['seconds']:.1f} s)", flush=True))
     wall = time.perf_counter() - t0
     test = result.system.evaluate(data.test)
-    row = {"dataset": name, "controller": controller, "sigma": sigma, "train": len(data.train), "test": test["n"],
+    row = {"dataset": name, "controller": controller, "sigma": sigma, "program_loss": program_loss if controller else None,
+           "train": len(data.train), "test": test["n"],
            "hits@1": test["hits@1"], "by_operation": test.get("by_operation"), "by_type": test["by_type"],
            "program_accuracy": test.get("program_accuracy"), "best_epoch": result.best_epoch,
            "train_seconds": result.seconds, "wall_seconds": wall, "peak_rss_gib": peak_rss_gib(),
@@ -55,18 +59,21 @@ def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# Operations beyond follow", "", f"Command: `{meta['command']}`  ",
              f"Encoder {meta['encoder']} (frozen), given entities, seed {meta['seed']}, torch {meta['torch']}, "
              f"{meta['machine']}", "",
-             "| dataset | controller | σ | test Hits@1 | " + " | ".join(ops) + " | program right | train time | peak RSS |",
-             "|---|---|---|---|" + "---|" * len(ops) + "---|---|---|"]
+             "| dataset | controller | program loss | σ | test Hits@1 | " + " | ".join(ops)
+             + " | program right | train time | peak RSS |",
+             "|---|---|---|---|---|" + "---|" * len(ops) + "---|---|---|"]
     for r in rows:
         by = r.get("by_operation") or {}
         cells = [_fmt(by[o]["hits@1"]) if o in by else "–" for o in ops]
-        lines.append(f"| {r['dataset']} | {'on' if r['controller'] else 'off'} | {r['sigma']} | {r['hits@1']:.2f} | "
+        lines.append(f"| {r['dataset']} | {'on' if r['controller'] else 'off'} | {r.get('program_loss') or '–'} | "
+                     f"{r['sigma'] if r['controller'] else '–'} | {r['hits@1']:.2f} | "
                      + " | ".join(cells) + f" | {_fmt(r.get('program_accuracy'))} | {r['train_seconds'] / 60:.1f} min "
                      f"(best epoch {r['best_epoch']}) | {r['peak_rss_gib']:.2f} GiB |")
     for r in rows:
         if not r.get("programs"):
             continue
-        lines += ["", f"Mean program probability per question type, {r['dataset']} test (σ = {r['sigma']}):", "",
+        lines += ["", f"Mean program probability per question type, {r['dataset']} test ({r.get('program_loss')} "
+                  f"program loss, σ = {r['sigma']}):", "",
                   "| question type | " + " | ".join(PROGRAMS) + " |", "|---|" + "---|" * len(PROGRAMS)]
         for qtype, probs in r["programs"].items():
             lines.append(f"| {qtype} | " + " | ".join(f"{probs[p]:.2f}" for p in PROGRAMS) + " |")
@@ -78,6 +85,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="metaqa-ops,wc-ops")
     ap.add_argument("--controller", default="on", help="on, off or both (comma-separated)")
     ap.add_argument("--sigma", default="0.5", help="count distribution widths, comma-separated")
+    ap.add_argument("--program-loss", default="marginal", help="marginal, mixed or both (comma-separated)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", default="runs/operations")
@@ -87,9 +95,10 @@ def main() -> None:
     rows = []
     for name in args.datasets.split(","):
         for controller in (c.strip() == "on" for c in args.controller.split(",")):
-            for sigma in (float(s) for s in args.sigma.split(",")):
-                rows.append(run(name, controller, sigma, tc, Path(args.runs)))
-                print(rows[-1]["dataset"], rows[-1]["hits@1"], rows[-1].get("program_accuracy"), flush=True)
+            for loss in (args.program_loss.split(",") if controller else ["marginal"]):
+                for sigma in (float(s) for s in args.sigma.split(",")) if controller else [0.5]:
+                    rows.append(run(name, controller, sigma, loss, tc, Path(args.runs)))
+                    print(rows[-1]["dataset"], rows[-1]["hits@1"], rows[-1].get("program_accuracy"), flush=True)
     write_results("operations", args.tag, run_meta(encoder=tc.encoder, seed=args.seed), rows, markdown)
 
 

@@ -59,11 +59,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .qa import QASystem
 
 __all__ = ["PROGRAMS", "PAIR_PROGRAMS", "OperationController", "Operations", "answer_label", "count_distribution",
-           "program_means"]
+           "program_loss", "program_means"]
 
 PROGRAMS = ("follow", "intersect", "union", "difference", "count", "argmax", "argmin")
 PAIR_PROGRAMS = frozenset({"intersect", "union", "difference"})  # need two or more topics
 _PAIR = torch.tensor([p in PAIR_PROGRAMS for p in PROGRAMS])
+EPS = 1e-10
 
 
 def count_distribution(size: torch.Tensor, max_count: int, sigma: float) -> torch.Tensor:
@@ -107,6 +108,8 @@ class Operations:
     attribute: torch.Tensor | None  # (B, A) α over the numeric attributes (None without any)
     keep: torch.Tensor  # (B, K) ρ: which branch a difference keeps
     size: torch.Tensor  # (B,) expected size of the first branch's answer set (what count reads)
+    answers: torch.Tensor | None = None  # (B, P, E + C + 1) each program's own answer, while training
+    # with the marginal program loss (what program_loss scores)
 
 
 class OperationController(nn.Module):
@@ -120,9 +123,9 @@ class OperationController(nn.Module):
     """
 
     def __init__(self, question_dim: int, branch_dim: int, hidden: int, values: NumericValues | None,
-                 max_count: int = 20, sigma: float = 0.5) -> None:
+                 max_count: int = 20, sigma: float = 0.5, marginal: bool = True) -> None:
         super().__init__()
-        self.values, self.max_count, self.sigma = values, max_count, sigma
+        self.values, self.max_count, self.sigma, self.marginal = values, max_count, sigma, marginal
         self.trunk = nn.Sequential(nn.Linear(question_dim, hidden), nn.GELU(), nn.LayerNorm(hidden))
         self.program_head = nn.Linear(hidden, len(PROGRAMS))
         n_attr = len(values.attributes) if values is not None else 0
@@ -166,5 +169,28 @@ class OperationController(nn.Module):
             if name in out:
                 entity = entity + program[:, i: i + 1] * out[name]
         size = first.sum(dim=1)  # (B,)
-        counts = program[:, PROGRAMS.index("count"), None] * count_distribution(size, self.max_count, self.sigma)
-        return Operations(torch.cat([entity, counts], dim=1), program, attribute, keep, size)
+        slots = count_distribution(size, self.max_count, self.sigma)  # (B, C + 1)
+        counts = program[:, PROGRAMS.index("count"), None] * slots
+        answers = None
+        if self.training and self.marginal:  # each program's answer on its own, for program_loss
+            none_e, none_c = grid.new_zeros(B, E), slots.new_zeros(slots.shape)
+            answers = torch.stack([torch.cat([none_e, slots], dim=1) if name == "count" else
+                                   torch.cat([out.get(name, none_e), none_c], dim=1) for name in PROGRAMS], dim=1)
+        return Operations(torch.cat([entity, counts], dim=1), program, attribute, keep, size, answers)
+
+
+def program_loss(answers: torch.Tensor, program: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """The marginal likelihood of the gold answers over the programs, as a mean loss::
+
+        L = −log Σ_p π_p · exp(−bce(answer_p, gold))                                    (B,) → ()
+
+    ``answers (B, P, N)`` each program's own answer, ``program (B, P)`` π, ``gold (B, N)``
+    multi-hot; ``bce`` is summed over the ``N`` answers (entities and count slots). The gradient
+    reaching a program's answer is weighted by that program's *responsibility* — its share of the
+    likelihood — so a program that does not fit a question (a union on an intersection question)
+    barely trains the branches on it (see the module docstring)."""
+    p = answers.clamp(EPS, 1 - 1e-6)
+    g = gold.to(p.dtype)[:, None]  # (B, 1, N)
+    bce = -(g * torch.log(p) + (1 - g) * torch.log1p(-p)).sum(dim=-1)  # (B, P)
+    log_pi = torch.where(program > 0, torch.log(program.clamp_min(1e-30)), torch.full_like(program, float("-inf")))
+    return -torch.logsumexp(log_pi - bce, dim=1).mean()

@@ -31,6 +31,7 @@ from .inputs import build_encoder, example_indices, pad_questions
 from .log import log
 from .metrics import gold_mask
 from .model import ModelConfig, answer_loss
+from .operations import program_loss
 from .qa import QASystem
 from .resolve import ResolverConfig
 from .run_record import check_resume, rng_state, run_record, set_rng_state
@@ -247,7 +248,9 @@ def _train_epoch(system: QASystem, opt: torch.optim.Optimizer, data: _Batches, t
         out, _ = system.forward([data.train[i] for i in idx], data.encoded(idx, system.device),
                                 [data.topics[i] for i in idx])
         gold = gold_mask([data.answers[i] for i in idx], out.scores.shape[1]).to(system.device)  # + count slots
-        loss = answer_loss(out.scores, gold, system.model.config.objective)
+        ops = out.operations
+        loss = (program_loss(ops.answers, ops.program, gold) if ops is not None and ops.answers is not None
+                else answer_loss(out.scores, gold, system.model.config.objective))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         loss = loss.detach()

@@ -206,3 +206,43 @@ def test_operation_figures_and_program_means(films):
     assert len(plot_programs(means).texts) >= 2
     with pytest.raises(ValueError, match="no operation controller"):
         program_means(QASystem.build(films, ModelConfig(hidden=8, hops=1), tiny_encoder(0)), exs)
+
+
+def test_program_loss_is_the_marginal_likelihood_over_programs():
+    from kgqa.model import answer_loss
+    from kgqa.operations import program_loss
+
+    torch.manual_seed(0)
+    answers = torch.rand(3, 4, 6, dtype=torch.float64) * 0.9 + 0.05
+    gold = torch.zeros(3, 6, dtype=torch.bool)
+    gold[:, 1] = True
+    one_hot = torch.zeros(3, 4, dtype=torch.float64)
+    one_hot[:, 2] = 1.0  # π certain of program 2: the loss is that program's bce
+    assert torch.allclose(program_loss(answers, one_hot, gold), answer_loss(answers[:, 2], gold, "bce"))
+    pi = torch.softmax(torch.randn(3, 4, dtype=torch.float64), dim=1)
+    bce = torch.stack([torch.stack([answer_loss(answers[b:b + 1, p], gold[b:b + 1], "bce") for p in range(4)])
+                       for b in range(3)])  # (B, P) by the plain loss
+    want = -torch.log((pi * torch.exp(-bce)).sum(dim=1)).mean()
+    assert torch.allclose(program_loss(answers, pi, gold), want)
+    masked = pi.clone()
+    masked[:, 3] = 0.0  # a program masked by arity never counts, whatever its answer
+    worse = answers.clone()
+    worse[:, 3] = 0.5
+    assert torch.allclose(program_loss(answers, masked, gold), program_loss(worse, masked, gold))
+    assert torch.autograd.gradcheck(lambda a, p: program_loss(a, p, gold), (answers.requires_grad_(), pi.requires_grad_()))
+
+
+def test_a_program_that_does_not_fit_barely_trains_the_branches():
+    """The gradient reaching each program's answer is weighted by its responsibility: a union that
+    spreads weight over a large set, on a question whose answer is one entity, gets almost none."""
+    from kgqa.operations import program_loss
+
+    gold = torch.zeros(1, 50, dtype=torch.bool)
+    gold[0, 0] = True
+    fits = torch.full((50,), 0.01, dtype=torch.float64)
+    fits[0] = 0.95
+    spread = torch.full((50,), 0.6, dtype=torch.float64)
+    answers = torch.stack([fits, spread])[None].requires_grad_()  # (1, 2, 50)
+    pi = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    program_loss(answers, pi, gold).backward()
+    assert answers.grad[0, 1].abs().sum() < 1e-6 * answers.grad[0, 0].abs().sum()
