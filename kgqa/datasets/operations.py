@@ -10,7 +10,12 @@ its exact answer computed symbolically::
     argmin      what is the earliest film starring Tom Hanks                  largest / smallest year
 
 Each :class:`OpTemplate` names the operation, one relation path per topic, the numeric attribute a
-superlative compares by, and several phrasings, the last held out for the test split. An instance is
+superlative compares by, and its phrasings. The three templates of an operation share four
+*frames* ("how many films did {x} {verb}", "count the movies {x} {did}", ...) and each holds out a
+different one for the test split: a test question's frame was seen in training, with other
+relations, and its relation words were seen in other frames. (Held out for all templates at once,
+a frame is a sentence shape the model never met: measured, a controller trained on such a split
+reads "count the movies D directed" as a question about D's acting and answers 0.7% of them.) An instance is
 kept only when every part of the question matters: a union is larger than either branch, a
 difference removes something and keeps something, a superlative picks fewer members than the set
 has, a count is between 1 and ``max_count`` (drawn uniformly: most people have one film, and a
@@ -59,106 +64,92 @@ class OpTemplate:
         return max(len(p) for p in self.paths)
 
 
-def _t(name: str, operation: str, slots: str, paths: Sequence[Path_], phrasings: Sequence[str],
+def _t(name: str, operation: str, slots: str, paths: Sequence[Path_], phrasings: Sequence[str], held: int,
        attribute: str = "") -> OpTemplate:
-    """A template whose last phrasing is reserved for the test split."""
-    return OpTemplate(name, operation, tuple(slots), tuple(paths), tuple(phrasings[:-1]), (phrasings[-1],), attribute)
+    """A template whose phrasing ``held`` is reserved for the test split."""
+    rest = tuple(p for k, p in enumerate(phrasings) if k != held)
+    return OpTemplate(name, operation, tuple(slots), tuple(paths), rest, (phrasings[held],), attribute)
+
+
+def _family(operation: str, frames: Sequence[str], members: Sequence[tuple], attribute: str = "") -> list[OpTemplate]:
+    """The templates of one operation: every member ``(name, slots, paths, words[, attribute])`` is phrased in
+    every frame (``frame.format(**words)``), and member ``k`` holds out frame ``k``. Each test
+    phrasing is then a frame the model saw in training with other relations, and each relation's
+    words were seen in training in other frames: the test asks for the combination, not for words
+    it never met."""
+    return [_t(m[0], operation, m[1], m[2], [f.format(**m[3]) for f in frames], k % len(frames),
+               m[4] if len(m) > 4 else attribute) for k, m in enumerate(members)]
 
 
 _STAR, _DIR, _WRI, _YEAR = "starred_actors^-1", "directed_by^-1", "written_by^-1", "release_year"
+_BY = {"D": dict(by="directed by {D}", verb="direct", did="directed", of="by director {D}", x="{D}"),
+       "A": dict(by="starring {A}", verb="act in", did="acted in", of="featuring {A}", x="{A}"),
+       "W": dict(by="written by {W}", verb="write", did="wrote", of="with a screenplay by {W}", x="{W}")}
 METAQA_OPS: dict[str, OpTemplate] = {t.name: t for t in (
-    _t("director_or_director", "union", "DE", ((_DIR,), (_DIR,)), (
-        "which films were directed by {D} or {E}", "what movies did {D} or {E} direct",
-        "name the films directed by either {D} or {E}", "list the movies made by director {D} or by director {E}")),
-    _t("actor_or_actor", "union", "AB", ((_STAR,), (_STAR,)), (
-        "which films star {A} or {B}", "what movies feature {A} or {B}",
-        "name the films with either {A} or {B} in the cast", "{A} or {B} acted in which movies")),
-    _t("writer_or_director", "union", "WD", ((_WRI,), (_DIR,)), (
-        "which films were written by {W} or directed by {D}", "what movies did {W} write or {D} direct",
-        "name the films either written by {W} or directed by {D}",
-        "list the movies with a screenplay by {W} or direction by {D}")),
-    _t("actor_not_director", "difference", "AD", ((_STAR,), (_DIR,)), (
-        "which films starring {A} were not directed by {D}", "what movies did {A} act in that {D} did not direct",
-        "name the films featuring {A} but not directed by {D}", "{A} appeared in which movies not made by {D}")),
-    _t("director_not_actor", "difference", "DA", ((_DIR,), (_STAR,)), (
-        "which films directed by {D} do not star {A}", "what movies did {D} direct without {A} in the cast",
-        "name the films by director {D} that {A} is not in", "{D} made which movies not featuring {A}")),
-    _t("writer_not_director", "difference", "WD", ((_WRI,), (_DIR,)), (
-        "which films written by {W} were not directed by {D}", "what movies did {W} write that {D} did not direct",
-        "name the films with a screenplay by {W} but not directed by {D}",
-        "{W} wrote which movies not directed by {D}")),
-    _t("count_director", "count", "D", ((_DIR,),), (
-        "how many films did {D} direct", "how many movies were directed by {D}",
-        "what is the number of films directed by {D}", "count the movies {D} directed")),
-    _t("count_actor", "count", "A", ((_STAR,),), (
-        "how many films did {A} act in", "how many movies star {A}",
-        "what is the number of films featuring {A}", "in how many movies does {A} appear")),
-    _t("count_writer", "count", "W", ((_WRI,),), (
-        "how many films did {W} write", "how many movies were written by {W}",
-        "what is the number of screenplays by {W}", "count the films {W} wrote")),
-    *(_t(f"{word}_{who}", op, slot, ((path,),), tuple(p.format(adj=adj) for p in phr), _YEAR)
-      for op, word, adj in (("argmax", "latest", "most recent"), ("argmin", "earliest", "earliest"))
-      for who, slot, path, phr in (
-          ("director", "D", _DIR, ("what is the {adj} film directed by {{D}}", "which is the {adj} movie {{D}} directed",
-                                   "name the {adj} film by director {{D}}", "of the films {{D}} directed, which is the {adj}")),
-          ("actor", "A", _STAR, ("what is the {adj} film starring {{A}}", "which is the {adj} movie {{A}} acted in",
-                                 "name the {adj} film featuring {{A}}", "of the movies with {{A}}, which is the {adj}")),
-          ("writer", "W", _WRI, ("what is the {adj} film written by {{W}}", "which is the {adj} movie {{W}} wrote",
-                                 "name the {adj} film with a screenplay by {{W}}",
-                                 "of the films {{W}} wrote, which is the {adj}")))),
+    *_family("union", (
+        "which films were {p} or {q}", "name the films either {p} or {q}",
+        "what movies did {x} {verb} or {y} {verb2}", "list the movies {p}, or else {q}"), (
+        ("director_or_director", "DE", ((_DIR,), (_DIR,)),
+         dict(p="directed by {D}", q="directed by {E}", x="{D}", y="{E}", verb="direct", verb2="direct")),
+        ("actor_or_actor", "AB", ((_STAR,), (_STAR,)),
+         dict(p="starring {A}", q="starring {B}", x="{A}", y="{B}", verb="act in", verb2="act in")),
+        ("writer_or_director", "WD", ((_WRI,), (_DIR,)),
+         dict(p="written by {W}", q="directed by {D}", x="{W}", y="{D}", verb="write", verb2="direct")))),
+    *_family("difference", (
+        "which films {p} were not {q}", "what movies did {x} {verb} that {y} did not {verb2}",
+        "name the films {p} but not {q}", "{x} {did} which movies not {q}"), (
+        ("actor_not_director", "AD", ((_STAR,), (_DIR,)),
+         dict(p="starring {A}", q="directed by {D}", x="{A}", y="{D}", verb="act in", verb2="direct", did="acted in")),
+        ("director_not_actor", "DA", ((_DIR,), (_STAR,)),
+         dict(p="directed by {D}", q="starring {A}", x="{D}", y="{A}", verb="direct", verb2="act in", did="directed")),
+        ("writer_not_director", "WD", ((_WRI,), (_DIR,)),
+         dict(p="written by {W}", q="directed by {D}", x="{W}", y="{D}", verb="write", verb2="direct", did="wrote")))),
+    *_family("count", (
+        "how many films did {x} {verb}", "how many movies were there {by}", "what is the number of films {by}",
+        "count the movies {x} {did}"), (
+        ("count_director", "D", ((_DIR,),), _BY["D"]),
+        ("count_actor", "A", ((_STAR,),), _BY["A"]),
+        ("count_writer", "W", ((_WRI,),), _BY["W"]))),
+    *(t for op, adj in (("argmax", "most recent"), ("argmin", "earliest")) for t in _family(op, (
+        f"what is the {adj} film {{by}}", f"which is the {adj} movie {{x}} {{did}}", f"name the {adj} film {{of}}",
+        f"of the films {{x}} {{did}}, which is the {adj}"), (
+        (f"{'latest' if op == 'argmax' else 'earliest'}_director", "D", ((_DIR,),), _BY["D"]),
+        (f"{'latest' if op == 'argmax' else 'earliest'}_actor", "A", ((_STAR,),), _BY["A"]),
+        (f"{'latest' if op == 'argmax' else 'earliest'}_writer", "W", ((_WRI,),), _BY["W"])), _YEAR)),
 )}
-"""Template name → :class:`OpTemplate` over the MetaQA KB (three per operation)."""
+"""Template name → :class:`OpTemplate` over the MetaQA KB (three per operation, four frames each)."""
 
 
 _CLUB, _COUNTRY, _POS, _IN = "plays_in_club^-1", "plays_for_country^-1", "plays_position^-1", "is_in_country^-1"
+_AT, _FOR = "playing at {A}", "playing for {C}"
 WC_OPS: dict[str, OpTemplate] = {t.name: t for t in (
-    _t("club_or_club", "union", "AB", ((_CLUB,), (_CLUB,)), (
-        "which players play for {A} or {B} ?", "who plays at {A} or at {B} ?",
-        "name the players of either {A} or {B}", "list the footballers at club {A} or club {B}")),
-    _t("country_or_club", "union", "CA", ((_COUNTRY,), (_CLUB,)), (
-        "which players play for the national team of {C} or for {A} ?", "who plays for {C} or at club {A} ?",
-        "name the players of country {C} or of club {A}", "list the footballers who represent {C} or play at {A}")),
-    _t("club_or_country", "union", "AC", ((_CLUB,), (_COUNTRY,)), (
-        "which players play at {A} or for {C} ?", "who is at club {A} or in the {C} squad ?",
-        "name the footballers of {A} or of the {C} team", "list the players at {A} or playing for {C}")),
-    _t("country_not_position", "difference", "CP", ((_COUNTRY,), (_POS,)), (
-        "which players of {C} do not play as {P} ?", "who plays for {C} but is not a {P} ?",
-        "name the {C} players who are not {P}s", "list the footballers of {C} other than the {P}s")),
-    _t("club_not_position", "difference", "AP", ((_CLUB,), (_POS,)), (
-        "which players of {A} do not play as {P} ?", "who plays at {A} but is not a {P} ?",
-        "name the players at club {A} who are not {P}s", "list the footballers of {A} other than the {P}s")),
-    _t("country_not_club", "difference", "CA", ((_COUNTRY,), (_CLUB,)), (
-        "which players of {C} do not play at {A} ?", "who plays for {C} but not at club {A} ?",
-        "name the {C} players who are not at {A}", "list the footballers of {C} outside {A}")),
-    _t("count_country", "count", "C", ((_COUNTRY,),), (
-        "how many players play for {C} ?", "how many footballers are in the {C} squad ?",
-        "what is the number of players of {C} ?", "count the players representing {C}")),
-    _t("count_club", "count", "A", ((_CLUB,),), (
-        "how many players play at {A} ?", "how many footballers does {A} have ?",
-        "what is the number of players at club {A} ?", "count the players of {A}")),
-    _t("count_clubs", "count", "K", ((_IN,),), (
-        "how many clubs are in {K} ?", "how many football clubs does {K} have ?",
-        "what is the number of clubs based in {K} ?", "count the clubs located in {K}")),
-    *(_t(name, op, slot, ((path,),), phr, attr) for name, op, slot, path, attr, phr in (
-        ("oldest_country", "argmax", "C", _COUNTRY, "is_aged", (
-            "who is the oldest player of {C} ?", "which {C} player is the oldest ?",
-            "name the oldest footballer in the {C} squad", "of the players of {C}, who is the oldest")),
-        ("oldest_club", "argmax", "A", _CLUB, "is_aged", (
-            "who is the oldest player at {A} ?", "which player of {A} is the oldest ?",
-            "name the oldest footballer at club {A}", "of the players at {A}, who is the oldest")),
-        ("highest_number_country", "argmax", "C", _COUNTRY, "wears_number", (
-            "which player of {C} wears the highest number ?", "who has the highest shirt number in the {C} squad ?",
-            "name the {C} player with the largest jersey number", "of the players of {C}, who wears the highest number")),
-        ("youngest_country", "argmin", "C", _COUNTRY, "is_aged", (
-            "who is the youngest player of {C} ?", "which {C} player is the youngest ?",
-            "name the youngest footballer in the {C} squad", "of the players of {C}, who is the youngest")),
-        ("youngest_club", "argmin", "A", _CLUB, "is_aged", (
-            "who is the youngest player at {A} ?", "which player of {A} is the youngest ?",
-            "name the youngest footballer at club {A}", "of the players at {A}, who is the youngest")),
-        ("lowest_number_country", "argmin", "C", _COUNTRY, "wears_number", (
-            "which player of {C} wears the lowest number ?", "who has the lowest shirt number in the {C} squad ?",
-            "name the {C} player with the smallest jersey number", "of the players of {C}, who wears the lowest number")),
-    )),
+    *_family("union", (
+        "which players are {p} or {q} ?", "who is {p} or {q} ?", "name the footballers {p} or {q}",
+        "list the players {p}, or else {q}"), (
+        ("club_or_club", "AB", ((_CLUB,), (_CLUB,)), dict(p=_AT, q="playing at {B}")),
+        ("country_or_club", "CA", ((_COUNTRY,), (_CLUB,)), dict(p=_FOR, q=_AT)),
+        ("club_or_country", "AC", ((_CLUB,), (_COUNTRY,)), dict(p=_AT, q=_FOR)))),
+    *_family("difference", (
+        "which players {p} are not {q} ?", "who is {p} but not {q} ?", "name the footballers {p} who are not {q}",
+        "list the players {p} other than those {q}"), (
+        ("country_not_position", "CP", ((_COUNTRY,), (_POS,)), dict(p=_FOR, q="playing as {P}")),
+        ("club_not_position", "AP", ((_CLUB,), (_POS,)), dict(p=_AT, q="playing as {P}")),
+        ("country_not_club", "CA", ((_COUNTRY,), (_CLUB,)), dict(p=_FOR, q=_AT)))),
+    *_family("count", (
+        "how many {things} are there {by} ?", "what is the number of {things} {by} ?", "count the {things} {by}",
+        "how many {things} does {x} have ?"), (
+        ("count_country", "C", ((_COUNTRY,),), dict(things="players", by=_FOR, x="{C}")),
+        ("count_club", "A", ((_CLUB,),), dict(things="players", by=_AT, x="{A}")),
+        ("count_clubs", "K", ((_IN,),), dict(things="clubs", by="based in {K}", x="{K}")))),
+    *(t for op, words in (("argmax", (("oldest", "the oldest player"), ("highest", "the player with the highest "
+                                                                                  "shirt number"))),
+                          ("argmin", (("youngest", "the youngest player"), ("lowest", "the player with the lowest "
+                                                                                      "shirt number"))))
+      for t in _family(op, (
+          "who is {n} {by} ?", "which player {by} is {n} ?", "name {n} {by}", "of the players {by}, who is {n}"), (
+          (f"{words[0][0]}_country", "C", ((_COUNTRY,),), dict(n=words[0][1], by=_FOR), "is_aged"),
+          (f"{words[0][0]}_club", "A", ((_CLUB,),), dict(n=words[0][1], by=_AT), "is_aged"),
+          (f"{words[1][0]}_number_country", "C", ((_COUNTRY,),), dict(n=words[1][1], by=_FOR), "wears_number")))),
 )}
 """Template name → :class:`OpTemplate` over the WorldCup2014 KB (three per operation; two attributes)."""
 
@@ -341,7 +332,8 @@ def load_metaqa_ops(root: str | os.PathLike, *, seed: int = 0, n_train: int = 60
     notes = (f"metaqa-ops: questions needing union, difference, count, argmax and argmin generated by "
              f"kgqa.datasets.operations (seed {seed}, max_answers {max_answers}, counts 1..{max_count}) over the "
              f"MetaQA KB {os.path.basename(kg.source)} with inverse relations, answers exact; three templates per "
-             "operation, the last phrasing of each held out for test; splits disjoint by (template, topics). Mixed "
+             "operation sharing four frames, each template holding out a different frame for test; splits disjoint by "
+             "(template, topics). Mixed "
              "with two-entity intersections (metaqa-multi's generator) and MetaQA 1-hop questions. Questions per "
              "operation (train/dev/test): " + "; ".join(f"{k} {v}" for k, v in counts.items()) + f". {mq.notes}")
     return QADataset("metaqa-ops", kg, *parts, notes=notes)
@@ -373,7 +365,8 @@ def load_wc_ops(root: str | os.PathLike, *, seed: int = 0, n_train: int = 24, n_
     notes = (f"wc-ops: questions needing union, difference, count, argmax and argmin generated by "
              f"kgqa.datasets.operations (seed {seed}, max_answers {max_answers}, counts 1..{max_count}) over the "
              "WorldCup2014 KB, answers exact; three templates per operation, argmax/argmin over is_aged and "
-             "wears_number, the last phrasing of each held out for test; splits disjoint by (template, topics). "
+             "wears_number, each template holding out a different one of its operation's four frames for test; splits "
+             "disjoint by (template, topics). "
              "In this KB plays_for_country is the country of the player's club, so no club-minus-country template. "
              "Mixed with WorldCup2014 conjunctive (intersect) and 1-/2-hop (follow) questions, duplicates removed. "
              "Questions per operation (train/dev/test): " + "; ".join(f"{k} {v}" for k, v in counts.items()) + ".")
