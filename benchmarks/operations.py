@@ -7,7 +7,8 @@
 
 Each row trains one model (frozen MiniLM, given entities, one branch per topic) on a dataset, with
 the operation controller on or off, its program loss (``marginal``: each program's answer scored on
-its own, marginalised over the programs; ``mixed``: the mixed answer scored) and the count
+its own, marginalised over the programs; ``expected``: the programs' losses weighted by π; ``mixed``: the
+mixed answer scored) and the count
 distribution's width ``--sigma``, and evaluates it
 on the test split: Hits@1 overall and per operation (the gold operation each generated question
 records), the share of questions whose likeliest program is their operation (measured only, never
@@ -27,9 +28,12 @@ from kgqa.operations import PROGRAMS, program_means
 from kgqa.train import TrainConfig, fit
 from report import peak_rss_gib, run_meta, write_results
 
+SIZED = ("metaqa-ops", "wc-ops", "metaqa-multi")  # generated datasets whose size --sizes sets
 
-def run(name: str, controller: bool, sigma: float, program_loss: str, tc: TrainConfig, runs: Path) -> dict:
-    data = load_dataset(name)
+
+def run(name: str, controller: bool, sigma: float, program_loss: str, tc: TrainConfig, runs: Path,
+        sizes: dict[str, int]) -> dict:
+    data = load_dataset(name, **(sizes if name in SIZED else {}))
     tag = f"{name}/{program_loss if controller else 'plain'}/sigma{sigma}"
     config = ModelConfig(intersection="min", operations=controller, count_sigma=sigma, program_loss=program_loss)
     folder = runs / tag.replace("/", "-")
@@ -57,15 +61,16 @@ def _fmt(x: float | None) -> str:
 def markdown(rows: list[dict], meta: dict) -> str:
     ops = ["follow", "intersect", "union", "difference", "count", "argmax", "argmin"]
     lines = ["# Operations beyond follow", "", f"Command: `{meta['command']}`  ",
-             f"Encoder {meta['encoder']} (frozen), given entities, seed {meta['seed']}, torch {meta['torch']}, "
-             f"{meta['machine']}", "",
-             "| dataset | controller | program loss | σ | test Hits@1 | " + " | ".join(ops)
+             f"Encoder {meta['encoder']} (frozen), given entities, seed {meta['seed']}, sizes {meta.get('sizes')}, "
+             f"torch {meta['torch']}, {meta['machine']}", "",
+             "| dataset | train | controller | program loss | σ | test Hits@1 | " + " | ".join(ops)
              + " | program right | train time | peak RSS |",
-             "|---|---|---|---|---|" + "---|" * len(ops) + "---|---|---|"]
+             "|---|---|---|---|---|---|" + "---|" * len(ops) + "---|---|---|"]
     for r in rows:
         by = r.get("by_operation") or {}
         cells = [_fmt(by[o]["hits@1"]) if o in by else "–" for o in ops]
-        lines.append(f"| {r['dataset']} | {'on' if r['controller'] else 'off'} | {r.get('program_loss') or '–'} | "
+        lines.append(f"| {r['dataset']} | {r['train']:,} | {'on' if r['controller'] else 'off'} | "
+                     f"{r.get('program_loss') or '–'} | "
                      f"{r['sigma'] if r['controller'] else '–'} | {r['hits@1']:.2f} | "
                      + " | ".join(cells) + f" | {_fmt(r.get('program_accuracy'))} | {r['train_seconds'] / 60:.1f} min "
                      f"(best epoch {r['best_epoch']}) | {r['peak_rss_gib']:.2f} GiB |")
@@ -87,19 +92,23 @@ def main() -> None:
     ap.add_argument("--sigma", default="0.5", help="count distribution widths, comma-separated")
     ap.add_argument("--program-loss", default="marginal", help="marginal, mixed or both (comma-separated)")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--sizes", default="", help="n_train,n_dev,n_test of the generated datasets (per template "
+                                               "for metaqa-ops and wc-ops; default: the dataset's own)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", default="runs/operations")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     tc = TrainConfig(epochs=args.epochs, seed=args.seed)
+    sizes = dict(zip(("n_train", "n_dev", "n_test"), map(int, args.sizes.split(",")))) if args.sizes else {}
     rows = []
     for name in args.datasets.split(","):
         for controller in (c.strip() == "on" for c in args.controller.split(",")):
             for loss in (args.program_loss.split(",") if controller else ["marginal"]):
                 for sigma in (float(s) for s in args.sigma.split(",")) if controller else [0.5]:
-                    rows.append(run(name, controller, sigma, loss, tc, Path(args.runs)))
+                    rows.append(run(name, controller, sigma, loss, tc, Path(args.runs), sizes))
                     print(rows[-1]["dataset"], rows[-1]["hits@1"], rows[-1].get("program_accuracy"), flush=True)
-    write_results("operations", args.tag, run_meta(encoder=tc.encoder, seed=args.seed), rows, markdown)
+    write_results("operations", args.tag, run_meta(encoder=tc.encoder, seed=args.seed, sizes=sizes or "default"),
+                  rows, markdown)
 
 
 if __name__ == "__main__":

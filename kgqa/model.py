@@ -140,7 +140,7 @@ class ModelConfig:
     # operations: every relation whose objects are all numbers, found when the system is built)
     max_count: int = 20  # the largest count the controller answers (count slots 0..max_count)
     count_sigma: float = 0.5  # width of the count distribution over the slots
-    program_loss: Literal["marginal", "mixed"] = "marginal"  # with operations: "marginal" scores each
+    program_loss: Literal["marginal", "expected", "mixed"] = "marginal"  # with operations: "marginal" scores each
     # program's own answer and marginalises over π (kgqa.operations.program_loss); "mixed" scores
     # the π-mixed answer with `loss`
 
@@ -157,8 +157,8 @@ class ModelConfig:
         if self.operations and (not self.branched or self.entities != "given"):
             raise ValueError("operations run on one branch per topic entity with the entities given: pass "
                              "intersection='min' (or 'product') and entities='given'")
-        if self.program_loss not in ("marginal", "mixed"):
-            raise ValueError(f"program_loss must be 'marginal' or 'mixed', got {self.program_loss!r}")
+        if self.program_loss not in ("marginal", "expected", "mixed"):
+            raise ValueError(f"program_loss must be 'marginal', 'expected' or 'mixed', got {self.program_loss!r}")
         if self.max_count < 1 or self.count_sigma <= 0:
             raise ValueError(f"max_count must be >= 1 and count_sigma > 0, got {self.max_count}, {self.count_sigma}")
 
@@ -231,7 +231,7 @@ class EndToEndQA(nn.Module):
         if config.entity_kinds:  # the kind of answer the question asks for, as relations leaving it
             self.answer_kind = nn.Linear(d, r)
         self.operations = (OperationController(question_dim, d, d, values, config.max_count, config.count_sigma,
-                                               marginal=config.program_loss == "marginal")
+                                               marginal=config.program_loss != "mixed")
                            if config.operations else None)  # `values`: the numeric attributes (kgqa.numeric)
 
     def forward(self, kb: ReifiedKG, q: torch.Tensor, starts: Starts, *, topic_mask: torch.Tensor | None = None,

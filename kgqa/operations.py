@@ -14,8 +14,8 @@ entity, each with its own relations and hop attention — and mixes their answer
     count       p(n) ∝ exp(−(n − Σ_e ŷ¹_e)² / 2σ²),  n = 0..max_count                  (B, C+1)
     argmax/min  Σ_a α_a · superlative(ŷ¹, a)           (kgqa.numeric)
     intersect   min_k ŷᵏ                               two or more topics
-    union       max_k ŷᵏ
-    difference  (Σ_k ρ_k · ŷᵏ) ⊙ (1 − Σ_k ρ_k · max_{j≠k} ŷʲ)
+    union       max_k ŷᵏ · Π_k min(1, Σ_e ŷᵏ_e)                   both sets non-empty
+    difference  (Σ_k ρ_k ŷᵏ) ⊙ (1 − Σ_k ρ_k ō^k) · Σ_k ρ_k min(1, Σ_e min(ŷᵏ, ō^k)),   ō^k = max_{j≠k} ŷʲ
 
     scores = [Σ_{p ≠ count} π_p · answer_p  ;  π_count · p(n)]                          (B, E + C + 1)
 
@@ -30,6 +30,26 @@ Why is ρ mixed *inside* the difference and not over two differences? Mixed outs
 question, the union. A controller trained that way on ``metaqa-ops`` answered every union question
 right through the ``difference`` program (dev: union Hits@1 100, union program chosen 0 of 180).
 Mixed inside, an undecided ρ scores at most ``½ · ½ = ¼``: the difference has to pick a side.
+
+How is it trained? ``ModelConfig.program_loss``:
+
+- ``"marginal"`` (the default): every program's answer is scored on its own and the programs are
+  marginalised, ``L = −log Σ_p π_p · exp(−bce(answer_p, gold))`` (:func:`program_loss`). The
+  gradient reaching a program's answer is weighted by its responsibility, so a program that does
+  not fit a question barely trains the branches on it.
+- ``"mixed"``: the mixed answer is scored, ``bce(Σ_p π_p · answer_p, gold)``. While π is still
+  spread, the union's share on an intersection question puts weight on every member of both
+  branches ("comedies directed by D": all of the genre's films) and the loss pushes it down —
+  teaching the branches to shrink although the program is what is wrong.
+
+``benchmarks/operations.py --program-loss marginal,mixed`` measures the two (docs/results.md).
+
+Why the gates? A union with an empty set, or a difference that removes nothing, is the follow of
+one branch in disguise. Without them the controller answered intersection questions whose second
+branch it had not learned yet ("French films written by W": the branch from *French* reached
+nothing) with such a difference — W's films — and the branch never learned ``in_language⁻¹``,
+because the intersection never became the likelier program. Gated, a disguised follow scores no
+better than the intersection, and the intersection's gradient teaches the branch.
 
 Arity is structure, not supervision: a program that needs two sets is masked out for a question
 with one topic, and a one-set program for a question with two. Within each group the controller has
@@ -148,14 +168,17 @@ class OperationController(nn.Module):
         if K >= 2:
             big = torch.where(valid[..., None], sets, torch.ones_like(sets))  # a missing branch: no constraint
             out["intersect"] = big.min(dim=1).values
-            out["union"] = sets.max(dim=1).values
+            present = sets.sum(dim=2).clamp(max=1.0).masked_fill(~valid, 1.0).prod(dim=1, keepdim=True)  # (B, 1)
+            out["union"] = sets.max(dim=1).values * present  # a union of an empty set is no union
             keep = torch.softmax(self.keep_head(h).squeeze(-1).masked_fill(~valid, float("-inf")), dim=-1)  # (B, K)
-            kept, removed = grid.new_zeros(B, E), grid.new_zeros(B, E)
+            kept, removed, removes = grid.new_zeros(B, E), grid.new_zeros(B, E), grid.new_zeros(B, 1)
             for k in range(K):  # the kept set and what the others remove, each weighed by ρ_k
                 others = torch.cat([sets[:, :k], sets[:, k + 1:]], dim=1).max(dim=1).values  # (B, E)
                 kept = kept + keep[:, k: k + 1] * sets[:, k]
                 removed = removed + keep[:, k: k + 1] * others
-            out["difference"] = kept * (1.0 - removed)
+                overlap = torch.minimum(sets[:, k], others).sum(dim=1, keepdim=True).clamp(max=1.0)  # (B, 1)
+                removes = removes + keep[:, k: k + 1] * overlap  # does the kept branch lose a member?
+            out["difference"] = kept * (1.0 - removed) * removes  # a difference that removes nothing is none
         else:
             keep = valid.to(grid.dtype)
         attribute = None
@@ -179,7 +202,7 @@ class OperationController(nn.Module):
         return Operations(torch.cat([entity, counts], dim=1), program, attribute, keep, size, answers)
 
 
-def program_loss(answers: torch.Tensor, program: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+def program_loss(answers: torch.Tensor, program: torch.Tensor, gold: torch.Tensor, kind: str = "marginal") -> torch.Tensor:
     """The marginal likelihood of the gold answers over the programs, as a mean loss::
 
         L = −log Σ_p π_p · exp(−bce(answer_p, gold))                                    (B,) → ()
@@ -192,5 +215,7 @@ def program_loss(answers: torch.Tensor, program: torch.Tensor, gold: torch.Tenso
     p = answers.clamp(EPS, 1 - 1e-6)
     g = gold.to(p.dtype)[:, None]  # (B, 1, N)
     bce = -(g * torch.log(p) + (1 - g) * torch.log1p(-p)).sum(dim=-1)  # (B, P)
+    if kind == "expected":
+        return (program * bce.masked_fill(program == 0, 0.0)).sum(dim=1).mean()
     log_pi = torch.where(program > 0, torch.log(program.clamp_min(1e-30)), torch.full_like(program, float("-inf")))
     return -torch.logsumexp(log_pi - bce, dim=1).mean()
