@@ -21,7 +21,7 @@ from .resolve import ResolverOutput
 
 __all__ = ["PLACEHOLDER", "build_encoder", "example_indices", "encoder_text", "encoder_input", "pieces_inside",
            "span_vectors", "masked_pool", "pad_questions", "encode_distinct",
-           "EvaluationError", "check_answers_known"]
+           "EvaluationError", "check_answers_known", "check_counts"]
 
 
 def build_encoder(name: str, *, freeze: bool = True, device: torch.device | str | None = None) -> QuestionEncoder:
@@ -45,6 +45,11 @@ def example_indices(kg: KnowledgeGraph, examples: Sequence[QAExample]) -> tuple[
     question (``operation == "count"``) is the number ``n``, indexed ``E + n``: the count slots
     follow the entities in a model's answer scores (:mod:`kgqa.operations`)."""
     idx = kg.id_index  # plain lookups, the hot path of data preparation
+    for ex in examples:
+        if ex.operation == "count" and (len(ex.answers) != 1 or not ex.answers[0].isdigit()):
+            where = f" ({ex.source})" if ex.source else ""
+            raise EvaluationError(f"a count question's answer is one whole number, got {list(ex.answers)!r}{where}: "
+                                  f"{ex.question!r}")
     topics = [[idx[t] for t in ex.topics if t in idx] for ex in examples]
     answers = [[kg.num_entities + int(ex.answers[0])] if ex.operation == "count" else
                [idx[a] for a in ex.answers if a in idx] for ex in examples]
@@ -146,10 +151,28 @@ class EvaluationError(KGQAError, ValueError):
     """Questions that cannot be scored against this model's knowledge graph."""
 
 
-def check_answers_known(kg: KnowledgeGraph, examples: Sequence[QAExample], answers: Sequence[Sequence[int]]) -> None:
+def check_counts(examples: Sequence[QAExample], max_count: int | None) -> None:
+    """Refuse count questions a model cannot answer — any, for a model without the operation
+    controller (``max_count`` None), else those whose number is above its ``max_count`` — instead
+    of scoring them as silent misses."""
+    counts = [ex for ex in examples if ex.operation == "count"]
+    big = [ex for ex in counts if max_count is not None and int(ex.answers[0]) > max_count]
+    if (counts and max_count is None) or big:
+        first = (big or counts)[0]
+        where = f" ({first.source})" if first.source else ""
+        need = ("a model with the operation controller (kgqa train --operations)" if max_count is None else
+                f"a larger count than this model's largest, {max_count}")
+        raise EvaluationError(f"{len(big or counts):,} count questions need {need}; the first{where}: "
+                              f"{first.question!r} -> {first.answers[0]}")
+
+
+def check_answers_known(kg: KnowledgeGraph, examples: Sequence[QAExample], answers: Sequence[Sequence[int]],
+                        max_count: int | None = None) -> None:
     """Refuse examples none of whose gold answers is an entity of ``kg``: such an example can only
     be missed, and scoring it (F1 of an empty prediction against an empty gold set is 1) would
-    hide that the questions were written for another graph."""
+    hide that the questions were written for another graph; and count questions the model cannot
+    answer (:func:`check_counts`)."""
+    check_counts(examples, max_count)
     bad = [i for i, (ex, a) in enumerate(zip(examples, answers)) if not a]
     if bad:
         first = examples[bad[0]]

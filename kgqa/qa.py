@@ -302,7 +302,7 @@ class QASystem:
         with a known operation whose likeliest program is it (measured only, never trained on)."""
         self._eval_mode()
         topics, answers = example_indices(self.kg, examples)
-        check_answers_known(self.kg, examples, answers)
+        check_answers_known(self.kg, examples, answers, self.model.config.max_count if self.model.operations else None)
         q = self._distinct(examples) if q is None else q
         scores, batch_size, picked = Scores.empty(k), batch_size or self._answer_batch, []
         er = {"span_accuracy": 0.0, "entity_accuracy": 0.0, "candidate_recall": 0.0}

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .checkpoint import CheckpointError, check_kg, load_checkpoint_files, recover_run, run_lock, save_checkpoint
 from .datasets import QADataset, QAExample
 from .encoders import EncoderCache
-from .inputs import build_encoder, example_indices, pad_questions
+from .inputs import build_encoder, check_counts, example_indices, pad_questions
 from .log import log
 from .metrics import gold_mask
 from .model import ModelConfig, answer_loss
@@ -165,6 +165,8 @@ class _Batches:
     def prepare(cls, system: QASystem, train: list[QAExample], dev: list[QAExample], frozen: bool,
                 progress: bool) -> _Batches:
         topics, answers = example_indices(system.kg, train)
+        cfg = system.model.config  # a count question the model cannot answer is refused, not a silent miss
+        check_counts(train, cfg.max_count if cfg.operations else None)
         out = cls(train, dev, topics, answers)
         if frozen and system.resolver is not None:  # the resolver reads token vectors: cache them
             out.q_train = EncoderCache.build(system.encoder, [e.question for e in train], tokens=True, progress=progress)

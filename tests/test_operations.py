@@ -246,3 +246,29 @@ def test_a_program_that_does_not_fit_barely_trains_the_branches():
     pi = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
     program_loss(answers, pi, gold).backward()
     assert answers.grad[0, 1].abs().sum() < 1e-6 * answers.grad[0, 0].abs().sum()
+
+
+def test_count_questions_a_model_cannot_answer_are_refused_not_missed(films):
+    """Without the controller, above max_count, or with an answer that is not a number: a typed
+    error naming the question, never a silent miss."""
+    from kgqa.datasets import QAExample
+    from kgqa.encoders import tiny_encoder
+    from kgqa.inputs import EvaluationError
+    from kgqa.qa import QASystem
+    from kgqa.train import TrainConfig, fit
+    from kgqa.datasets import QADataset
+
+    ask = QAExample("how many did x make", ("x",), ((12, 13),), ("2",), source="mine.txt:3", operation="count")
+    plain = QASystem.build(films, ModelConfig(hidden=8, hops=1), tiny_encoder(0))
+    with pytest.raises(EvaluationError, match=r"operation controller.*mine.txt:3"):
+        plain.evaluate([ask])
+    small = QASystem.build(films, ModelConfig(hidden=8, hops=1, intersection="min", operations=True, max_count=1),
+                           tiny_encoder(0))
+    with pytest.raises(EvaluationError, match="largest, 1"):
+        small.evaluate([ask])
+    bad = QAExample("how many did x make", ("x",), ((12, 13),), ("two",), operation="count")
+    with pytest.raises(EvaluationError, match="one whole number"):
+        small.evaluate([bad])
+    data = QADataset("films", films, [ask] * 4, [ask], [ask])
+    with pytest.raises(EvaluationError, match="operation controller"):
+        fit(data, ModelConfig(hidden=8, hops=1), TrainConfig(epochs=1, encoder="tiny", device="cpu"), progress=False)
