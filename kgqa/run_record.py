@@ -99,9 +99,10 @@ its history was not made with, so it is refused."""
 def check_resume(saved: dict[str, Any], run: RunConfig, folder: Path) -> None:
     """Refuse to resume from ``saved`` (a ``config.json`` object) when the model, resolver, encoder,
     data or training settings differ from ``run``'s, naming every differing field."""
-    config = run.to_json()
+    plain = lambda d: json.loads(json.dumps(d, default=str))  # noqa: E731  compared as saved: tuples are lists
+    config = plain(run.to_json())
     diffs = []
-    defaults = {"model": asdict(ModelConfig()), "resolver": asdict(ResolverConfig())}
+    defaults = plain({"model": asdict(ModelConfig()), "resolver": asdict(ResolverConfig())})
     for key in ("model", "resolver", "encoder"):
         old, new = saved.get(key), config[key]
         if isinstance(old, dict) and key in defaults:  # a field added since the run was saved has its default
