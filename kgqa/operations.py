@@ -27,9 +27,9 @@ never given (:attr:`QAExample.operation <kgqa.datasets.QAExample.operation>` is 
 
 Why is ρ mixed *inside* the difference and not over two differences? Mixed outside,
 ``½·a⊙(1−b) + ½·b⊙(1−a)`` is the symmetric difference — for the nearly disjoint sets of an "or"
-question, the union. A controller trained that way on ``metaqa-ops`` answered every union question
-right through the ``difference`` program (dev: union Hits@1 100, union program chosen 0 of 180).
-Mixed inside, an undecided ρ scores at most ``½ · ½ = ¼``: the difference has to pick a side.
+question, the union: the ``difference`` program could answer every union question, and which
+program the controller chose would mean nothing. Mixed inside, an undecided ρ scores at most
+``½ · ½ = ¼``: the difference has to pick a side.
 
 How is it trained? ``ModelConfig.program_loss``:
 
@@ -45,11 +45,13 @@ How is it trained? ``ModelConfig.program_loss``:
 ``benchmarks/operations.py --program-loss marginal,mixed`` measures the two (docs/results.md).
 
 Why the gates? A union with an empty set, or a difference that removes nothing, is the follow of
-one branch in disguise. Without them the controller answered intersection questions whose second
-branch it had not learned yet ("French films written by W": the branch from *French* reached
-nothing) with such a difference — W's films — and the branch never learned ``in_language⁻¹``,
-because the intersection never became the likelier program. Gated, a disguised follow scores no
-better than the intersection, and the intersection's gradient teaches the branch.
+one branch in disguise. Without them the controller can answer an intersection question whose
+second branch it has not learned yet ("French films written by W", the branch from *French*
+reaching nothing) with such a difference — W's films — and then the branch never learns
+``in_language⁻¹``, because the intersection never becomes the likelier program. Gated, a disguised
+follow scores no better than the intersection. The gates do not close every door: a union with a
+branch that reaches the wrong films is no disguise, and on ``metaqa-ops`` it still takes the
+intersections whose second branch is hardest to learn (docs/results.md, "Operations beyond follow").
 
 Arity is structure, not supervision: a program that needs two sets is masked out for a question
 with one topic, and a one-set program for a question with two. Within each group the controller has

@@ -88,8 +88,9 @@ def test_committed_notebooks_show_no_widget_as_text_and_keep_the_standard_metada
 
 # the notebooks whose prose is checked against their outputs
 PROSE_CHECKED = ["01_toy_knowledge_graph", "02_graph_traversal", "04_end_to_end_qa", "05_entity_resolution",
-                 "06_intersection", "07_entity_resolution_meets_intersection", "09_experiments", "10_explorer",
-                 *(f"solutions/{n}_solutions" for n in ("01", "02", "03", "04", "05", "06", "07", "09", "10"))]
+                 "06_intersection", "07_entity_resolution_meets_intersection", "08_beyond_follow", "09_experiments",
+                 "10_explorer",
+                 *(f"solutions/{n}_solutions" for n in ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10"))]
 
 
 @pytest.mark.parametrize("chapter", PROSE_CHECKED)
