@@ -21,7 +21,7 @@ entity, each with its own relations and hop attention — and mixes their answer
 
 The answer space is the entities followed by ``C + 1`` *count slots*, the numbers ``0..max_count``:
 a count question's gold answer is the slot of its number (:func:`kgqa.inputs.example_indices`), so
-one loss over the concatenation trains every program, the controller that mixes them and the
+one loss over that answer space trains every program, the controller that mixes them and the
 relations inside the branches, from question–answer pairs alone. Which program a question needs is
 never given (:attr:`QAExample.operation <kgqa.datasets.QAExample.operation>` is measured only).
 
@@ -42,7 +42,10 @@ How is it trained? ``ModelConfig.program_loss``:
   branches ("comedies directed by D": all of the genre's films) and the loss pushes it down —
   teaching the branches to shrink although the program is what is wrong.
 
-``benchmarks/operations.py --program-loss marginal,mixed`` measures the two (docs/results.md).
+- ``"expected"``: the programs' own losses weighted by π, ``Σ_p π_p · bce(answer_p, gold)``.
+
+``benchmarks/operations.py --program-loss marginal,expected,mixed`` compares them; the results page
+(docs/results.md) has the marginal loss at full size only.
 
 Why the gates? A union with an empty set, or a difference that removes nothing, is the follow of
 one branch in disguise. Without them the controller can answer an intersection question whose
