@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 
 from ..kg import KnowledgeGraph
 from ..numeric import NumericValues
-from .base import QADataset, QAExample, Span
+from .base import QADataset, QAExample
 from .derived import PathIndex, render, split_multi
 from .loaders import load_metaqa, load_worldcup
 
