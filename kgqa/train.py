@@ -251,7 +251,7 @@ def _train_epoch(system: QASystem, opt: torch.optim.Optimizer, data: _Batches, t
                                 [data.topics[i] for i in idx])
         gold = gold_mask([data.answers[i] for i in idx], out.scores.shape[1]).to(system.device)  # + count slots
         ops = out.operations
-        loss = (program_loss(ops.answers, ops.program, gold, system.model.config.program_loss)
+        loss = (program_loss(ops.answers, ops.program, gold, system.model.config.program_loss, ops.gates)
                 if ops is not None and ops.answers is not None
                 else answer_loss(out.scores, gold, system.model.config.objective))
         opt.zero_grad(set_to_none=True)

@@ -185,6 +185,22 @@ def test_an_undecided_difference_cannot_pass_for_a_union(films):
     assert out.scores[:2, :films.num_entities].max() <= 0.25 + 1e-12
 
 
+def test_a_union_to_which_a_branch_adds_nothing_is_no_union(films):
+    """Branch 1 ⊂ branch 0: the union is branch 0 in disguise and scores nothing; a branch that adds
+    half a member lets half of the union through."""
+    values = NumericValues.from_kg(films, ["year"])
+    E, ix = films.num_entities, films.entity_index
+    grid = torch.zeros(2, 2, E, dtype=torch.float64)
+    grid[:, 0, [ix("a"), ix("b"), ix("c")]] = 1.0
+    grid[0, 1, ix("b")] = 1.0  # adds nothing
+    grid[1, 1, [ix("b"), ix("d")]] = torch.tensor([1.0, 0.5], dtype=torch.float64)  # adds ½ of d
+    valid = torch.ones(2, 2, dtype=torch.bool)
+    out = forced(values, "union")(torch.randn(2, 4, dtype=torch.float64), grid, valid,
+                                  torch.randn(2, 2, 4, dtype=torch.float64))
+    assert out.scores[0, :E].abs().max() < 1e-12
+    assert torch.allclose(out.scores[1, :E], 0.5 * grid[1].max(dim=0).values)
+
+
 def test_operation_figures_and_program_means(films):
     from kgqa.datasets import QAExample
     from kgqa.encoders import tiny_encoder
@@ -245,6 +261,34 @@ def test_a_program_that_does_not_fit_barely_trains_the_branches():
     answers = torch.stack([fits, spread])[None].requires_grad_()  # (1, 2, 50)
     pi = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
     program_loss(answers, pi, gold).backward()
+
+
+def test_a_gate_weighs_the_program_so_a_disguised_follow_cannot_hedge():
+    """A union whose branch adds 0.1 of a member: its gate g = 0.1 multiplies its likelihood, not its
+    answer. Shrunk to ``0.1 · a``, the answer would be a calibrated soft follow that beats the honest
+    intersection; weighed, it scores ``−log g + bce(a)``, the follow it disguises and then some."""
+    from kgqa.operations import program_loss
+
+    gold = torch.zeros(1, 40, dtype=torch.bool)
+    gold[0, 0] = True
+    a = torch.zeros(40, dtype=torch.float64)
+    a[:12] = 1.0  # the first branch: 12 films, one of them the answer
+    meet = torch.full((40,), 1e-3, dtype=torch.float64)
+    meet[0] = 0.02  # the intersection, its second branch barely learned
+    answers = torch.stack([meet, a])[None]  # (1, 2, 40): intersect, union
+    pi = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    gates = torch.tensor([[1.0, 0.1]], dtype=torch.float64)
+    one = torch.tensor([[0.0, 1.0]], dtype=torch.float64)
+    assert torch.allclose(program_loss(answers, one, gold, gates=gates),
+                          -torch.log(torch.tensor(0.1, dtype=torch.float64)) + program_loss(answers, one, gold))
+    hedged = torch.stack([meet, 0.1 * a])[None]
+    assert program_loss(hedged, one, gold) < program_loss(answers[:, :1], pi[:, :1] * 2, gold)  # the hedge wins
+    answers.requires_grad_()
+    program_loss(answers, pi, gold, gates=gates).backward()  # weighed, the intersection takes the gradient
+    assert answers.grad[0, 1].abs().sum() < 1e-6 * answers.grad[0, 0].abs().sum()
+    assert torch.allclose(program_loss(answers, pi, gold, "expected", gates),
+                          0.5 * program_loss(answers[:, :1], pi[:, :1] * 2, gold)
+                          + 0.5 * program_loss(hedged[:, 1:], pi[:, 1:] * 2, gold))
     assert answers.grad[0, 1].abs().sum() < 1e-6 * answers.grad[0, 0].abs().sum()
 
 
@@ -272,3 +316,36 @@ def test_count_questions_a_model_cannot_answer_are_refused_not_missed(films):
     data = QADataset("films", films, [ask] * 4, [ask], [ask])
     with pytest.raises(EvaluationError, match="operation controller"):
         fit(data, ModelConfig(hidden=8, hops=1), TrainConfig(epochs=1, encoder="tiny", device="cpu"), progress=False)
+
+
+def test_program_loss_by_name_equals_the_loss_on_the_whole_answer_space(films):
+    """What the controller hands the loss (each program's answer over its own part of the answer
+    space, by name) scores exactly like the answers written out over entities and count slots, for
+    every kind of loss, gated or not, on rows where π masks some programs out."""
+    from kgqa.operations import program_loss
+
+    torch.manual_seed(1)
+    B, E, C = 5, 9, 4
+    parts = {name: torch.rand(B, C if name == "count" else E, dtype=torch.float64) * 0.9 + 0.05
+             for name in PROGRAMS if name != "argmin"}  # argmin absent: it answers nothing
+    dense = torch.zeros(B, len(PROGRAMS), E + C, dtype=torch.float64)
+    for i, name in enumerate(PROGRAMS):
+        if name == "count":
+            dense[:, i, E:] = parts[name]
+        elif name in parts:
+            dense[:, i, :E] = parts[name]
+    gold = torch.zeros(B, E + C, dtype=torch.bool)
+    gold[[0, 1, 2, 3, 4, 4], [1, 2, E + 1, 0, 3, 5]] = True
+    pi = torch.softmax(torch.randn(B, len(PROGRAMS), dtype=torch.float64), dim=1)
+    pi[:2, 1:4] = 0.0  # rows 0-1: no two-set program (masked as arity does)
+    pi = pi / pi.sum(dim=1, keepdim=True)
+    gates = torch.rand(B, len(PROGRAMS), dtype=torch.float64)
+    for kind in ("marginal", "expected"):
+        for g in (None, gates):
+            assert torch.allclose(program_loss(parts, pi, gold, kind, g), program_loss(dense, pi, gold, kind, g))
+    leaf = {k: v.clone().requires_grad_() for k, v in parts.items()}
+    program_loss(leaf, pi, gold, "marginal", gates).backward()
+    dense.requires_grad_()
+    program_loss(dense, pi, gold, "marginal", gates).backward()
+    assert torch.allclose(leaf["follow"].grad, dense.grad[:, 0, :E])
+    assert torch.allclose(leaf["count"].grad, dense.grad[:, PROGRAMS.index("count"), E:])
