@@ -86,7 +86,9 @@ With ``operations`` (given entities, branches), the branch answers are not combi
 rule: the operation controller (:mod:`kgqa.operations`) predicts per question a program — follow,
 intersect, union, difference, count, argmax, argmin — runs each on the branches and mixes their
 answers by its probability; ``scores`` then also hold the count slots ``0..max_count`` after the
-entities.
+entities. Train it with ``entity_kinds=True`` (``kgqa train --operations`` turns both on): a branch
+that can reach nothing lets a union pass for the intersection it has not learned yet (the
+:mod:`kgqa.operations` docstring has the measurements).
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ class ModelConfig:
     # the entity (ER); "text": spans and entities both learned from the text alone (E2E). The
     # resolver variants encode the question as it is (no mention masking).
     operations: bool = False  # the operation controller (kgqa.operations): per question a program
-    # (follow, intersect, union, difference, count, argmax, argmin) run on the branches; needs branches
+    # (follow, intersect, union, difference, count, argmax, argmin) run on the branches; needs branches,
+    # and learns with entity_kinds (module docstring)
     attributes: tuple[str, ...] = ()  # the numeric relations argmax/argmin compare by (() with
     # operations: every relation whose objects are all numbers, found when the system is built)
     max_count: int = 20  # the largest count the controller answers (count slots 0..max_count)

@@ -125,6 +125,8 @@ def test_operations_from_the_command_line(byo, capsys, tmp_path):
                  "--operations", "--out", str(run), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "program chosen right" in out
+    saved = json.loads((run / "best" / "config.json").read_text())
+    assert saved["model"]["entity_kinds"] and saved["model"]["intersection"] == "min"  # what --operations implies
     assert main(["eval", "--checkpoint", str(run), "--questions", str(qa), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["by_operation"]) == {"-", "count"} and 0 <= result["program_accuracy"] <= 100

@@ -84,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError("kgqa train: --operations runs on the given topic entities (--entities given)")
     combine = "min" if args.operations and args.intersection == "none" else args.intersection
     mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=combine, entities=args.entities,
-                     entity_kinds=args.entity_kinds, hop_attention=not args.no_hop_attention,
+                     entity_kinds=args.entity_kinds or args.operations, hop_attention=not args.no_hop_attention,
                      operations=args.operations)
     run_dir = run_dir or Path("runs") / data.name
     print(f"{data!r}\ntraining -> {run_dir}")
@@ -214,7 +214,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="an ablation: every question walks all --hops hops (the answer is the last hop's)")
     tr.add_argument("--operations", action="store_true",
                     help="the operation controller: per question a program (follow, intersect, union, difference, "
-                         "count, argmax, argmin) run on one branch per entity (implies --intersection min)")
+                         "count, argmax, argmin) run on one branch per entity (implies --intersection min and "
+                         "--entity-kinds)")
     tr.add_argument("--entity-kinds", action="store_true",
                     help="read each hop's entity kinds off the graph: hops weigh only relations that leave "
                          "their entities, the hop attention sees what each hop reached")
