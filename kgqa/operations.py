@@ -65,7 +65,7 @@ relations that leave its entities, so that branch reaches the comedies from the 
 the intersection is the program that fits. Both measured on ``metaqa-ops`` (200 questions per
 template, 8 epochs; ``benchmarks/operations.py --sizes 200,30,60 --epochs 8 --entity-kinds on,off
 --tag kinds``): the program is right for 93.25% of the test questions without entity kinds
-(intersections 79.44 Hits@1) and for 100.00% with them (intersections 100.00).
+(intersections 60.56 Hits@1) and for 100.00% with them (intersections 100.00).
 
 Arity is structure, not supervision: a program that needs two sets is masked out for a question
 with one topic, and a one-set program for a question with two. Within each group the controller has
