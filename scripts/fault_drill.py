@@ -104,7 +104,7 @@ def kill_once(cmd: list[str], env: dict[str, str], out: Path, rng: random.Random
     _, err = proc.communicate()
     how = f"{sig.name}{' during a checkpoint write' if during_write else ''}"
     if "Traceback" in err:
-        failures.append(f"{what}: {how} printed a traceback\n{err[-2000:]}")
+        failures.append(f"{what}: {how} printed a traceback\n{err[err.index('Traceback'):][:3000]}")
     if sig == signal.SIGINT and proc.returncode != 0 and not (
             proc.returncode == 130 and "interrupted" in err and "resume with the same command" in err):
         failures.append(f"{what}: {how} ended with exit {proc.returncode} and stderr\n{err[-2000:]}")
