@@ -1,7 +1,7 @@
 """Operations beyond follow: the operation controller on metaqa-ops and wc-ops, and what it costs elsewhere.
 
     python benchmarks/operations.py                                   # metaqa-ops and wc-ops
-    python benchmarks/operations.py --program-loss marginal,mixed                     # the two program losses
+    python benchmarks/operations.py --program-loss marginal,expected,mixed            # the three program losses
     python benchmarks/operations.py --datasets metaqa-ops --sigma 0.25,0.5,1.0 --tag sigma
     python benchmarks/operations.py --datasets metaqa-1hop,metaqa-multi --controller off,on --tag regression
     python benchmarks/operations.py --datasets metaqa-ops --entity-kinds on,off --tag kinds
@@ -95,7 +95,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="metaqa-ops,wc-ops")
     ap.add_argument("--controller", default="on", help="on, off or both (comma-separated)")
     ap.add_argument("--sigma", default="0.5", help="count distribution widths, comma-separated")
-    ap.add_argument("--program-loss", default="marginal", help="marginal, mixed or both (comma-separated)")
+    ap.add_argument("--program-loss", default="marginal", help="marginal, expected, mixed (comma-separated)")
     ap.add_argument("--entity-kinds", default="on", help="on, off or both (comma-separated): a hop weighs only "
                                                           "relations that leave its entities")
     ap.add_argument("--epochs", type=int, default=30)
