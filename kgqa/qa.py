@@ -24,7 +24,7 @@ from .datasets import NO_SPAN, QAExample, Span
 from .datasets.files import topic_mentions
 from .encoders import EncoderCache, EncoderOutput, QuestionEncoder
 from .explain import build_trace, slot_index, walks_of
-from .follow import ReifiedKG
+from .follow import ReifiedKG, ShardedReifiedKG
 from .inputs import (EvaluationError, build_encoder, check_answers_known, encode_distinct, encoder_input,
                      example_indices, masked_pool, span_vectors)
 from .kg import KnowledgeGraph
@@ -51,11 +51,14 @@ class QASystem:
     """Knowledge graph, reified graph, question encoder and model, on one device."""
 
     def __init__(self, kg: KnowledgeGraph, encoder: QuestionEncoder, model: EndToEndQA,
-                 device: torch.device | str | None = None, resolver: EntityResolver | None = None) -> None:
+                 device: torch.device | str | None = None, resolver: EntityResolver | None = None,
+                 kb_group: Any = None) -> None:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.kg = kg
         weights = random_walk_weights(kg.triples) if model.config.objective == "softmax" else None
-        self.kb = ReifiedKG.from_kg(kg, fact_weights=weights, device=self.device)
+        self.kb: ReifiedKG | ShardedReifiedKG = (  # kb_group: this rank's part of the facts (kgqa.parallel)
+            ShardedReifiedKG.from_kg(kg, group=kb_group, fact_weights=weights, device=self.device)
+            if kb_group is not None else ReifiedKG.from_kg(kg, fact_weights=weights, device=self.device))
         self.encoder = encoder
         self.model = model.to(self.device).eval()  # ready to answer; fit() switches to training per epoch
         if model.config.entities != "given" and resolver is None:
@@ -69,10 +72,11 @@ class QASystem:
     @classmethod
     def build(cls, kg: KnowledgeGraph, model_config: ModelConfig, encoder: QuestionEncoder, *,
               resolver_config: ResolverConfig | None = None, device: torch.device | str | None = None,
-              kernel: str = "auto") -> QASystem:
+              kernel: str = "auto", kb_group: Any = None) -> QASystem:
         """A new, untrained system over ``kg``: the model and, when the entities come from the text,
         an entity resolver (default :class:`~kgqa.resolve.ResolverConfig` finding one entity, or two
-        for an intersection model). ``kernel``: how ``follow`` runs (:mod:`kgqa.follow`)."""
+        for an intersection model). ``kernel``: how ``follow`` runs (:mod:`kgqa.follow`); ``kb_group``:
+        a :mod:`torch.distributed` group over whose ranks the facts are sharded (:mod:`kgqa.parallel`)."""
         values = None
         if model_config.operations:  # the numeric attributes a superlative compares by, found once
             model_config = model_config.with_(attributes=model_config.attributes or tuple(numeric_relations(kg)))
@@ -82,7 +86,7 @@ class QASystem:
         if model_config.entities != "given":
             resolver_config = resolver_config or ResolverConfig(max_entities=2 if model_config.branched else 1)
             resolver = EntityResolver(kg, encoder.dim, resolver_config)
-        return cls(kg, encoder, model, device=device, resolver=resolver)
+        return cls(kg, encoder, model, device=device, resolver=resolver, kb_group=kb_group)
 
     # ------------------------------------------------------------------ tensors
     @property

@@ -14,6 +14,7 @@ records about itself and what a resume may change live in :mod:`kgqa.run_record`
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from .log import log
 from .metrics import gold_mask
 from .model import ModelConfig, answer_loss
 from .operations import program_loss
+from .parallel import Layout, collective_errors
 from .qa import QASystem
 from .resolve import ResolverConfig
 from .run_record import check_resume, rng_state, run_record, set_rng_state
@@ -97,6 +99,7 @@ def fit(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     resolver_config: ResolverConfig | None = None,
     overwrite: bool = False,
+    layout: Layout | None = None,
 ) -> FitResult:
     """Train on ``data.train``, select on ``data.dev``; checkpoints under ``run_dir`` if given.
 
@@ -115,15 +118,29 @@ def fit(
     Training holds a lock on ``run_dir`` (:func:`~kgqa.checkpoint.run_lock`): a second run in the
     same folder is refused. A folder left by a crash mid-save is put back in order first
     (:func:`~kgqa.checkpoint.recover_run`).
+
+    ``layout``: this process's place among several (:mod:`kgqa.parallel`: the graph sharded over
+    ranks, each batch split over replicas, or both); rank 0 alone locks the folder and writes.
     """
+    layout = layout or Layout()
     args = (data, model_config, train_config)
-    kwargs = dict(resume=resume, progress=progress, on_epoch=on_epoch, resolver_config=resolver_config,
-                  overwrite=overwrite)
+    kwargs = dict(resume=resume, progress=progress and layout.writer, on_epoch=on_epoch,
+                  resolver_config=resolver_config, overwrite=overwrite, layout=layout)
     if run_dir is None:
         return _fit(*args, run=None, **kwargs)
-    with run_lock(run_dir) as run:
-        for line in recover_run(run):
-            log.warning("%s: %s", run, line)
+    if not layout.writer:  # reads the folder once rank 0 holds it and has put it in order
+        if not layout.agree(True):
+            raise CheckpointError(f"{run_dir}: rank 0 could not open the run folder (its error says why)")
+        return _fit(*args, run=Path(run_dir), **kwargs)
+    with contextlib.ExitStack() as held:
+        try:
+            run = held.enter_context(run_lock(run_dir))
+            for line in recover_run(run):
+                log.warning("%s: %s", run, line)
+        except BaseException:
+            layout.agree(False)
+            raise
+        layout.agree(True)
         return _fit(*args, run=run, **kwargs)
 
 
@@ -184,14 +201,14 @@ class _Batches:
 
 
 def _build(data: QADataset, model_config: ModelConfig, tc: TrainConfig, resolver_config: ResolverConfig | None,
-           train: list[QAExample], dev: list[QAExample], device: torch.device):
+           train: list[QAExample], dev: list[QAExample], device: torch.device, layout: Layout):
     """The system to train, its optimizer (the model and resolver at ``lr``, a fine-tuned encoder at
     ``encoder_lr``) and the run's ``config.json`` record."""
     if model_config.mask_topics is None:
         model_config = model_config.with_(mask_topics=topic_answer_share(train) < 0.01)
     encoder = build_encoder(tc.encoder, freeze=tc.freeze_encoder, device=device)
     system = QASystem.build(data.kg, model_config, encoder, resolver_config=resolver_config, device=device,
-                            kernel=tc.kernel)
+                            kernel=tc.kernel, kb_group=layout.shard_group)
     above = list(system.model.parameters()) + (list(system.resolver.parameters()) if system.resolver else [])
     params = [{"params": above, "lr": tc.lr}]
     if not tc.freeze_encoder:
@@ -203,13 +220,13 @@ def _build(data: QADataset, model_config: ModelConfig, tc: TrainConfig, resolver
 
 
 def _restore(run: Path | None, system: QASystem, opt: torch.optim.Optimizer, resume: bool,
-             overwrite: bool) -> _State:
+             overwrite: bool, writer: bool = True) -> _State:
     """A fresh :class:`_State`, or the one ``run/last`` holds (weights, optimizer, RNG) when
-    resuming; a run folder holding a model is replaced only with ``overwrite``."""
+    resuming; a run folder holding a model is replaced only with ``overwrite`` (by the writer)."""
     if run is None:
         return _State()
     held = [n for n in ("best", "last") if (run / n).exists()]
-    if held and not resume:
+    if held and not resume and writer:
         if not overwrite:
             raise CheckpointError(f"{run}: already holds a trained model ({', '.join(n + '/' for n in held)}); "
                                   "resume it (leave out --no-resume), pass --overwrite to replace it, or "
@@ -233,27 +250,48 @@ def _restore(run: Path | None, system: QASystem, opt: torch.optim.Optimizer, res
                   saved["epoch"], state["stale"])
 
 
+class _Step(torch.nn.Module):
+    """A batch's loss as a module over the trained parts, the form
+    :class:`~torch.nn.parallel.DistributedDataParallel` wraps to average gradients over replicas."""
+
+    def __init__(self, system: QASystem) -> None:
+        super().__init__()
+        self.system = system
+        self.parts = torch.nn.ModuleList([m for m in (system.model, system.resolver, system.encoder) if m is not None])
+
+    def forward(self, examples: list[QAExample], encoded: Any, topics: list[list[int]], answers: list[list[int]],
+                scale: float = 1.0) -> torch.Tensor:
+        system = self.system
+        out, _ = system.forward(examples, encoded, topics)
+        gold = gold_mask(answers, out.scores.shape[1]).to(system.device)  # + count slots
+        ops = out.operations
+        loss = (program_loss(ops.answers, ops.program, gold, system.model.config.program_loss, ops.gates)
+                if ops is not None and ops.answers is not None
+                else answer_loss(out.scores, gold, system.model.config.objective))
+        return loss * scale if scale != 1.0 else loss
+
+
 def _train_epoch(system: QASystem, opt: torch.optim.Optimizer, data: _Batches, tc: TrainConfig, epoch: int,
-                 progress: bool) -> float:
-    """One pass over the training questions in a random order; the mean loss."""
+                 progress: bool, step: torch.nn.Module, layout: Layout) -> float:
+    """One pass over the training questions in a random order (rank 0's order on every rank; each
+    replica takes its slice of a batch, its loss weighed so that the average over replicas is the
+    batch's mean); the mean loss."""
     system.model.train()
     system.encoder.train(not tc.freeze_encoder)
     if system.resolver is not None:
         system.resolver.train()
     trainable = [p for group in opt.param_groups for p in group["params"]]
-    order, size = torch.randperm(len(data.train)), tc.steps_batch(len(data.train))
+    order, size = layout.broadcast(torch.randperm(len(data.train))), tc.steps_batch(len(data.train))
     total, steps = 0.0, 0
     bar = tqdm(range(0, len(data.train), size), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress,
                leave=False)
     for s in bar:
-        idx = order[s: s + size].tolist()
-        out, _ = system.forward([data.train[i] for i in idx], data.encoded(idx, system.device),
-                                [data.topics[i] for i in idx])
-        gold = gold_mask([data.answers[i] for i in idx], out.scores.shape[1]).to(system.device)  # + count slots
-        ops = out.operations
-        loss = (program_loss(ops.answers, ops.program, gold, system.model.config.program_loss, ops.gates)
-                if ops is not None and ops.answers is not None
-                else answer_loss(out.scores, gold, system.model.config.objective))
+        batch = order[s: s + size].tolist()
+        if len(batch) < layout.replicas:  # a last batch too small to give every replica a question
+            continue
+        idx = layout.my_slice(batch)
+        loss = step([data.train[i] for i in idx], data.encoded(idx, system.device), [data.topics[i] for i in idx],
+                    [data.answers[i] for i in idx], len(idx) * layout.replicas / len(batch))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         loss = loss.detach()
@@ -263,7 +301,7 @@ def _train_epoch(system: QASystem, opt: torch.optim.Optimizer, data: _Batches, t
         bar.set_postfix(loss=f"{total / steps:.3f}")
         if RELEASE_EVERY and steps % RELEASE_EVERY == 0:
             release_memory()
-    return total / max(steps, 1)
+    return layout.mean_over_replicas(total / max(steps, 1))
 
 
 def _validate(system: QASystem, data: _Batches, epoch: int, loss: float, t0: float) -> dict[str, float]:
@@ -296,32 +334,42 @@ def _save(run: Path | None, system: QASystem, opt: torch.optim.Optimizer, state:
 
 def _fit(data: QADataset, model_config: ModelConfig, tc: TrainConfig, *, run: Path | None, resume: bool,
          progress: bool, on_epoch: Callable[[dict[str, float]], None] | None,
-         resolver_config: ResolverConfig | None, overwrite: bool) -> FitResult:
+         resolver_config: ResolverConfig | None, overwrite: bool, layout: Layout) -> FitResult:
     """The loop: build, restore, then per epoch train, validate, keep the best, checkpoint."""
     start = time.perf_counter()
     seed_everything(tc.seed)
-    device = torch.device(tc.device) if tc.device else default_device()
+    device = torch.device(layout.device or tc.device or default_device())
     train, dev = _subset(data.train, tc.max_train, tc.seed), _subset(data.dev, tc.max_eval, tc.seed)
     if not train:
         raise ValueError(f"dataset {data.name!r} has no training questions")
-    system, opt = _build(data, model_config, tc, resolver_config, train, dev, device)
-    state = _restore(run, system, opt, resume, overwrite)
+    system, opt = _build(data, model_config, tc, resolver_config, train, dev, device, layout)
+    if layout.writer:  # the writer may clear the folder (overwrite) before the others read it
+        state = _restore(run, system, opt, resume, overwrite)
+    layout.barrier()
+    if not layout.writer:
+        state = _restore(run, system, opt, resume, overwrite, writer=False)
     batches = _Batches.prepare(system, train, dev, tc.freeze_encoder, progress)
+    step: torch.nn.Module = _Step(system)
+    if layout.replicas > 1:  # gradients averaged over the replicas, weights taken from rank 0
+        step = torch.nn.parallel.DistributedDataParallel(step, process_group=layout.data_group,
+                                                         find_unused_parameters=True)
     kept = None
     for epoch in range(state.first_epoch, tc.epochs):
         if state.stale >= tc.patience:
             break
         t0 = time.perf_counter()
-        loss = _train_epoch(system, opt, batches, tc, epoch, progress)
-        row = _validate(system, batches, epoch, loss, t0)
+        with collective_errors(layout.rank) if layout.world > 1 else contextlib.nullcontext():
+            loss = _train_epoch(system, opt, batches, tc, epoch, progress, step, layout)
+            row = _validate(system, batches, epoch, loss, t0)
         improved = state.record(row, has_dev=bool(dev))
-        kept = _save(run, system, opt, state, improved, kept)
+        kept = _save(run if layout.writer else None, system, opt, state, improved, kept)
         if on_epoch is not None:
             on_epoch(row)
         if progress:
             tqdm.write(f"epoch {epoch + 1}: loss {row['loss']:.4f}  dev Hits@1 {row['dev_hits@1']:.2f}  "
                        f"({row['seconds']:.1f} s)")
-    if run is not None and (run / "best").exists():
+    layout.barrier()  # rank 0 has written its last checkpoint
+    if layout.writer and run is not None and (run / "best").exists():
         system = QASystem.from_pretrained(run / "best", kg=data.kg, device=device)
     elif kept is not None:
         system.load_state_dict(kept)

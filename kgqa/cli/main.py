@@ -23,27 +23,42 @@ __all__ = ["main", "build_parser"]
 
 
 
-def _stats(args: argparse.Namespace) -> int:
+def _read_kg(name: str, inverses: bool) -> KnowledgeGraph:
+    """``toy``, a registered graph file (from $KGQA_DATA), a saved folder, or a triple file."""
     from ..runtime import data_dir
 
-    start = time.perf_counter()
-    if args.kg == "toy":
+    if name == "toy":
         from ..toy import toy_kg
 
-        kg = toy_kg()
-    elif args.kg in KG_FILES:
-        rel, read = KG_FILES[args.kg]
-        kg = read(Path(data_dir()) / rel)
-    elif Path(args.kg).is_dir() and (Path(args.kg) / "kg.json").is_file():  # a folder written by save
-        kg = KnowledgeGraph.load_saved(args.kg)
-    else:
-        kg = KnowledgeGraph.load(args.kg, add_inverses=not args.no_inverses)
+        return toy_kg()
+    if name in KG_FILES:
+        rel, read = KG_FILES[name]
+        return read(Path(data_dir()) / rel)
+    if Path(name).is_dir() and (Path(name) / "kg.json").is_file():  # a folder written by save
+        return KnowledgeGraph.load_saved(name)
+    return KnowledgeGraph.load(name, add_inverses=inverses)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    kg = _read_kg(args.kg, not args.no_inverses)
     elapsed = time.perf_counter() - start
     print(f"{kg!r}\nloaded in {elapsed:.2f} s\n{kg.stats().format(None if args.all else STATS_TOP)}")
     return 0
 
 
 STATS_TOP = 30  # relations listed by `kgqa stats` without --all
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from ..follow.distributed import save_shards
+
+    kg = _read_kg(args.kg, not args.no_inverses)
+    meta = save_shards(kg.triples, kg.num_entities, kg.num_relations, args.out, args.parts, by=args.by)
+    sizes = meta["facts_per_part"]
+    print(f"{kg!r}\n{args.parts} parts by {args.by} -> {args.out}: {min(sizes):,}..{max(sizes):,} facts each "
+          f"(largest / mean {meta['balance']:.3f})")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="say more about what is happening (-vv: details) (default: warnings only)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only, no warnings or progress")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,stats,train,eval,ask,explore}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,stats,shard,train,eval,ask,explore}")
     demo = sub.add_parser("demo", help="train on the toy world and answer the seed questions, showing the work")
     demo.add_argument("questions", nargs="*", help="questions to ask (default: the three seed questions)")
     demo.add_argument("--pipeline", action="store_true", help="use the traditional pipeline instead of the model")
@@ -70,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--no-inverses", action="store_true", help="for a file: do not add r^-1 relations")
     stats.add_argument("--all", action="store_true", help=f"list every relation (default: the {STATS_TOP} largest)")
     stats.set_defaults(func=_stats)
+    shard = sub.add_parser("shard", help="split a knowledge graph's facts into parts, one per process (docs/scale.md)")
+    shard.add_argument("kg", help="toy, " + ", ".join(KG_FILES) + " (from $KGQA_DATA), or a triple file")
+    shard.add_argument("--parts", type=positive_int, required=True, help="how many parts (processes); required")
+    shard.add_argument("--out", required=True, help="folder for the parts and shards.json; required")
+    shard.add_argument("--by", choices=["subject", "hash"], default="subject",
+                       help="subject: contiguous subject ranges of about equal fact counts; hash: subjects "
+                            "scattered by a hash (default: subject)")
+    shard.add_argument("--no-inverses", action="store_true", help="for a file: do not add r^-1 relations")
+    shard.set_defaults(func=_shard)
     from .explore import add_command as add_explore
     from .train import add_commands
 

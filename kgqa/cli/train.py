@@ -87,11 +87,22 @@ def _train(args: argparse.Namespace) -> int:
                      entity_kinds=args.entity_kinds or args.operations, hop_attention=not args.no_hop_attention,
                      operations=args.operations)
     run_dir = run_dir or Path("runs") / data.name
-    print(f"{data!r}\ntraining -> {run_dir}")
-    if data.origin is not None and data.notes:
-        print(data.notes)
-    result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, overwrite=args.overwrite,
-                 progress=not getattr(args, "quiet", False))
+    from ..parallel import Layout
+
+    layout = Layout.from_env(shards=args.shard_kg, data_parallel=args.data_parallel)
+    try:
+        if layout.writer:
+            grid = (f"  ({layout.world} processes: {layout.replicas} replica{'s' * (layout.replicas > 1)} × "
+                    f"{layout.shards} part{'s' * (layout.shards > 1)} of the graph)")
+            print(f"{data!r}\ntraining -> {run_dir}" + (grid if layout.world > 1 else ""))
+            if data.origin is not None and data.notes:
+                print(data.notes)
+        result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, overwrite=args.overwrite,
+                     progress=not getattr(args, "quiet", False), layout=layout)
+    finally:
+        layout.close()
+    if not layout.writer:  # rank 0 evaluates and reports
+        return 0
     test = informative(result.system.evaluate(data.test)) if data.test else None
     summary = {"dataset": data.name, "best_epoch": result.best_epoch, "dev_hits@1": result.best_dev,
                "test": test, "seconds": result.seconds, "command": " ".join(sys.argv)}
@@ -219,6 +230,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--entity-kinds", action="store_true",
                     help="read each hop's entity kinds off the graph: hops weigh only relations that leave "
                          "their entities, the hop attention sees what each hop reached")
+    tr.add_argument("--shard-kg", type=positive_int, nargs="?", const=0, default=None, metavar="PARTS",
+                    help="under torchrun: split the graph's facts over PARTS processes (default without a number: "
+                         "all of them) that each follow their part of every hop (docs/scale.md)")
+    tr.add_argument("--data-parallel", action="store_true",
+                    help="under torchrun: split every batch over the processes (the replicas) and average "
+                         "their gradients (DistributedDataParallel); with --shard-kg PARTS, a grid")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
     tr.add_argument("--quick", action="store_true", help="a few epochs on a subset")
     tr.add_argument("--no-resume", action="store_true", help="start afresh instead of resuming the run folder's checkpoint")

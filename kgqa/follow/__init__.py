@@ -58,10 +58,11 @@ from ..threads import fit_threads_to_load
 from ..types import Tensor
 from . import dense, fused, sparse
 from .checks import check_weights
+from .distributed import ShardedReifiedKG
 from .reference import follow_reference
 from .reified import ReifiedKG
 
-__all__ = ["ReifiedKG", "follow", "follow_path", "follow_reference", "Frontier", "Kernel",
+__all__ = ["ReifiedKG", "ShardedReifiedKG", "follow", "follow_path", "follow_reference", "Frontier", "Kernel",
            "FRONTIERS", "KERNELS", "AUTO_SPARSE_RATIO", "AUTO_SPARSE_RATIO_FUSED", "check_weights"]
 
 Frontier = Literal["auto", "dense", "sparse"]
@@ -100,12 +101,13 @@ def _compiled(kernel: str, x: Tensor) -> bool:
     return fused.supports(x)
 
 
-def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto", kernel: Kernel = "auto",
+def follow(kb: ReifiedKG | ShardedReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto", kernel: Kernel = "auto",
            fact_weights: Tensor | None = None, validate: bool = True) -> Tensor:
     """One differentiable hop, eq. (1): ``follow(x, r) = ((x M_subjᵀ) ⊙ (r M_relᵀ)) M_obj``.
 
     Args:
-        kb: the reified graph.
+        kb: the reified graph, or this rank's part of one (:class:`ShardedReifiedKG`: the hop runs
+            on the part's facts and the partial results are summed over the ranks).
         x: ``(B, E)`` float non-negative weights over entities (dense, or sparse COO).
         r: ``(B, R)`` (or ``(1, R)``, shared by all rows) float non-negative relation weights.
         frontier: ``"dense"`` (eq. 2), ``"sparse"`` (eq. 3) or ``"auto"`` (module docstring).
@@ -125,6 +127,10 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto", 
         ShapeError, WeightError, DeviceMismatchError (all :class:`~kgqa.errors.KGQAError`);
         ValueError for an unknown ``frontier`` or ``kernel``.
     """
+    if isinstance(kb, ShardedReifiedKG):  # Σ over ranks of the hop on each rank's facts (.distributed)
+        y = follow(kb.local, kb.copy_in(x), kb.copy_in(r), frontier=frontier, kernel=kernel,
+                   fact_weights=kb.local_weights(fact_weights), validate=validate)
+        return kb.sum_out(y)
     if validate:
         E, T = kb.num_entities, kb.num_triples
         check_weights("x", x, (None, E), f"(B, E) = (B, {E})", device=kb.device)
@@ -173,7 +179,7 @@ def follow(kb: ReifiedKG, x: Tensor, r: Tensor, *, frontier: Frontier = "auto", 
     return (fused.dense_hop if compiled else dense.dense_hop)(kb, x, r, fact_weights)
 
 
-def follow_path(kb: ReifiedKG, x: Tensor, rs: Sequence[Tensor] | Tensor, *, frontier: Frontier = "auto",
+def follow_path(kb: ReifiedKG | ShardedReifiedKG, x: Tensor, rs: Sequence[Tensor] | Tensor, *, frontier: Frontier = "auto",
                 kernel: Kernel = "auto", fact_weights: Tensor | None = None, validate: bool = True,
                 return_all: bool = False) -> Tensor | list[Tensor]:
     """Multi-hop follow: ``x_t = follow(x_{t-1}, r_t)`` for ``t = 1..H`` (eq. 1, applied ``H`` times).
