@@ -2,6 +2,7 @@
 
     python benchmarks/distributed.py                                  # 10^7 and 5·10^7 facts over 1, 2, 4 processes
     python benchmarks/distributed.py --facts 1e6 --ranks 1,2 --tag small
+    python benchmarks/distributed.py --device cuda --ranks 1,2 --tag cuda   # NCCL, one GPU per process
 
 A synthetic graph of ``T`` facts over ``E = T / 10`` entities and 50 relations: every entity is the
 subject of 10 facts with random relations and objects, generated in blocks of 10,000 subjects, each
@@ -59,50 +60,60 @@ def _block_facts(block: int, E: int) -> torch.Tensor:
     return torch.stack([s, torch.randint(RELATIONS, (n,), generator=g), torch.randint(E, (n,), generator=g)], 1)
 
 
-def _timed(fn, repeat: int) -> float:
-    fn()  # warm-up
+def _timed(fn, repeat: int, cuda: bool = False) -> float:
+    def run() -> None:
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+
+    run()  # warm-up
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn()
+        run()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
-def worker(rank: int, world: int, port: int, T: int, repeat: int, out: str) -> None:
+def worker(rank: int, world: int, port: int, T: int, repeat: int, out: str, device: str = "cpu") -> None:
     import torch.distributed as dist
 
     from kgqa.follow import ReifiedKG, ShardedReifiedKG, follow
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-    group = None
+    group, cuda = None, device == "cuda"
+    if cuda:
+        torch.cuda.set_device(rank)
+        device = f"cuda:{rank}"
     if world > 1:
-        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+        dist.init_process_group("nccl" if cuda else "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                                world_size=world)
     E = T // DEGREE
     blocks = -(-E // BLOCK)
     mine = range(blocks * rank // world, blocks * (rank + 1) // world)
     t0 = time.perf_counter()
     facts = torch.cat([_block_facts(b, E) for b in mine]) if len(mine) else torch.zeros(0, 3, dtype=torch.int64)
     offset = mine.start * BLOCK * DEGREE
-    local = ReifiedKG(facts, E, RELATIONS)
+    local = ReifiedKG(facts, E, RELATIONS, device=device)
     kb = ShardedReifiedKG(local, torch.arange(offset, offset + facts.shape[0]), T, group=group)
     del facts
     build = time.perf_counter() - t0
     g = torch.Generator().manual_seed(7)
-    x = torch.rand(B, E, generator=g)
-    r = torch.rand(B, RELATIONS, generator=g)
-    up = torch.rand(B, E, generator=g)
+    x = torch.rand(B, E, generator=g).to(device)
+    r = torch.rand(B, RELATIONS, generator=g).to(device)
+    up = torch.rand(B, E, generator=g).to(device)
 
     def dense_hop() -> None:
         xg, rg = x.clone().requires_grad_(True), r.clone().requires_grad_(True)
         (follow(kb, xg, rg, frontier="dense", validate=False) * up).sum().backward()
 
-    logits = torch.zeros(2, RELATIONS, requires_grad=True)
+    logits = torch.zeros(2, RELATIONS, device=device, requires_grad=True)
     opt = torch.optim.SGD([logits], lr=0.1)
     starts = torch.randint(E, (B,), generator=g)
     x0 = torch.zeros(B, E)
     x0[torch.arange(B), starts] = 1.0
-    target = (torch.rand(B, E, generator=g) < 1e-3).float()
+    x0 = x0.to(device)
+    target = (torch.rand(B, E, generator=g) < 1e-3).float().to(device)
 
     def train_step() -> None:
         y = x0
@@ -114,24 +125,25 @@ def worker(rank: int, world: int, port: int, T: int, repeat: int, out: str) -> N
         opt.step()
 
     row = {"rank": rank, "facts": kb.local.num_triples, "build_s": build, "index_gib": kb.memory_bytes() / 2**30,
-           "dense_hop_s": _timed(dense_hop, repeat), "train_step_s": _timed(train_step, repeat)}
+           "dense_hop_s": _timed(dense_hop, repeat, cuda), "train_step_s": _timed(train_step, repeat, cuda)}
     if world > 1:
-        buf = torch.rand(B, E)
-        row["allreduce_s"] = _timed(lambda: dist.all_reduce(buf, group=group), repeat)
-    row["peak_gib"] = peak_rss_gib()
+        buf = torch.rand(B, E, device=device)
+        row["allreduce_s"] = _timed(lambda: dist.all_reduce(buf, group=group), repeat, cuda)
+    row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else peak_rss_gib()
     Path(out).write_text(json.dumps(row))
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
 
 
-def measure(T: int, world: int, repeat: int) -> dict:
+def measure(T: int, world: int, repeat: int, device: str = "cpu") -> dict:
     import torch.multiprocessing as mp
 
     with tempfile.TemporaryDirectory() as tmp:
         outs = [str(Path(tmp) / f"rank{r}.json") for r in range(world)]
         # a fresh process even for one rank: its peak memory is this graph's alone
-        mp.start_processes(_spawned, args=(world, _free_port(), T, repeat, outs), nprocs=world, start_method="spawn")
+        mp.start_processes(_spawned, args=(world, _free_port(), T, repeat, outs, device), nprocs=world,
+                           start_method="spawn")
         ranks = [json.loads(Path(o).read_text()) for o in outs]
     lead = ranks[0]
     row = {"facts": T, "entities": T // DEGREE, "processes": world,
@@ -147,14 +159,15 @@ def measure(T: int, world: int, repeat: int) -> dict:
     return row
 
 
-def _spawned(rank: int, world: int, port: int, T: int, repeat: int, outs: list[str]) -> None:
-    worker(rank, world, port, T, repeat, outs[rank])
+def _spawned(rank: int, world: int, port: int, T: int, repeat: int, outs: list[str], device: str) -> None:
+    worker(rank, world, port, T, repeat, outs[rank], device)
 
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# The reified graph sharded over processes", "",
              f"`{meta['command']}` — {meta['machine']}; {meta['degree']} facts per subject, "
-             f"{meta['relations']} relations, B = {meta['batch']}, gloo over 127.0.0.1, medians of "
+             f"{meta['relations']} relations, B = {meta['batch']}, "
+             f"{'NCCL' if meta.get('device') == 'cuda' else 'gloo over 127.0.0.1'}, medians of "
              f"{meta['repeat']}", "",
              "| facts | processes | facts per rank (max) | build (s) | peak per rank (GiB, max) | index per rank (GiB) "
              "| dense hop fwd+bwd (s) | × 1 process | all-reduce share | train step (s) | × 1 process "
@@ -195,14 +208,16 @@ def main() -> None:
     p.add_argument("--facts", default="1e7,5e7", help="graph sizes, comma-separated (default: 1e7,5e7)")
     p.add_argument("--ranks", default="1,2,4", help="process counts (default: 1,2,4)")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: NCCL, one GPU per process; peak = the GPU's peak allocation (default: cpu)")
     p.add_argument("--tag", default="")
     args = p.parse_args()
     rows = []
     for T in (int(float(f)) for f in args.facts.split(",")):
         for world in (int(n) for n in args.ranks.split(",")):
-            rows.append(measure(T, world, args.repeat))
+            rows.append(measure(T, world, args.repeat, args.device))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    meta = run_meta(degree=DEGREE, relations=RELATIONS, batch=B, repeat=args.repeat)
+    meta = run_meta(degree=DEGREE, relations=RELATIONS, batch=B, repeat=args.repeat, device=args.device)
     if len({r["entities"] for r in rows}) > 1 and len(rows) >= 3:
         meta["per_rank_fit"] = memory_model(rows)
     write_results("distributed", args.tag, meta, rows, markdown)

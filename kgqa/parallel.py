@@ -133,22 +133,24 @@ class Layout:
         """Whether every rank reports ``ok`` (a collective: all ranks call it)."""
         if self.world == 1:
             return ok
-        flag = torch.tensor([int(ok)])
+        flag = torch.tensor([int(ok)], device=self.device)  # NCCL reduces tensors on the GPU only
         with collective_errors(self.rank):
             dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         return bool(flag.item())
 
     def broadcast(self, t: torch.Tensor) -> torch.Tensor:
-        """Rank 0's ``t`` on every rank (in place)."""
+        """Rank 0's ``t`` on every rank (on ``t``'s device)."""
         if self.world > 1:
+            moved = t.to(self.device) if self.device else t
             with collective_errors(self.rank):
-                dist.broadcast(t, src=0)
+                dist.broadcast(moved, src=0)
+            t = moved.to(t.device)
         return t
 
     def mean_over_replicas(self, value: float) -> float:
         if self.replicas == 1:
             return value
-        t = torch.tensor([value], dtype=torch.float64)
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
         with collective_errors(self.rank):
             dist.all_reduce(t, group=self.data_group)
         return float(t.item()) / self.replicas
