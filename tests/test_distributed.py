@@ -219,3 +219,12 @@ def test_kgqa_shard_writes_parts_that_load(tmp_path, toy):
     for p in parts:
         assert torch.equal(p["triples"], toy.triples[p["fact_index"]])
     assert main(["shard", "no-such-file.txt", "--parts", "2", "--out", str(tmp_path / "t")]) == 2
+
+
+def test_shard_kg_in_one_process_says_it_is_one_process(tmp_path, capsys):
+    from kgqa.cli import main
+
+    assert main(["train", "--dataset", "toy", "--encoder", "tiny", "--epochs", "1", "--shard-kg",
+                 "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "started by torchrun" in err and "this is one process" in err

@@ -90,6 +90,11 @@ def _train(args: argparse.Namespace) -> int:
     from ..parallel import Layout
 
     layout = Layout.from_env(shards=args.shard_kg, data_parallel=args.data_parallel)
+    if layout.world == 1 and (args.shard_kg is not None or args.data_parallel):
+        from ..log import log
+
+        log.warning("--shard-kg and --data-parallel split the work over processes started by torchrun "
+                    "(torchrun --nproc-per-node N -m kgqa train ...); this is one process, which holds all of it")
     try:
         if layout.writer:
             grid = (f"  ({layout.world} processes: {layout.replicas} replica{'s' * (layout.replicas > 1)} × "
