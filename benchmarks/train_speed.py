@@ -52,6 +52,8 @@ RUNS = {  # name -> kgqa train arguments, or a hop timing of this script's worke
     "toy": ["--dataset", "toy", "--epochs", "10"],
     "metaqa-1hop": ["--dataset", "metaqa-1hop", "--epochs", "1"],
     "metaqa-1hop-text": ["--dataset", "metaqa-1hop", "--epochs", "1", "--entities", "text"],
+    "metaqa-2hop-text": ["--dataset", "metaqa-2hop", "--epochs", "1", "--entities", "text"],
+    "metaqa-3hop-text": ["--dataset", "metaqa-3hop", "--epochs", "1", "--entities", "text"],
 }
 THREAD_VARS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS")
 

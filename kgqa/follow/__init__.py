@@ -44,6 +44,10 @@ one place that chooses among them:
   float32/float64), ``"torch"`` never uses them. The sparse frontier has a compiled version only
   for a sparse COO ``x`` with no gradient to track; elsewhere it runs as torch operations under
   any ``kernel``.
+
+**Several processes**: a :class:`~.distributed.ShardedReifiedKG` holds one rank's part of the facts;
+:func:`follow` runs the hop on that part and sums the partial results over the ranks
+(:mod:`.distributed`).
 """
 
 from __future__ import annotations
