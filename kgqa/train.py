@@ -352,7 +352,7 @@ def _fit(data: QADataset, model_config: ModelConfig, tc: TrainConfig, *, run: Pa
     step: torch.nn.Module = _Step(system)
     if layout.replicas > 1:  # gradients averaged over the replicas, weights taken from rank 0
         step = torch.nn.parallel.DistributedDataParallel(step, process_group=layout.data_group,
-                                                         find_unused_parameters=True)
+                                                         find_unused_parameters=True, broadcast_buffers=False)
     kept = None
     for epoch in range(state.first_epoch, tc.epochs):
         if state.stale >= tc.patience:
@@ -361,6 +361,8 @@ def _fit(data: QADataset, model_config: ModelConfig, tc: TrainConfig, *, run: Pa
         with collective_errors(layout.rank) if layout.world > 1 else contextlib.nullcontext():
             loss = _train_epoch(system, opt, batches, tc, epoch, progress, step, layout)
             row = _validate(system, batches, epoch, loss, t0)
+            if layout.world > 1:  # rank 0's score on every rank: they keep and stop alike, whatever rounding
+                row["dev_hits@1"] = float(layout.broadcast(torch.tensor([row["dev_hits@1"]], dtype=torch.float64)))
         improved = state.record(row, has_dev=bool(dev))
         kept = _save(run if layout.writer else None, system, opt, state, improved, kept)
         if on_epoch is not None:
