@@ -62,6 +62,10 @@ def _group_size(group: dist.ProcessGroup | None) -> int:
     return dist.get_world_size(group) if dist.is_available() and dist.is_initialized() else 1
 
 
+def _group_rank(group: dist.ProcessGroup | None) -> int:
+    return dist.get_rank(group) if _group_size(group) > 1 else 0
+
+
 def _all_reduced(t: Tensor, group: dist.ProcessGroup | None) -> Tensor:
     """A copy of ``t`` summed over the ranks. Every rank must send the same layout (ranks differ in
     how their kernels lay a result out), so a matrix always travels as its contiguous transpose and
@@ -152,8 +156,7 @@ class ShardedReifiedKG:
                  group: dist.ProcessGroup | None = None, by: ShardBy = "subject") -> None:
         self.local, self.fact_index, self.group, self.by = local, fact_index, group, by
         self.num_triples = int(num_triples)
-        self.rank = dist.get_rank(group) if _group_size(group) > 1 else 0
-        self.world_size = _group_size(group)
+        self.rank, self.world_size = _group_rank(group), _group_size(group)
 
     @classmethod
     def from_triples(cls, triples: Tensor, num_entities: int, num_relations: int, *,
@@ -163,9 +166,8 @@ class ShardedReifiedKG:
         the same ones); ``fact_weights (T,)`` are sliced with them."""
         if not isinstance(triples, torch.Tensor) or triples.dim() != 2 or triples.shape[1] != 3:
             raise ShapeError(f"triples must be a (T, 3) integer tensor, got {getattr(triples, 'shape', type(triples))}")
-        n = _group_size(group)
-        rank = dist.get_rank(group) if n > 1 else 0
-        mine = torch.nonzero(shard_of_facts(triples[:, 0], num_entities, n, by) == rank).flatten()
+        part = shard_of_facts(triples[:, 0], num_entities, _group_size(group), by)
+        mine = torch.nonzero(part == _group_rank(group)).flatten()
         if fact_weights is not None:
             check_weights("fact_weights", fact_weights, (triples.shape[0],), f"(T,) = ({triples.shape[0]},)")
             fact_weights = fact_weights.index_select(0, mine.to(fact_weights.device))
@@ -192,8 +194,7 @@ class ShardedReifiedKG:
             raise ShardError(f"{folder}: split into {parts} parts, but the process group has {n} ranks: start "
                              f"{parts} processes (torchrun --nproc-per-node {parts}) or split again "
                              f"(kgqa shard --parts {n})")
-        rank = dist.get_rank(group) if n > 1 else 0
-        path = folder / f"part-{rank:05d}-of-{parts:05d}.pt"
+        path = folder / f"part-{_group_rank(group):05d}-of-{parts:05d}.pt"
         try:
             part = torch.load(path, weights_only=True)
         except (OSError, RuntimeError, EOFError) as err:
