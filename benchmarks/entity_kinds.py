@@ -3,6 +3,7 @@
     python benchmarks/entity_kinds.py                                  # toy-full, 3 seeds (~2 min)
     python benchmarks/entity_kinds.py --datasets metaqa-1hop,metaqa-2hop --seeds 0 --epochs 4 --tag metaqa
     python benchmarks/entity_kinds.py --entities text --epochs 10 --tag text   # make demo's text model
+    python benchmarks/entity_kinds.py --lr 0.001 --patience 10 --tag demo      # make demo's given-entity model
 
 With the topic entities given and their mentions masked, "What city is something in?" is one hop
 from a museum and two from a painting: the words no longer say which. Each row trains one model
@@ -56,7 +57,8 @@ def run(data: QADataset, name: str, mc: ModelConfig, tc: TrainConfig, max_test: 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"# Entity kinds against the plain model ({meta.get('entities', 'given')} entities)", "",
              f"Command: `{meta['command']}`  ", f"Loss: {meta['loss']}, intersection: {meta['intersection']}, "
-             f"epochs ≤ {meta['epochs']}, torch {meta['torch']}, {meta['machine']}", "",
+             f"epochs ≤ {meta['epochs']}, learning rate {meta.get('lr', 3e-3):g}, patience {meta.get('patience', 5)}, "
+             f"torch {meta['torch']}, {meta['machine']}", "",
              "| dataset | entity kinds | seed | test Hits@1 | generated / hand-written | 'What city is the Mona Lisa in?' | best epoch | train time |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -83,6 +85,8 @@ def main() -> None:
     ap.add_argument("--intersection", default="min", choices=("none", "min", "product"))
     ap.add_argument("--entities", default="given", choices=("given", "text"))
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the package's)")
+    ap.add_argument("--patience", type=int, default=TrainConfig.patience)
     ap.add_argument("--max-test", type=int, default=None, help="evaluate on N test questions drawn at random")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     args = ap.parse_args()
@@ -93,9 +97,11 @@ def main() -> None:
             for seed in (int(s) for s in args.seeds.split(",")):
                 mc = ModelConfig(loss=args.loss, intersection=args.intersection, entity_kinds=kinds,
                                  entities=args.entities)
-                rows.append(run(data, name, mc, TrainConfig(epochs=args.epochs, seed=seed), args.max_test))
+                tc = TrainConfig(epochs=args.epochs, seed=seed, patience=args.patience)
+                rows.append(run(data, name, mc, tc if args.lr is None else tc.with_(lr=args.lr), args.max_test))
                 print({k: v for k, v in rows[-1].items() if k != "by_source"}, flush=True)
-    meta = run_meta(loss=args.loss, intersection=args.intersection, epochs=args.epochs, entities=args.entities)
+    meta = run_meta(loss=args.loss, intersection=args.intersection, epochs=args.epochs, entities=args.entities,
+                    lr=args.lr or TrainConfig.lr, patience=args.patience)
     write_results("entity_kinds", args.tag, meta, rows, markdown)
 
 

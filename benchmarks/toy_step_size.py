@@ -2,6 +2,7 @@
 
     python benchmarks/toy_step_size.py                            # given entities, 3 rates x 3 seeds (~3 min)
     python benchmarks/toy_step_size.py --entities text --rates 0.003,0.001 --tag text   # (~9 min)
+    python benchmarks/toy_step_size.py --intersection none --rates 0.003,0.001 --tag none  # chapter 4's model
 
 The toy test asks in phrasings no training question uses. The dev slice ``toy-full`` validates on
 is drawn from the training questions, so it shares their phrasings: it reaches 97–100% within a
@@ -11,8 +12,10 @@ training phrasings, one phrasing (drawn with ``--split-seed``) is held out, its 
 the validation set, and the model trains on the rest (its own dev slice for early stopping drawn
 as ``toy-full`` draws it). The held-out phrasings play the test's part; the test split is never
 read. Each row: learning rate, seed, Hits@1 on the held-out training phrasings, the dev slice's
-Hits@1 (same phrasings), best epoch and time. ``make demo``'s models: given entities (softmax loss,
-``intersection="min"``, entity kinds) and from text (``--entities text``, up to two entities).
+Hits@1 (same phrasings), best epoch and time; for a text model, how it reads the two-entity seed
+question (a test question, in no split here). ``make demo``'s models: given entities (softmax loss,
+``intersection="min"``, entity kinds) and from text (``--entities text``, up to two entities);
+``--intersection none``: chapter 4's given-entity model (one walk, softmax loss, entity kinds).
 Writes ``benchmarks/results/toy_step_size[-TAG].json`` and ``.md``.
 """
 
@@ -31,6 +34,8 @@ from kgqa.runtime import seed_everything
 from kgqa.toy_templates import TEMPLATES
 from kgqa.train import TrainConfig, fit
 from report import run_meta, write_results
+
+PORTMAN = "Who did Natalie Portman play in Star Wars Episode II?"  # a test question: never trained on
 
 
 def _pattern(template: str) -> re.Pattern[str]:
@@ -55,6 +60,8 @@ def held_out_split(examples: list, seed: int) -> tuple[list, list, list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entities", default="given", choices=("given", "text"))
+    ap.add_argument("--intersection", default="min", choices=("none", "min"),
+                    help="min: make demo's models; none (given entities): chapter 4's single walk")
     ap.add_argument("--rates", default="0.003,0.001,0.0003", help="learning rates to compare")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--patience", type=int, default=TrainConfig.patience)
@@ -65,7 +72,7 @@ def main() -> None:
     data = load_dataset("toy-full")
     kept, held, phrasings = held_out_split(data.train + data.dev, args.split_seed)
     print(f"{len(phrasings)} phrasings held out: {len(held)} validation questions, {len(kept)} left to train on")
-    mc = ModelConfig(intersection="min", entity_kinds=True,
+    mc = ModelConfig(intersection=args.intersection, entity_kinds=True,
                      **({"entities": "text"} if args.entities == "text" else {"loss": "softmax"}))
     resolver = ResolverConfig(max_entities=2, count_scale=1.0) if args.entities == "text" else None
     rows = []
@@ -80,23 +87,36 @@ def main() -> None:
             rows.append({"lr": lr, "seed": seed, "held_out_hits@1": result.system.evaluate(held)["hits@1"],
                          "dev_hits@1": result.best_dev, "best_epoch": result.best_epoch,
                          "epochs_run": len(result.history), "train_seconds": time.perf_counter() - start})
+            if args.entities == "text":  # how the model reads the seed question with two entities
+                trace = result.system.explain(PORTMAN, k=1)
+                best = trace.readings[0]
+                rows[-1]["portman_reading"] = {"mentions": [trace.mentions[i].text for i in best.slots],
+                                               "weight": best.weight}
             print(rows[-1], flush=True)
-    meta = run_meta(entities=args.entities, patience=args.patience, epochs=args.epochs, split_seed=args.split_seed,
+    meta = run_meta(entities=args.entities, intersection=args.intersection, patience=args.patience, epochs=args.epochs, split_seed=args.split_seed,
                     held_out=len(held), trained_on=len(kept), phrasings=phrasings)
     write_results("toy_step_size", args.tag, meta, rows, markdown)
 
 
 def markdown(rows: list[dict], meta: dict) -> str:
-    lines = [f"# The toy world's learning rate, chosen on held-out training phrasings ({meta['entities']} entities)", "",
+    lines = [f"# The toy world's learning rate, chosen on held-out training phrasings ({meta['entities']} entities, "
+             f"intersection {meta.get('intersection', 'min')})", "",
              f"Command: `{meta['command']}`  ",
              f"{len(meta['phrasings'])} training phrasings held out ({meta['held_out']} questions) from "
              f"{meta['held_out'] + meta['trained_on']}; epochs ≤ {meta['epochs']}, patience {meta['patience']}; "
              f"the test split is not read; torch {meta['torch']}, {meta['machine']}", "",
              "| learning rate | seed | held-out phrasings Hits@1 | dev slice Hits@1 | best epoch / run | train time |",
              "|---|---|---|---|---|---|"]
+    text = any("portman_reading" in r for r in rows)
+    if text:
+        lines[-2:] = [lines[-2] + f" '{PORTMAN}' read as |", lines[-1] + "---|"]
     for r in rows:
-        lines.append(f"| {r['lr']:g} | {r['seed']} | {r['held_out_hits@1']:.2f} | {r['dev_hits@1']:.2f} | "
-                     f"{r['best_epoch']} / {r['epochs_run']} | {r['train_seconds']:.0f} s |")
+        line = (f"| {r['lr']:g} | {r['seed']} | {r['held_out_hits@1']:.2f} | {r['dev_hits@1']:.2f} | "
+                f"{r['best_epoch']} / {r['epochs_run']} | {r['train_seconds']:.0f} s |")
+        if text:
+            read = r["portman_reading"]
+            line += f" {' + '.join(read['mentions'])} ({read['weight']:.2f}) |"
+        lines.append(line)
     lines += ["", "| learning rate | held-out phrasings, mean ± std over the seeds | dev slice, mean |", "|---|---|---|"]
     for lr in dict.fromkeys(r["lr"] for r in rows):
         held = [r["held_out_hits@1"] for r in rows if r["lr"] == lr]

@@ -86,9 +86,11 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
     quick = args.quick or quick_mode()
     run = Path(args.out or ("runs/toy-demo-quick" if quick else "runs/toy-demo"))
     tc = TrainConfig(epochs=QUICK_EPOCHS) if quick else TrainConfig(epochs=DEMO_EPOCHS)
+    given_tc = tc.with_(**GIVEN_TRAINING) if quick else TrainConfig(**GIVEN_TRAINING)  # until it stops improving
     if quick:
-        print(f"Quick mode: {QUICK_EPOCHS} epochs per model, a first look (the full demo trains "
-              f"{DEMO_EPOCHS}, keeping the epoch that validates best).")
+        print(f"Quick mode: {QUICK_EPOCHS} epochs per model, a first look (the full demo trains the "
+              f"text model {DEMO_EPOCHS} and the other until its validation stops improving, keeping the "
+              "epoch that validates best).")
     print(f"Engine: the end-to-end model, trained here from {len(data.train)} question-answer pairs "
           f"alone (no queries), encoder all-MiniLM-L6-v2 (frozen); a question with several entities "
           f"follows one branch per entity and takes their minimum. Checkpoints: {run}/")
@@ -103,7 +105,7 @@ def _demo_model(kg: KnowledgeGraph, questions: Sequence[str], args: argparse.Nam
 
     # the entities given, their mentions masked: the kinds of the entities each hop reaches, read off
     # the graph, tell a painting's city (2 hops) from a museum's (1 hop) — the words no longer can
-    result = _fit_resumed(data, ModelConfig(intersection="min", loss="softmax", entity_kinds=True), tc, run)
+    result = _fit_resumed(data, ModelConfig(intersection="min", loss="softmax", entity_kinds=True), given_tc, run)
     system = result.system
     print(f"Given the entities: trained in {time.perf_counter() - start:.0f} s (best epoch {result.best_epoch}); "
           f"test Hits@1: {report(system)}.")
@@ -173,7 +175,14 @@ def _print_answer(trace, most: int | None = None) -> None:
     print(f"     answer : {_answers_line(trace)}")
 
 
-DEMO_EPOCHS = 10  # epochs per demo model; the epoch that validates best is kept
+DEMO_EPOCHS = 10  # epochs of the demo's text model; the epoch that validates best is kept
+# The given-entity model's step size and patience, chosen on training phrasings held out from
+# training (benchmarks/toy_step_size.py, the test unread): 96.75 ± 0.28 Hits@1 at 1e-3 against
+# 95.93 ± 1.49 at the package's 3e-3. Its dev slice shares the training phrasings and sits at
+# 97-100% from the fifth epoch on, so a longer patience lets the smaller steps go on. The text
+# model keeps the package's rate: at 1e-3 it scores higher (93.17 ± 0.98 against 91.46 ± 1.94) but
+# its count head, learning slower, reads the Portman seed question as one entity in every seed.
+GIVEN_TRAINING = {"lr": 1e-3, "patience": 10}
 QUICK_EPOCHS = 5  # epochs per demo model with --quick (or KGQA_QUICK / CI)
 
 
