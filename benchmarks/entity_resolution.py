@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--variants", default="given,span,text", help="comma-separated: given, span, text")
     ap.add_argument("--loss", default=ModelConfig.loss, choices=LOSSES)
     ap.add_argument("--max-words", type=int, default=ResolverConfig.max_words, help="ResolverConfig.max_words")
+    ap.add_argument("--longest-match", action="store_true", help="ResolverConfig.longest_match")
     TrainConfig.add_arguments(ap, ("epochs", "seed", "max_train"))
     ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--runs", default="runs/bench-er", help="where checkpoints go")
@@ -75,7 +76,7 @@ def main() -> None:
                          "(by default an interrupted or finished run is resumed, then evaluated)")
     args = ap.parse_args()
     tc = TrainConfig.from_args(args)
-    rc = ResolverConfig(max_words=args.max_words)
+    rc = ResolverConfig(max_words=args.max_words, longest_match=args.longest_match)
     rows = []
     start = time.perf_counter()
     for name in args.datasets.split(","):
@@ -86,7 +87,8 @@ def main() -> None:
             print(f"   test Hits@1 {r['hits@1']:.2f}  ER {_fmt(r['entity_accuracy'])}  span {_fmt(r['span_accuracy'])}",
                   flush=True)
     meta = run_meta(encoder=tc.encoder, loss=args.loss, seed=tc.seed,
-                    resolver=f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}",
+                    resolver=f"max_words={rc.max_words}, K={rc.candidates}, context={rc.use_context}"
+                    + (", longest_match=True" if rc.longest_match else ""),
                     seconds=time.perf_counter() - start)
     write_results("entity_resolution", args.tag, meta, rows, markdown)
 

@@ -356,3 +356,46 @@ def test_metrics_on_a_hand_made_output(kg):
     best = out.best(0)
     assert best[0][:3] == ("Tom Hanks", (10, 19), pytest.approx(0.7))
     assert [e for e, _, _ in best[0][3]] == ["tom_hanks_theologian", "tom_hanks_actor"]
+
+
+# ---------------------------------------------------------------------------- longest match
+def test_enclosing_best_matches_a_loop():
+    from kgqa.resolve.resolver import enclosing_best
+
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        B, S = 3, 9
+        start = torch.randint(0, 20, (B, S), generator=gen)
+        chars = torch.stack([start, start + torch.randint(1, 8, (B, S), generator=gen)], dim=-1)
+        chars[0, 1] = chars[0, 0]  # the same characters twice: neither holds the other
+        score = torch.rand(B, S, generator=gen)
+        mask = torch.rand(B, S, generator=gen) < 0.8
+        want = torch.zeros(B, S)
+        for b in range(B):
+            for s in range(S):
+                for t in range(S):
+                    (a, e), (a2, e2) = chars[b, s].tolist(), chars[b, t].tolist()
+                    if t != s and mask[b, t] and a2 <= a and e <= e2 and (a2, e2) != (a, e):
+                        want[b, s] = max(want[b, s], score[b, t])
+        torch.testing.assert_close(enclosing_best(score, chars, mask), want)
+
+
+def test_longest_match_takes_the_head_start_from_a_title_inside_a_title(encoder):
+    """"Glory" spells a film, and so does "Days of Glory", which holds it: with ``longest_match`` the
+    shorter span's logit loses ``prior_init`` at the start, the whole title's does not move."""
+    films = KnowledgeGraph(["days_of_glory", "glory", "samy_naceri", "denzel_washington"], ["starring"],
+                           torch.tensor([[0, 0, 2], [1, 0, 3]]),
+                           names=["Days of Glory", "Glory", "Samy Naceri", "Denzel Washington"])
+    question = ["Who acted in Days of Glory?"]
+    logits = {}
+    for longest in (False, True):
+        torch.manual_seed(0)
+        resolver = EntityResolver(films, encoder.dim, quick(longest_match=longest))
+        with torch.no_grad():
+            out = resolver(question, encoder(question))
+        logits[longest] = {text: float(out.span_logits[0, s]) for s, text in enumerate(out.span_texts[0])
+                           if out.span_mask[0, s]}
+    moved = {text: logits[True][text] - logits[False][text] for text in logits[False]}
+    assert moved["Glory"] == pytest.approx(-ResolverConfig.prior_init)
+    assert moved["Days of Glory"] == pytest.approx(0.0)
+    assert all(v <= 1e-6 for v in moved.values())

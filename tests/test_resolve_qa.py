@@ -117,6 +117,17 @@ def test_cli_train_and_ask_from_text(tmp_path, capsys):
     assert "span '" in out and "topic entities (resolved from the text)" in out
 
 
+def test_cli_train_longest_match(tmp_path, capsys):
+    """--longest-match reaches the resolver the run records and reloads; with given entities it is refused."""
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "toy", "--encoder", "tiny", "--epochs", "1", "--entities", "text",
+                 "--longest-match", "--out", str(run), "--device", "cpu"]) == 0
+    system = QASystem.from_pretrained(run / "best")
+    assert system.resolver.config.longest_match and system.resolver.enclosed is not None
+    assert main(["train", "--dataset", "toy", "--longest-match", "--out", str(tmp_path / "given")]) == 2
+    assert "--entities span or text" in capsys.readouterr().err
+
+
 def test_a_system_trains_after_it_has_answered(toy_data):
     """Caches filled while evaluating (under inference mode: the candidate rows of new span texts,
     the reified graph's buffers and entity-relation matrix) hold ordinary tensors, so training in

@@ -82,6 +82,8 @@ def _train(args: argparse.Namespace) -> int:
     tc = TrainConfig.from_args(args, TrainConfig.quick() if args.quick else None, freeze_encoder=not args.finetune)
     if args.operations and args.entities != "given":
         raise UsageError("kgqa train: --operations runs on the given topic entities (--entities given)")
+    if args.longest_match and args.entities == "given":
+        raise UsageError("kgqa train: --longest-match tunes the entity resolver: use it with --entities span or text")
     combine = "min" if args.operations and args.intersection == "none" else args.intersection
     mc = ModelConfig(hops=args.hops, loss=args.loss, intersection=combine, entities=args.entities,
                      entity_kinds=args.entity_kinds or args.operations, hop_attention=not args.no_hop_attention,
@@ -102,8 +104,13 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{data!r}\ntraining -> {run_dir}" + (grid if layout.world > 1 else ""))
             if data.origin is not None and data.notes:
                 print(data.notes)
+        resolver = None
+        if args.longest_match:
+            from ..resolve import ResolverConfig
+
+            resolver = ResolverConfig(max_entities=2 if mc.branched else 1, longest_match=True)
         result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, overwrite=args.overwrite,
-                     progress=not getattr(args, "quiet", False), layout=layout)
+                     progress=not getattr(args, "quiet", False), layout=layout, resolver_config=resolver)
     finally:
         layout.close()
     if not layout.writer:  # rank 0 evaluates and reports
@@ -241,6 +248,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--data-parallel", action="store_true",
                     help="under torchrun: split every batch over the processes (the replicas) and average "
                          "their gradients (DistributedDataParallel); with --shard-kg PARTS, a grid")
+    tr.add_argument("--longest-match", action="store_true",
+                    help="with --entities span or text: a span held inside a longer span that spells a name "
+                         "(\"Glory\" in \"Days of Glory\") starts without the name's head start "
+                         "(ResolverConfig.longest_match)")
     tr.add_argument("--finetune", action="store_true", help="fine-tune the encoder instead of freezing it")
     tr.add_argument("--quick", action="store_true", help="a few epochs on a subset")
     tr.add_argument("--no-resume", action="store_true", help="start afresh instead of resuming the run folder's checkpoint")

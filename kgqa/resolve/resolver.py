@@ -22,7 +22,11 @@ span "the seismologist Tom Hanks" already leans the right way by string alone.)
 
 The prior term lets span detection see whether a span spells a name of the graph at all. A
 *linkable* span has a non-empty normalised text and at least one candidate; ``x_0`` sums to 1
-when a question has one, and is all zeros otherwise.
+when a question has one, and is all zeros otherwise. With ``longest_match`` the span logit also
+gets ``w · max_{s' ⊃ s} exact(s')``, the best normalised exact match of a longer linkable span that
+holds ``s`` (``w`` learned, from ``-prior_init``): in "who acted in the movie Days of Glory" both
+"Days of Glory" and "Glory" spell films, and the shorter starts without the head start the prior
+gives a name (:func:`enclosing_best`).
 
 Everything after the (non-differentiable, cached) candidate lookup is differentiable, so the QA
 loss alone trains both scorers (and the encoder, if it is not frozen). The encoder must see the
@@ -47,7 +51,7 @@ from .spans import SpanBatch, SpanScorer, enumerate_spans, masked_softmax, span_
 from ..runtime import cache_tensors
 from ..types import EntityId, Tensor
 
-__all__ = ["ResolverConfig", "ResolverOutput", "EntityResolver", "EntityScorer", "CandidateCache",
+__all__ = ["ResolverConfig", "ResolverOutput", "EntityResolver", "EntityScorer", "CandidateCache", "enclosing_best",
            "relation_profile"]
 
 
@@ -71,6 +75,10 @@ class ResolverConfig:
     # name of the graph starts this many logits ahead of one that does not. The answer loss alone
     # does not care which span brings the entity; without this head start the resolver tends to
     # read long spans ("birthplace of the seismologist Tom Hanks") whose fuzzy matches happen to fit
+    longest_match: bool = False  # add w · (best normalized_exact of a longer linkable span that holds
+    # this one) to a span's logit, w learned from -prior_init: "Glory" inside "Days of Glory" loses the
+    # head start the prior gives it when the whole title is a name too (MetaQA 1-hop from text: most
+    # wrong start entities are such a shorter title read inside the mention)
     max_entities: int = 1  # N, most entities one question may name; > 1 groups the spans into
     # mention slots and learns how many there are (kgqa.resolve.mentions), for intersection from text
     slots: int = 3  # M, mention slots considered per question (>= max_entities); the combinations of
@@ -260,6 +268,10 @@ class EntityResolver(nn.Module):
             with torch.no_grad():
                 self.prior.weight.zero_()
                 self.prior.weight[0, FEATURE_NAMES.index("normalized_exact")] = config.prior_init
+        self.enclosed = nn.Linear(1, 1, bias=False) if config.longest_match else None  # w
+        if self.enclosed is not None:
+            with torch.no_grad():
+                self.enclosed.weight.fill_(-config.prior_init)
         self.register_buffer("profile", relation_profile(kg), persistent=False)  # (E, R)
         # P(n entities) from the question vector and the slots' shares of p(s)
         self.count_head = nn.Linear(question_dim + config.slots, config.max_entities) if config.max_entities > 1 else None
@@ -317,6 +329,10 @@ class EntityResolver(nn.Module):
         span_logits = self.span_scorer(start, end, mean, spans.width)  # (B, S)
         if self.prior is not None:  # features are >= 0 and 0 at padding: the max is the best match
             span_logits = span_logits + self.prior(features.amax(dim=2)).squeeze(-1)
+        if self.enclosed is not None:
+            exact = features[..., FEATURE_NAMES.index("normalized_exact")].amax(dim=2)  # (B, S)
+            held = enclosing_best(exact, spans.chars, span_mask)  # (B, S)
+            span_logits = span_logits + self.enclosed(held[..., None]).squeeze(-1)
         if given_spans is not None:
             span_logits = torch.zeros_like(span_logits)  # fixed: uniform over the given spans
             span_mask = span_mask & _matching(spans.chars, given_spans, span_mask)
@@ -360,6 +376,17 @@ class EntityResolver(nn.Module):
             inp = torch.cat([enc.pooled.to(share.dtype), share.detach()], dim=-1)  # (B, H + M)
             counts = torch.softmax(self.count_head(inp) * self.config.count_scale, dim=-1)  # (B, N)
         return build_slots(member, span_probs, mean, entity, entity_probs, self.num_entities, counts)
+
+
+def enclosing_best(score: Tensor, chars: Tensor, mask: Tensor) -> Tensor:
+    """``(B, S)``: for each span, the largest ``score`` of another span of ``mask`` whose characters
+    hold it (``start' <= start`` and ``end <= end'``), 0 where none does. ``score``, ``mask``: ``(B, S)``;
+    ``chars``: ``(B, S, 2)`` ``[start, end)`` offsets. Memory ``B·S²``."""
+    start, end = chars[..., 0], chars[..., 1]
+    holds = (start[:, :, None] <= start[:, None, :]) & (end[:, None, :] <= end[:, :, None])  # [b, s', s]
+    holds &= mask[:, :, None] & ~torch.eye(chars.shape[1], dtype=torch.bool, device=chars.device)
+    holds &= (chars[:, :, None, :] != chars[:, None, :, :]).any(dim=-1)  # the same characters do not hold
+    return (score[:, :, None] * holds).amax(dim=1) if score.shape[1] else score
 
 
 def _matching(chars: Tensor, given: Sequence[Sequence[Span]], linkable: Tensor) -> Tensor:
