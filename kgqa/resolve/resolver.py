@@ -379,7 +379,7 @@ class EntityResolver(nn.Module):
 
 
 def enclosing_best(score: Tensor, chars: Tensor, mask: Tensor) -> Tensor:
-    """``(B, S)``: for each span, the largest ``score`` of another span of ``mask`` whose characters
+    """``(B, S)``: for each span, the largest ``score`` (>= 0) of another span of ``mask`` whose characters
     hold it (``start' <= start`` and ``end <= end'``), 0 where none does. ``score``, ``mask``: ``(B, S)``;
     ``chars``: ``(B, S, 2)`` ``[start, end)`` offsets. Memory ``B·S²``."""
     start, end = chars[..., 0], chars[..., 1]
