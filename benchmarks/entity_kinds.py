@@ -4,6 +4,7 @@
     python benchmarks/entity_kinds.py --datasets metaqa-1hop,metaqa-2hop --seeds 0 --epochs 4 --tag metaqa
     python benchmarks/entity_kinds.py --entities text --epochs 10 --tag text   # make demo's text model
     python benchmarks/entity_kinds.py --lr 0.001 --patience 10 --tag demo      # make demo's given-entity model
+    python benchmarks/entity_kinds.py --entities text --epochs 10 --longest-match --tag text-longest
 
 With the topic entities given and their mentions masked, "What city is something in?" is one hop
 from a museum and two from a painting: the words no longer say which. Each row trains one model
@@ -33,11 +34,13 @@ from report import run_meta, write_results
 MONA = "What city is the Mona Lisa in?"
 
 
-def run(data: QADataset, name: str, mc: ModelConfig, tc: TrainConfig, max_test: int | None) -> dict:
+def run(data: QADataset, name: str, mc: ModelConfig, tc: TrainConfig, max_test: int | None,
+        longest_match: bool = False) -> dict:
     seed_everything(tc.seed)
     start = time.perf_counter()
     # the text model as make demo trains it: up to two entities, P(n) learning at full speed
-    resolver = ResolverConfig(max_entities=2, count_scale=1.0) if mc.entities == "text" else None
+    resolver = (ResolverConfig(max_entities=2, count_scale=1.0, longest_match=longest_match)
+                if mc.entities == "text" else None)
     result = fit(data, mc, tc, progress=False, resolver_config=resolver)
     seconds = time.perf_counter() - start
     test = data.test if max_test is None else random.Random(0).sample(data.test, min(max_test, len(data.test)))
@@ -55,7 +58,8 @@ def run(data: QADataset, name: str, mc: ModelConfig, tc: TrainConfig, max_test: 
 
 
 def markdown(rows: list[dict], meta: dict) -> str:
-    lines = [f"# Entity kinds against the plain model ({meta.get('entities', 'given')} entities)", "",
+    lines = [f"# Entity kinds against the plain model ({meta.get('entities', 'given')} entities"
+             + (", longest match)" if meta.get("longest_match") else ")"), "",
              f"Command: `{meta['command']}`  ", f"Loss: {meta['loss']}, intersection: {meta['intersection']}, "
              f"epochs ≤ {meta['epochs']}, learning rate {meta.get('lr', 3e-3):g}, patience {meta.get('patience', 5)}, "
              f"torch {meta['torch']}, {meta['machine']}", "",
@@ -87,6 +91,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the package's)")
     ap.add_argument("--patience", type=int, default=TrainConfig.patience)
+    ap.add_argument("--longest-match", action="store_true", help="text models: ResolverConfig.longest_match")
     ap.add_argument("--max-test", type=int, default=None, help="evaluate on N test questions drawn at random")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     args = ap.parse_args()
@@ -98,10 +103,11 @@ def main() -> None:
                 mc = ModelConfig(loss=args.loss, intersection=args.intersection, entity_kinds=kinds,
                                  entities=args.entities)
                 tc = TrainConfig(epochs=args.epochs, seed=seed, patience=args.patience)
-                rows.append(run(data, name, mc, tc if args.lr is None else tc.with_(lr=args.lr), args.max_test))
+                rows.append(run(data, name, mc, tc if args.lr is None else tc.with_(lr=args.lr), args.max_test,
+                                args.longest_match))
                 print({k: v for k, v in rows[-1].items() if k != "by_source"}, flush=True)
     meta = run_meta(loss=args.loss, intersection=args.intersection, epochs=args.epochs, entities=args.entities,
-                    lr=args.lr or TrainConfig.lr, patience=args.patience)
+                    lr=args.lr or TrainConfig.lr, patience=args.patience, longest_match=args.longest_match)
     write_results("entity_kinds", args.tag, meta, rows, markdown)
 
 
