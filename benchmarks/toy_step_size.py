@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import statistics
 import time
 
@@ -31,15 +30,11 @@ from kgqa.datasets import load_dataset, split_examples
 from kgqa.model import ModelConfig
 from kgqa.resolve import ResolverConfig
 from kgqa.runtime import seed_everything
-from kgqa.toy_templates import TEMPLATES
+from kgqa.toy_templates import TEMPLATES, phrasing_pattern
 from kgqa.train import TrainConfig, fit
 from report import run_meta, write_results
 
 PORTMAN = "Who did Natalie Portman play in Star Wars Episode II?"  # a test question: never trained on
-
-
-def _pattern(template: str) -> re.Pattern[str]:
-    return re.compile(re.escape(template).replace(r"\{A\}", ".+").replace(r"\{B\}", ".+"), re.IGNORECASE)
 
 
 def held_out_split(examples: list, seed: int) -> tuple[list, list, list[str]]:
@@ -51,9 +46,10 @@ def held_out_split(examples: list, seed: int) -> tuple[list, list, list[str]]:
         trained = [t for t in templates if not t.startswith("~")]
         if len(trained) >= 3:
             chosen.append(rng.choice(trained))
-    patterns = [_pattern(t) for t in chosen]
-    held = [ex for ex in examples if any(p.fullmatch(ex.question) for p in patterns)]
-    kept = [ex for ex in examples if ex not in held]
+    patterns = [phrasing_pattern(t) for t in chosen]
+    kept, held = [], []
+    for ex in examples:
+        (held if any(p.fullmatch(ex.question) for p in patterns) else kept).append(ex)
     return kept, held, chosen
 
 
@@ -93,8 +89,8 @@ def main() -> None:
                 rows[-1]["portman_reading"] = {"mentions": [trace.mentions[i].text for i in best.slots],
                                                "weight": best.weight}
             print(rows[-1], flush=True)
-    meta = run_meta(entities=args.entities, intersection=args.intersection, patience=args.patience, epochs=args.epochs, split_seed=args.split_seed,
-                    held_out=len(held), trained_on=len(kept), phrasings=phrasings)
+    meta = run_meta(entities=args.entities, intersection=args.intersection, patience=args.patience, epochs=args.epochs,
+                    split_seed=args.split_seed, held_out=len(held), trained_on=len(kept), phrasings=phrasings)
     write_results("toy_step_size", args.tag, meta, rows, markdown)
 
 

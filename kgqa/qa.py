@@ -84,7 +84,7 @@ class QASystem:
         model = EndToEndQA(kg.num_relations, encoder.dim, model_config, kernel=kernel, values=values)  # type: ignore[arg-type]
         resolver = None
         if model_config.entities != "given":
-            resolver_config = resolver_config or ResolverConfig(max_entities=2 if model_config.branched else 1)
+            resolver_config = resolver_config or ResolverConfig.for_branches(model_config.branched)
             resolver = EntityResolver(kg, encoder.dim, resolver_config)
         return cls(kg, encoder, model, device=device, resolver=resolver, kb_group=kb_group)
 

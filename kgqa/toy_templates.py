@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["TEMPLATES", "DESCRIPTIONS", "THE", "THE_ALIASES", "held_out_phrasing"]
+__all__ = ["TEMPLATES", "DESCRIPTIONS", "THE", "THE_ALIASES", "held_out_phrasing", "phrasing_pattern"]
 
 # (program, topic entity types separated by ";" or "" for any) -> phrasings; "~" marks a held-out
 # (test) phrasing. {A} is the first topic, {B} the second.
@@ -305,10 +305,15 @@ THE = {"mona_lisa", "venus_de_milo", "louvre_museum", "museum_of_modern_art", "m
 THE_ALIASES = {"Louvre", "UK", "USA", "United States of America"}
 
 
+def phrasing_pattern(template: str) -> re.Pattern[str]:
+    """The questions ``template`` phrases, whatever its entities (a leading ``~`` ignored; any case)."""
+    return re.compile(re.escape(template.lstrip("~")).replace(r"\{A\}", ".+").replace(r"\{B\}", ".+"),
+                      re.IGNORECASE)
+
+
 @lru_cache(maxsize=1)
 def _held_out_patterns() -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(re.escape(t[1:]).replace(r"\{A\}", ".+").replace(r"\{B\}", ".+"), re.IGNORECASE)
-                 for templates in TEMPLATES.values() for t in templates if t.startswith("~"))
+    return tuple(phrasing_pattern(t) for templates in TEMPLATES.values() for t in templates if t.startswith("~"))
 
 
 def held_out_phrasing(question: str) -> bool:

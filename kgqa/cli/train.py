@@ -108,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.longest_match:
             from ..resolve import ResolverConfig
 
-            resolver = ResolverConfig(max_entities=2 if mc.branched else 1, longest_match=True)
+            resolver = ResolverConfig.for_branches(mc.branched, longest_match=True)
         result = fit(data, mc, tc, run_dir=run_dir, resume=not args.no_resume, overwrite=args.overwrite,
                      progress=not getattr(args, "quiet", False), layout=layout, resolver_config=resolver)
     finally:

@@ -100,6 +100,11 @@ class ResolverConfig:
             raise ValueError(f"slots ({self.slots}) must be at least max_entities ({self.max_entities})")
 
     @classmethod
+    def for_branches(cls, branched: bool, **changes: object) -> ResolverConfig:
+        """The default for a model with one branch per entity (it needs several: two) or one walk (one)."""
+        return cls(max_entities=2 if branched else 1, **changes)  # type: ignore[arg-type]
+
+    @classmethod
     def quick(cls) -> ResolverConfig:
         """A small preset for quick mode and tests."""
         return cls(hidden=64, context_dim=32)
@@ -327,11 +332,11 @@ class EntityResolver(nn.Module):
 
         start, end, mean = span_embeddings(tokens, spans.piece_start, spans.piece_end)  # (B, S, H) each
         span_logits = self.span_scorer(start, end, mean, spans.width)  # (B, S)
-        if self.prior is not None:  # features are >= 0 and 0 at padding: the max is the best match
-            span_logits = span_logits + self.prior(features.amax(dim=2)).squeeze(-1)
+        best = features.amax(dim=2)  # (B, S, F): features are >= 0 and 0 at padding, so the best match
+        if self.prior is not None:
+            span_logits = span_logits + self.prior(best).squeeze(-1)
         if self.enclosed is not None:
-            exact = features[..., FEATURE_NAMES.index("normalized_exact")].amax(dim=2)  # (B, S)
-            held = enclosing_best(exact, spans.chars, span_mask)  # (B, S)
+            held = enclosing_best(best[..., FEATURE_NAMES.index("normalized_exact")], spans.chars, span_mask)  # (B, S)
             span_logits = span_logits + self.enclosed(held[..., None]).squeeze(-1)
         if given_spans is not None:
             span_logits = torch.zeros_like(span_logits)  # fixed: uniform over the given spans
@@ -384,8 +389,7 @@ def enclosing_best(score: Tensor, chars: Tensor, mask: Tensor) -> Tensor:
     ``chars``: ``(B, S, 2)`` ``[start, end)`` offsets. Memory ``B·S²``."""
     start, end = chars[..., 0], chars[..., 1]
     holds = (start[:, :, None] <= start[:, None, :]) & (end[:, None, :] <= end[:, :, None])  # [b, s', s]
-    holds &= mask[:, :, None] & ~torch.eye(chars.shape[1], dtype=torch.bool, device=chars.device)
-    holds &= (chars[:, :, None, :] != chars[:, None, :, :]).any(dim=-1)  # the same characters do not hold
+    holds &= mask[:, :, None] & (chars[:, :, None, :] != chars[:, None, :, :]).any(dim=-1)  # nor itself, nor its twin
     return (score[:, :, None] * holds).amax(dim=1) if score.shape[1] else score
 
 
