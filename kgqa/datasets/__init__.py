@@ -12,8 +12,8 @@ split), :mod:`.files` (the question file formats, parsed with errors at file:lin
 generated over the MetaQA KB).
 
 Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA,
-"dev-trained"), ``metaqa-all`` (the three together), ``metaqa-1hop-para`` and ``metaqa-1hop-aug``
-(held-out phrasings); ``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all``
+"dev-trained"), ``metaqa-all`` (the three together), ``metaqa-{1,2,3}hop-para``, ``metaqa-all-para``,
+``metaqa-1hop-aug`` and ``metaqa-all-aug`` (held-out phrasings); ``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all``
 (WorldCup2014); ``metaqa-multi``; ``metaqa-ops``, ``wc-ops``; ``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata).
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
 :func:`load_questions` read your own graph and questions.
@@ -94,6 +94,15 @@ DATASETS: dict[str, DatasetSpec] = {
     "metaqa-1hop-aug": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, **{"augment": 0.5, **o}),
                                    "MetaQA 1-hop, training questions also rephrased; held-out test phrasings",
                                    "metaqa"),
+    **{f"metaqa-{k}hop-para": DatasetSpec(lambda root, k=k, **o: load_metaqa_paraphrased(root, k, **o),
+                                          f"MetaQA {k}-hop, test questions in held-out phrasings (robustness)",
+                                          "metaqa") for k in (2, 3)},
+    "metaqa-all-para": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, "all", **o),
+                                   "MetaQA 1-, 2- and 3-hop, test questions in held-out phrasings (robustness)",
+                                   "metaqa"),
+    "metaqa-all-aug": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, "all", **{"augment": 0.5, **o}),
+                                  "MetaQA 1-, 2- and 3-hop, training questions also rephrased; held-out test "
+                                  "phrasings", "metaqa"),
     "sq-wikidata": DatasetSpec(lambda root, **o: load_sq_wikidata(root, **o),
                                "SimpleQuestions-Wikidata over the closed graph of its gold facts", "sq-wikidata"),
     "sq-wikidata-answerable": DatasetSpec(lambda root, **o: load_sq_wikidata(root, answerable=True, **o),

@@ -1,14 +1,14 @@
-"""MetaQA 1-hop questions in phrasings MetaQA never uses: a robustness test, and augmentation for training.
+"""MetaQA questions in phrasings MetaQA never uses: a robustness test, and augmentation for training.
 
 MetaQA's questions come from a few templates per question type (``what films did [X] star in``,
 ``[X] appears in which movies`` ...). A model trained on them may learn the templates rather than
 the question: asked in words no template uses, it should still follow the same relation. This
 module rewrites MetaQA 1-hop questions with phrasings of its own, in two disjoint banks per
-question type:
+question type (1-hop types in :data:`PARAPHRASES`; 2- and 3-hop types composed, see :func:`phrasings`):
 
 - ``"held_out"``: the test phrasings. :func:`load_metaqa_paraphrased` replaces the test split with
-  them (``metaqa-1hop-para``): same topics, same answers, same graph, only the words change;
-- ``"train"``: other phrasings, for augmentation (``metaqa-1hop-aug``): a seeded share of the
+  them (``metaqa-1hop-para``, ``metaqa-all-para`` ...): same topics, same answers, same graph, only the words change;
+- ``"train"``: other phrasings, for augmentation (``metaqa-1hop-aug``, ``metaqa-all-aug``): a seeded share of the
   training questions is added again in these words. No held-out phrasing is ever trained on.
 
 Neither bank repeats a MetaQA template (a test checks it against the dev files). Phrasings keep
@@ -27,7 +27,7 @@ from typing import Literal
 from .base import QADataset, QAExample
 from .loaders import load_metaqa
 
-__all__ = ["PARAPHRASES", "paraphrase", "load_metaqa_paraphrased"]
+__all__ = ["PARAPHRASES", "FILMS", "ASK", "RETURNS", "phrasings", "paraphrase", "load_metaqa_paraphrased"]
 
 Bank = Literal["train", "held_out"]
 
@@ -87,46 +87,137 @@ PARAPHRASES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Question type → ``{"train": phrasings, "held_out": phrasings}``; ``X`` is the topic's mention."""
 
+# A 2- or 3-hop question walks to a set of films and asks one thing about them: "who directed [the
+# films X acted in]". Its phrasings are composed from the same two banks, one part for each: a noun
+# phrase for the films reached from X (FILMS, by the question type's steps up to the last film) and
+# a question about films F (ASK, by the last step's kind). A held-out phrasing is made of held-out
+# parts only, so neither part of it was ever trained on.
+FILMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "actor_to_movie": {
+        "train": ("the films X has acted in", "the movies featuring X", "the films X had a role in"),
+        "held_out": ("the movies X appeared in", "the films with X in the cast")},
+    "director_to_movie": {
+        "train": ("the films X has directed", "the movies made by X", "the films X was director of"),
+        "held_out": ("the movies X directed", "the films helmed by X")},
+    "writer_to_movie": {
+        "train": ("the films X has written", "the movies scripted by X", "the films X was a writer on"),
+        "held_out": ("the movies X wrote", "the films whose script X wrote")},
+    "movie_to_actor_to_movie": {
+        "train": ("the films that share a cast member with X", "the movies in which an actor of X also plays",
+                  "the films made with someone from the cast of X"),
+        "held_out": ("the movies starring someone who is in X", "the films where a performer from X appears")},
+    "movie_to_director_to_movie": {
+        "train": ("the films by whoever directed X", "the movies made by the director of X",
+                  "the films from the filmmaker behind X"),
+        "held_out": ("the movies the director of X has made", "the films directed by the one who directed X")},
+    "movie_to_writer_to_movie": {
+        "train": ("the films by whoever wrote X", "the movies scripted by the writer of X",
+                  "the films from the screenwriter behind X"),
+        "held_out": ("the movies the writer of X has written", "the films written by the one who wrote X")},
+}
+"""The films a question walks to, as a noun phrase: its steps up to the last film → bank → phrases."""
+
+ASK: dict[str, dict[str, tuple[str, ...]]] = {
+    "year": {"train": ("in which years did F come out", "when did F premiere", "what years are F from"),
+             "held_out": ("when did F come out", "tell me the years F were released")},
+    "genre": {"train": ("which genres do F belong to", "how would you classify F", "what kind of films are F"),
+              "held_out": ("what genres are F", "tell me the genres of F")},
+    "language": {"train": ("in which languages are F", "what language do they speak in F", "what languages are used in F"),
+                 "held_out": ("which languages were F made in", "tell me the languages of F")},
+    "actor": {"train": ("who plays in F", "name the actors of F", "which actors appear in F"),
+              "held_out": ("who can be seen in F", "which performers are in F")},
+    "director": {"train": ("who made F", "name the directors of F", "who was behind the camera on F"),
+                 "held_out": ("who helmed F", "which filmmakers directed F")},
+    "writer": {"train": ("who penned F", "name the writers of F", "which writers are credited on F"),
+               "held_out": ("who scripted F", "tell me who wrote F")},
+}
+"""What a question asks about the films ``F``: the last step's kind → bank → phrasings."""
+
+RETURNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "actor_to_movie_to_actor": {
+        "train": ("who has shared the screen with X", "name the co-stars of X", "which actors have played alongside X"),
+        "held_out": ("who has acted with X", "which performers have worked with X",
+                     "tell me who has starred with X")},
+    "director_to_movie_to_director": {
+        "train": ("who has co-directed a film with X", "name the co-directors of X",
+                  "which directors have shared a film with X"),
+        "held_out": ("who directed a movie alongside X", "which filmmakers have worked with X as co-director",
+                     "tell me who has directed with X")},
+    "writer_to_movie_to_writer": {
+        "train": ("who has co-written a film with X", "name the co-writers of X", "which writers have shared a script with X"),
+        "held_out": ("who wrote a movie alongside X", "which screenwriters have worked with X on a script",
+                     "tell me who has written with X")},
+    "movie_to_actor_to_movie": {
+        "train": ("which other films have cast members of X", "name movies that share a cast member with X",
+                  "what else have the actors of X played in"),
+        "held_out": ("what else has the cast of X been in", "which movies feature someone from the cast of X",
+                     "tell me the other films of the actors of X")},
+    "movie_to_director_to_movie": {
+        "train": ("which other films did the director of X make", "name movies by whoever directed X",
+                  "what else did the director of X direct"),
+        "held_out": ("what else has the director of X made", "list the films of the person who directed X",
+                     "tell me the other films of the director of X")},
+    "movie_to_writer_to_movie": {
+        "train": ("which other films did the writer of X write", "name movies by whoever wrote X",
+                  "what else did the writer of X write"),
+        "held_out": ("what else has the writer of X written", "list the films of the person who wrote X",
+                     "tell me the other films of the writer of X")},
+}
+"""2-hop types that go out along one relation and back (co-stars; films sharing a director), which
+a noun phrase for "the films" would say badly: question type → bank → phrasings."""
+
+
+def phrasings(qtype: str, bank: Bank) -> tuple[str, ...]:
+    """The phrasings of ``bank`` for a MetaQA question type (``X`` marks the topic's mention); none
+    for a type this module does not rephrase (the rare rating and votes questions)."""
+    if qtype in PARAPHRASES:
+        return PARAPHRASES[qtype][bank]
+    if qtype in RETURNS:
+        return RETURNS[qtype][bank]
+    films, _, last = qtype.rpartition("_to_")
+    if films in FILMS and last in ASK:
+        return tuple(ask.replace("F", f) for ask in ASK[last][bank] for f in FILMS[films][bank])
+    return ()
+
 
 def paraphrase(examples: Sequence[QAExample], bank: Bank, seed: int = 0) -> list[QAExample]:
-    """``examples`` (MetaQA 1-hop, one topic with a located mention) rephrased with a seeded choice
-    from ``bank``; a question whose type has no phrasings here (the rare rating and votes
-    questions) keeps its words. Topics, answers, type and gold path are unchanged; the mention keeps
+    """``examples`` (MetaQA, one topic with a located mention) rephrased with a seeded choice
+    from ``bank`` (:func:`phrasings`); a question whose type has none keeps its words. Topics, answers, type and gold path are unchanged; the mention keeps
     its surface text and its new span."""
     if bank not in ("train", "held_out"):
         raise ValueError(f"bank must be 'train' or 'held_out', got {bank!r}")
     rng = random.Random(seed)
     out = []
     for ex in examples:
-        phrasings = PARAPHRASES.get(ex.qtype, {}).get(bank)
-        if not phrasings or len(ex.mentions) != 1 or ex.mentions[0][0] < 0:
+        options = phrasings(ex.qtype or "", bank)
+        if not options or len(ex.mentions) != 1 or ex.mentions[0][0] < 0:
             out.append(ex)
             continue
         a, b = ex.mentions[0]
         mention = ex.question[a:b]
-        before, _, after = rng.choice(phrasings).partition("X")
+        before, _, after = rng.choice(options).partition("X")
         out.append(replace(ex, question=before + mention + after, mentions=((len(before), len(before) + len(mention)),),
                            source=f"{ex.source} ({bank} paraphrase)"))
     return out
 
 
-def load_metaqa_paraphrased(root: str | os.PathLike, *, augment: float = 0.0, seed: int = 0,
-                            holdout: float = 0.1) -> QADataset:
-    """MetaQA 1-hop (dev-trained) whose test questions are asked in held-out phrasings.
+def load_metaqa_paraphrased(root: str | os.PathLike, hops: int | Literal["all"] = 1, *, augment: float = 0.0,
+                            seed: int = 0, holdout: float = 0.1) -> QADataset:
+    """MetaQA ``hops`` (1, 2, 3 or ``"all"``; dev-trained) whose test questions are asked in held-out phrasings.
 
-    Train and dev are those of ``metaqa-1hop`` (same seed), so a ``metaqa-1hop`` model can be
-    evaluated on this test split as it is. ``augment`` (0..1): that share of the training
-    questions, seeded, is added again rephrased with the training bank.
+    Train and dev are those of ``metaqa-{hops}hop`` / ``metaqa-all`` (same seed), so a model of that
+    dataset can be evaluated on this test split as it is. ``augment`` (0..1): that share of the
+    training questions, seeded, is added again rephrased with the training bank.
     """
     if not 0.0 <= augment <= 1.0:
         raise ValueError(f"augment must be a share between 0 and 1, got {augment!r}")
-    base = load_metaqa(root, 1, holdout=holdout, seed=seed)
+    base = load_metaqa(root, hops, holdout=holdout, seed=seed)
     test = paraphrase(base.test, "held_out", seed)
     train = list(base.train)
     if augment:
         picked = random.Random(seed + 1).sample(range(len(train)), round(augment * len(train)))
         train += paraphrase([train[i] for i in sorted(picked)], "train", seed)
-    name = "metaqa-1hop-aug" if augment else "metaqa-1hop-para"
+    name = f"{base.name}-aug" if augment else f"{base.name}-para"
     notes = (base.notes + f" Test: qa_test.txt asked in held-out phrasings no MetaQA template and no training "
              f"phrasing uses (kgqa.datasets.paraphrases, seed {seed}); topics and answers unchanged."
              + (f" Train: plus {augment:.0%} of its questions again in the training bank's phrasings." if augment else ""))
