@@ -35,6 +35,8 @@ def evaluate(run: Path, vanilla, para) -> dict:
         m = system.evaluate(data.test)
         row[name] = {"hits@1": m["hits@1"], "by_type": {t: r["hits@1"] for t, r in m["by_type"].items()},
                      "by_hops": {str(h): r["hits@1"] for h, r in m["by_hops"].items()}}
+        if "er" in m:  # a text model: did the new words move the entity it starts from?
+            row[name]["er"] = {k: m["er"][k] for k in ("span_accuracy", "entity_accuracy")}
     row["gap"] = row["vanilla"]["hits@1"] - row["paraphrased"]["hits@1"]
     return row
 
@@ -46,6 +48,14 @@ def markdown(rows: list[dict], meta: dict) -> str:
     for r in rows:
         lines.append(f"| {Path(r['run']).name} | {r['trained_on']} | {r['entities']} | {r['vanilla']['hits@1']:.2f} | "
                      f"{r['paraphrased']['hits@1']:.2f} | {r['gap']:.2f} |")
+    resolved = [r for r in rows if "er" in r["vanilla"]]
+    if resolved:
+        lines += ["", "Entity resolution of the text models (vanilla → paraphrased):", "",
+                  "| run | span accuracy | entity accuracy |", "|---|---|---|"]
+        for r in resolved:
+            v, p = r["vanilla"]["er"], r["paraphrased"]["er"]
+            lines.append(f"| {Path(r['run']).name} | {v['span_accuracy']:.2f} → {p['span_accuracy']:.2f} | "
+                         f"{v['entity_accuracy']:.2f} → {p['entity_accuracy']:.2f} |")
     hops = sorted(rows[0]["vanilla"].get("by_hops", {})) if rows else []
     if len(hops) > 1:
         lines += ["", "Per hop count (vanilla → paraphrased):", "",
