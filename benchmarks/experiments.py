@@ -98,7 +98,8 @@ FULL: list[Row] = [
       for k in (1, 2, 3) for e in ("given", "text")],
     Row("metaqa-1hop", loss="softmax"),
     # one model for every hop count; robustness to phrasing (held-out phrasings, with and without augmentation)
-    Row("metaqa-all"), Row("metaqa-1hop-aug"), Row("metaqa-1hop-aug", entities="text", epochs=8), Row("metaqa-all-aug"),
+    Row("metaqa-all"), Row("metaqa-1hop-aug"), Row("metaqa-1hop-aug", entities="text", epochs=8),
+    Row("metaqa-1hop-aug", entities="text", finetune=True, epochs=4), Row("metaqa-all-aug"),
     Row("metaqa-all-aug", extra=("--entity-kinds",)),  # the hop count from the kind of entity asked for
     Row("metaqa-all-aug", finetune=True, epochs=3, extra=("--entity-kinds",)),  # and words no phrasing trained
     # PathQuestion and WorldCup2014 (small sets, seeded splits): three seeds
