@@ -3,15 +3,17 @@
 MetaQA's questions come from a few templates per question type (``what films did [X] star in``,
 ``[X] appears in which movies`` ...). A model trained on them may learn the templates rather than
 the question: asked in words no template uses, it should still follow the same relation. This
-module rewrites MetaQA 1-hop questions with phrasings of its own, in two disjoint banks per
-question type (1-hop types in :data:`PARAPHRASES`; 2- and 3-hop types composed, see :func:`phrasings`):
+module rewrites MetaQA questions with phrasings of its own, in two disjoint banks per question
+type (1-hop types in :data:`PARAPHRASES`; 2- and 3-hop types composed, see :func:`phrasings`):
 
 - ``"held_out"``: the test phrasings. :func:`load_metaqa_paraphrased` replaces the test split with
-  them (``metaqa-1hop-para``, ``metaqa-all-para`` ...): same topics, same answers, same graph, only the words change;
-- ``"train"``: other phrasings, for augmentation (``metaqa-1hop-aug``, ``metaqa-all-aug``): a seeded share of the
-  training questions is added again in these words. No held-out phrasing is ever trained on.
+  them (``metaqa-1hop-para``, ``metaqa-all-para`` ...): same topics, same answers, same graph,
+  only the words change;
+- ``"train"``: other phrasings, for augmentation (``metaqa-1hop-aug``, ``metaqa-all-aug``): a
+  seeded share of the training questions is added again in these words. No held-out phrasing is
+  ever trained on.
 
-Neither bank repeats a MetaQA template (a test checks it against the dev files). Phrasings keep
+Neither bank repeats a MetaQA template (a test checks it against the dev and test files). Phrasings keep
 MetaQA's style (lower case, no question mark); ``X`` marks the topic's mention, which keeps its
 surface text from the original question.
 """
@@ -182,8 +184,8 @@ def phrasings(qtype: str, bank: Bank) -> tuple[str, ...]:
 
 def paraphrase(examples: Sequence[QAExample], bank: Bank, seed: int = 0) -> list[QAExample]:
     """``examples`` (MetaQA, one topic with a located mention) rephrased with a seeded choice
-    from ``bank`` (:func:`phrasings`); a question whose type has none keeps its words. Topics, answers, type and gold path are unchanged; the mention keeps
-    its surface text and its new span."""
+    from ``bank`` (:func:`phrasings`); a question whose type has none keeps its words. Topics,
+    answers, type and gold path are unchanged; the mention keeps its surface text and its new span."""
     if bank not in ("train", "held_out"):
         raise ValueError(f"bank must be 'train' or 'held_out', got {bank!r}")
     rng = random.Random(seed)
