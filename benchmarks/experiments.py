@@ -107,7 +107,7 @@ FULL: list[Row] = [
     *_seeds(3, dataset="wc-all"), *_seeds(3, dataset="wc-all", intersection="min"),
     *_seeds(3, dataset="wc-all", entities="text", intersection="min"),
     # two-entity questions over MetaQA
-    Row("metaqa-multi"), Row("metaqa-multi", intersection="min"), Row("metaqa-multi", entities="text", intersection="min"),
+    Row("metaqa-multi"), Row("metaqa-multi", intersection="min"), Row("metaqa-multi", entities="text", intersection="min", epochs=6),
 ]
 """The full grid, in the order it runs (cheap rows first)."""
 
