@@ -6,8 +6,9 @@ Starts the ``kgqa train`` command given after ``--`` as a child process, samples
 of the child and its own children every 0.2 s (``/proc/PID/status``, ``VmRSS``) and reads its
 progress bars as they come, so each sample is put down to the phase the process is in: ``loading``
 (the data, the encoder, the candidate index, before the first step), ``epoch k`` (its training
-steps), ``validation k`` (after its last step, until the next epoch starts), ``test`` (after the
-last validation: the test evaluation and the report). The peak of each phase, the whole process's
+steps), ``validation k`` (after its last step, until the next epoch starts), and ``last
+validation, test`` (after the last epoch's steps: its validation, then the test evaluation and the
+report, which the output does not tell apart). The peak of each phase, the whole process's
 peak (also the kernel's own high-water mark, ``ru_maxrss`` of the child) and the wall time are
 written to ``benchmarks/results/train_memory[-TAG].json`` and ``.md``. Needs ``KGQA_DATA`` for the
 real datasets.
