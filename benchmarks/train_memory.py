@@ -30,6 +30,9 @@ from report import run_meta, write_results
 EPOCH = re.compile(r"epoch (\d+)/(\d+):\s+(\d+)%")
 """A training progress bar: ``epoch 3/6:  42%|...``."""
 
+EVERY_S = 0.2
+"""Seconds between two samples of the resident memory."""
+
 
 def _rss_kib(pid: int) -> int:
     """Resident memory of ``pid`` and of its children, in KiB (0 once it has gone)."""
@@ -63,10 +66,13 @@ class Phases:
             return
         k, n, pct = int(m.group(1)), int(m.group(2)), int(m.group(3))
         self.epochs = max(self.epochs, n)
-        self.now = f"validation {k}" if pct == 100 else f"epoch {k}"
+        if pct < 100:
+            self.now = f"epoch {k}"
+        else:  # the last epoch's validation and the test come one after the other, nothing tells them apart
+            self.now = "last validation, test" if k == n else f"validation {k}"
 
 
-def measure(cmd: list[str], every: float = 0.2) -> dict:
+def measure(cmd: list[str]) -> dict:
     """Run ``cmd``; per phase: its peak resident memory (GiB) and seconds spent in it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     start = time.perf_counter()
@@ -88,11 +94,8 @@ def measure(cmd: list[str], every: float = 0.2) -> dict:
 
     def sampler() -> None:
         last = time.perf_counter()
-        while not finished.wait(every):
-            rss, now = _rss_kib(proc.pid), time.perf_counter()
-            phase = phases.now
-            if phases.epochs and phase == f"validation {phases.epochs}":
-                phase = "last validation, test"  # one after the other, nothing tells them apart
+        while not finished.wait(EVERY_S):
+            rss, now, phase = _rss_kib(proc.pid), time.perf_counter(), phases.now
             if rss:
                 peaks[phase] = max(peaks.get(phase, 0), rss)
                 seconds[phase] = seconds.get(phase, 0.0) + (now - last)
@@ -121,7 +124,7 @@ def measure(cmd: list[str], every: float = 0.2) -> dict:
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = ["# Where a training process's memory peaks", "", f"Command: `{meta['command']}`  ",
              f"`{meta['train']}`: {meta['wall_s'] / 60:.1f} min, peak resident memory **{meta['peak_gib']:.2f} GiB** "
-             f"sampled every 0.2 s, in {meta['peak_phase']} (kernel high-water mark {meta['maxrss_gib']:.2f} GiB); "
+             f"sampled every {EVERY_S} s, in {meta['peak_phase']} (kernel high-water mark {meta['maxrss_gib']:.2f} GiB); "
              f"torch {meta['torch']}, {meta['machine']}", "",
              "| phase | time | peak resident memory |", "|---|---|---|"]
     lines += [f"| {r['phase']} | {r['seconds']:.0f} s | {r['peak_gib']:.2f} GiB |" for r in rows]
