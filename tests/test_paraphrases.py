@@ -104,3 +104,55 @@ def test_bad_arguments() -> None:
         load_metaqa_paraphrased(".", augment=2)
     with pytest.raises(ValueError, match="MetaQA has 1-, 2- and 3-hop"):
         load_metaqa_paraphrased(".", 4)
+
+
+def test_per_phrasing_breakdown_matches_evaluate(toy_data, trained_toy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/paraphrase.py's per-phrasing Hits@1 against evaluate() on each group, and its
+    misses against the group's size, on toy questions rewritten in two made-up phrasings."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    import torch
+
+    from kgqa.qa import QASystem
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import paraphrase as bench
+
+    system = QASystem.from_pretrained(trained_toy[1] / "best", kg=toy_data.kg)
+    exs = []
+    for i, ex in enumerate(e for e in toy_data.train + toy_data.test if len(e.topics) == 1 and e.mentions[0][0] >= 0):
+        before, _, after = ("tell me about X please", "X: what do you know")[i % 2].partition("X")
+        a, b = ex.mentions[0]
+        mention = ex.question[a:b]
+        exs.append(replace(ex, question=before + mention + after, mentions=((len(before), len(before) + len(mention)),),
+                           source=ex.source + " (held_out paraphrase)"))
+    assert bench.phrasing_of(exs[0]) == "tell me about X please" and bench.phrasing_of(exs[1]) == "X: what do you know"
+    seen = next(e for e in toy_data.train if len(e.topics) == 1 and e.mentions[0][0] >= 0)  # a training phrasing
+    exs.append(replace(seen, source=seen.source + " (held_out paraphrase)"))
+    with torch.inference_mode():
+        table = bench.by_phrasing(system, SimpleNamespace(test=exs), toy_data.train)
+    own = table[seen.qtype][bench.phrasing_of(seen)]["nearest_training"]  # nearest to itself
+    assert (own["phrasing"], own["type"]) == (bench.phrasing_of(seen), seen.qtype) and own["cosine"] == pytest.approx(1, abs=1e-3)
+    assert sum(v["n"] for phs in table.values() for v in phs.values()) == len(exs)
+    assert any(v["misses_follow"] for phs in table.values() for v in phs.values())  # the model misses some
+    for qtype, phs in table.items():
+        for phrasing, v in phs.items():
+            group = [e for e in exs if e.qtype == qtype and bench.phrasing_of(e) == phrasing]
+            assert v["n"] == len(group)
+            assert v["hits@1"] == pytest.approx(system.evaluate(group)["hits@1"])
+            misses = round(v["n"] * (1 - v["hits@1"] / 100))
+            assert sum(c for _, c in v["misses_follow"]) <= misses
+            if len(v["misses_follow"]) < 3:  # every distinct path listed: they add up to the misses
+                assert sum(c for _, c in v["misses_follow"]) == misses
+            assert -1.001 <= v["nearest_training"]["cosine"] <= 1.001
+            assert 0 <= v["misses_on_nearest_path"] <= misses
+            hops = group[0].hops
+            assert v["gold"] == " → ".join(group[0].paths[0]) and v["gold"].count("→") == hops - 1
+    monkeypatch.setattr(bench, "LOW", 101.0)  # every phrasing listed
+    scored = {"hits@1": 0.0, "by_type": {}, "by_hops": {}}
+    page = bench.markdown([{"run": "runs/toy", "trained_on": "toy", "entities": "given", "vanilla": scored,
+                            "paraphrased": scored, "gap": 0.0, "by_phrasing": table}], {"dataset": "metaqa-1hop"})
+    listed = sum(len(phs) for phs in table.values())
+    assert f"answers below 101% Hits@1: {listed} of {listed}." in page
+    assert all(f"| {t} | {ph} | {v['n']} |" in page for t, phs in table.items() for ph, v in phs.items())
