@@ -22,7 +22,8 @@ On the test split:
 - **each run**: test Hits@1 on all questions, on those whose mention is located and on the rest;
   for a model that resolves entities, its entity accuracy on both groups.
 
-Writes ``benchmarks/results/sq_wikidata.json`` and ``.md``.
+Writes ``benchmarks/results/sq_wikidata[-TAG].json`` and ``.md`` (``--tag bound`` without ``--runs``: the
+bound, the reach and the candidates alone).
 """
 
 from __future__ import annotations
