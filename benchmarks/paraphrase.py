@@ -57,12 +57,16 @@ def read_paths(system: QASystem, examples: list[QAExample], batch: int = 512) ->
     return out_rows
 
 
+def one_mention(ex: QAExample) -> bool:
+    """Whether ``ex`` has one topic mention, located in its text (so it has a phrasing)."""
+    return len(ex.mentions) == 1 and ex.mentions[0][0] >= 0
+
+
 def templates(examples: list[QAExample]) -> dict[tuple[str, str], QAExample]:
     """One example per (question type, phrasing) of ``examples`` with one located mention."""
     out: dict[tuple[str, str], QAExample] = {}
-    for ex in examples:
-        if len(ex.mentions) == 1 and ex.mentions[0][0] >= 0:
-            out.setdefault((ex.qtype, phrasing_of(ex)), ex)
+    for ex in filter(one_mention, examples):
+        out.setdefault((ex.qtype, phrasing_of(ex)), ex)
     return out
 
 
@@ -88,14 +92,16 @@ def by_phrasing(system: QASystem, para, train: list[QAExample]) -> dict:
     training phrasing (:func:`nearest`, among ``train``'s)."""
     groups: dict[tuple[str, str], list[QAExample]] = defaultdict(list)
     for ex in para.test:
-        if "paraphrase" in ex.source and len(ex.mentions) == 1 and ex.mentions[0][0] >= 0:
+        if "paraphrase" in ex.source and one_mention(ex):
             groups[(ex.qtype, phrasing_of(ex))].append(ex)
     keys = sorted(groups)
     near = nearest(system, [groups[k][0] for k in keys], templates(train))
+    ordered = [ex for k in keys for ex in groups[k]]
+    paths, start = read_paths(system, ordered), 0  # one pass over every group, in full batches
     result: dict[str, dict[str, dict]] = defaultdict(dict)
     for (qtype, phrasing), (n_phrasing, n_type, cos, n_path) in zip(keys, near):
         exs = groups[(qtype, phrasing)]
-        read = read_paths(system, exs)
+        read, start = paths[start:start + len(exs)], start + len(exs)
         missed = Counter(path for ok, path in read if not ok)
         result[qtype][phrasing] = {"n": len(exs), "hits@1": 100 * sum(ok for ok, _ in read) / len(exs),
                                    "gold": " → ".join(exs[0].paths[0]) if exs[0].paths else "",

@@ -43,11 +43,16 @@ from kgqa.resolve.spans import enumerate_spans
 from report import run_meta, write_results
 
 
+def has_label(kg, entity: str) -> bool:
+    """Whether ``entity`` has an English label (one without is shown by its id)."""
+    return kg.name_of(entity) != entity
+
+
 def bound(data) -> dict:
     test = data.test
     kg = data.kg
     missing = [ex for ex in test if ex.mentions[0] == NO_SPAN]
-    otherwise = [ex for ex in missing if kg.name_of(ex.topics[0]) != ex.topics[0]]  # has a label, not written
+    otherwise = [ex for ex in missing if has_label(kg, ex.topics[0])]  # has a label, not written
     return {"questions": len(test), "mention_located": 100 * (1 - len(missing) / len(test)),
             "label_not_in_text": 100 * len(missing) / len(test),
             "subject_without_label": 100 * (len(missing) - len(otherwise)) / len(test),
@@ -60,7 +65,6 @@ def reach(data, index: CandidateIndex, encoder, k: int = 8, batch: int = 256) ->
     subject among the ``k`` candidates of some span the resolver scores, split by whether the
     subject has a label; and the unreached ones as a share of all test questions."""
     missing = [ex for ex in data.test if ex.mentions[0] == NO_SPAN]
-    index_of = {e: i for i, e in enumerate(data.kg.entities)}
     found = {"labelled": [0, 0], "without_label": [0, 0]}  # [reached, of]
     for i in range(0, len(missing), batch):
         exs = missing[i:i + batch]
@@ -68,8 +72,8 @@ def reach(data, index: CandidateIndex, encoder, k: int = 8, batch: int = 256) ->
         sb = enumerate_spans(encoder(texts), texts, ResolverConfig().max_words)
         for b, ex in enumerate(exs):
             spans = [t for t, ok in zip(sb.texts[b], sb.valid[b].tolist()) if ok]
-            hit = bool(spans) and bool((index.query(spans, k=k).entity == index_of[ex.topics[0]]).any())
-            group = found["without_label" if data.kg.name_of(ex.topics[0]) == ex.topics[0] else "labelled"]
+            hit = bool(spans) and bool((index.query(spans, k=k).entity == data.kg.entity_index(ex.topics[0])).any())
+            group = found["labelled" if has_label(data.kg, ex.topics[0]) else "without_label"]
             group[0] += hit
             group[1] += 1
     reached = sum(g[0] for g in found.values())
