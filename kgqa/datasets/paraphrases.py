@@ -29,9 +29,15 @@ from typing import Literal
 from .base import QADataset, QAExample
 from .loaders import load_metaqa
 
-__all__ = ["PARAPHRASES", "FILMS", "ASK", "RETURNS", "phrasings", "paraphrase", "load_metaqa_paraphrased"]
+__all__ = ["PARAPHRASES", "FILMS", "ASK", "RETURNS", "BANKS", "TRAIN_BANKS", "phrasings", "paraphrase",
+           "load_metaqa_paraphrased"]
 
-Bank = Literal["train", "held_out"]
+Bank = Literal["train", "held_out", "train_2", "held_out_2"]
+BANKS: tuple[Bank, ...] = ("train", "held_out", "train_2", "held_out_2")
+"""The phrasing banks: the first training and held-out banks, then a widened training bank (the
+first plus additions) and a second held-out bank, the fresh test of a model trained on the widened one."""
+TRAIN_BANKS: dict[Bank, Bank] = {"held_out": "train", "held_out_2": "train_2"}
+"""Each held-out bank → the training bank augmentation uses beside it."""
 
 PARAPHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "movie_to_actor": {
@@ -169,16 +175,83 @@ RETURNS: dict[str, dict[str, tuple[str, ...]]] = {
 a noun phrase for "the films" would say badly: question type → bank → phrasings."""
 
 
+# A second held-out bank, written as a fresh test after the first one had been read phrase by phrase
+# (benchmarks/paraphrase.py lists which held-out phrasings a model loses and why) and before any model
+# was trained on the widened training bank below. It shares no phrasing, and no composed part, with
+# the other banks; the first held-out bank stays as it was, so the results measured on it stay valid.
+_HELD_OUT_2: dict[str, dict[str, tuple[str, ...]]] = {
+    # 1-hop, by question type
+    "movie_to_actor": ("who acts in X", "what actors does X have", "i want to know who starred in X"),
+    "movie_to_director": ("who sat in the director's chair for X", "X was directed by whom",
+                          "could you name whoever directed X"),
+    "movie_to_writer": ("who did the screenplay for X", "the screenplay of X was written by whom",
+                        "name the screenwriter behind X"),
+    "movie_to_year": ("what is the release year of X", "when was X made", "in which year was X released"),
+    "movie_to_genre": ("X would count as what sort of movie", "X falls into which genre", "name the genre X is in"),
+    "movie_to_language": ("X was filmed in which language", "in what tongue is X", "which language is spoken in X"),
+    "movie_to_tags": ("what topics does X touch on", "sum up X in a few keywords", "what is X known for"),
+    "actor_to_movie": ("where has X acted", "name the pictures X starred in", "which titles include X as an actor"),
+    "director_to_movie": ("name the pictures X directed", "which titles did X direct", "X directed what"),
+    "writer_to_movie": ("which pictures were scripted by X", "X did the screenplay for which films",
+                        "name the titles X wrote"),
+    "tag_to_movie": ("i am looking for a film about X", "any films dealing with X", "show me movies about X"),
+}
+_FILMS_HELD_OUT_2: dict[str, tuple[str, ...]] = {
+    "actor_to_movie": ("the pictures X starred in", "the films that had X in them"),
+    "director_to_movie": ("the pictures X directed", "the films that list X as director"),
+    "writer_to_movie": ("the pictures X wrote", "the films that list X as writer"),
+    "movie_to_actor_to_movie": ("the pictures that an actor of X starred in", "the films featuring any actor from X"),
+    "movie_to_director_to_movie": ("the pictures by the director of X", "the films from the same director as X"),
+    "movie_to_writer_to_movie": ("the pictures by the screenwriter of X", "the films from the same writer as X"),
+}
+_ASK_HELD_OUT_2: dict[str, tuple[str, ...]] = {
+    "year": ("what were the release years of F", "in what years were F released"),
+    "genre": ("what sorts of film are F", "which genres do F fall into"),
+    "language": ("what languages are spoken in F", "in what languages were F filmed"),
+    "actor": ("who starred in F", "which actors were cast in F"),
+    "director": ("who directed F", "who was the director of F"),
+    "writer": ("who wrote the screenplays for F", "who were the writers of F"),
+}
+_RETURNS_HELD_OUT_2: dict[str, tuple[str, ...]] = {
+    "actor_to_movie_to_actor": ("who starred alongside X", "name actors who have appeared with X",
+                                "which actors share a film with X"),
+    "director_to_movie_to_director": ("who shared directing duties with X", "name directors who have worked with X",
+                                      "which directors share a film with X"),
+    "writer_to_movie_to_writer": ("who shared writing duties with X", "name writers who have worked with X",
+                                  "which writers share a film with X"),
+    "movie_to_actor_to_movie": ("what other pictures have actors from X starred in",
+                                "name films with an actor who was also in X", "where else did the actors of X appear"),
+    "movie_to_director_to_movie": ("what other pictures did the director of X direct",
+                                   "name films by the same director as X", "what else did whoever directed X make"),
+    "movie_to_writer_to_movie": ("what other pictures did the writer of X write", "name films by the same writer as X",
+                                 "what else did whoever wrote X write"),
+}
+for _table, _bank in ((PARAPHRASES, _HELD_OUT_2), (FILMS, _FILMS_HELD_OUT_2), (ASK, _ASK_HELD_OUT_2),
+                      (RETURNS, _RETURNS_HELD_OUT_2)):
+    assert set(_table) == set(_bank), "the second held-out bank covers every entry of its table"
+    for _key, _phrases in _bank.items():
+        _table[_key]["held_out_2"] = _phrases
+
+
+def _parts(entry: dict[str, tuple[str, ...]], bank: Bank) -> tuple[str, ...]:
+    """One table entry's phrasings in ``bank``: the widened training bank is the first one plus its additions."""
+    if bank == "train_2":
+        return entry["train"] + entry.get("train_2", ())
+    return entry[bank]
+
+
 def phrasings(qtype: str, bank: Bank) -> tuple[str, ...]:
     """The phrasings of ``bank`` for a MetaQA question type (``X`` marks the topic's mention); none
     for a type this module does not rephrase (the rare rating and votes questions)."""
+    if bank not in BANKS:
+        raise ValueError(f"bank must be one of {', '.join(BANKS)}; got {bank!r}")
     if qtype in PARAPHRASES:
-        return PARAPHRASES[qtype][bank]
+        return _parts(PARAPHRASES[qtype], bank)
     if qtype in RETURNS:
-        return RETURNS[qtype][bank]
+        return _parts(RETURNS[qtype], bank)
     films, _, last = qtype.rpartition("_to_")
     if films in FILMS and last in ASK:
-        return tuple(ask.replace("F", f) for ask in ASK[last][bank] for f in FILMS[films][bank])
+        return tuple(ask.replace("F", f) for ask in _parts(ASK[last], bank) for f in _parts(FILMS[films], bank))
     return ()
 
 
@@ -186,8 +259,8 @@ def paraphrase(examples: Sequence[QAExample], bank: Bank, seed: int = 0) -> list
     """``examples`` (MetaQA, one topic with a located mention) rephrased with a seeded choice
     from ``bank`` (:func:`phrasings`); a question whose type has none keeps its words. Topics,
     answers, type and gold path are unchanged; the mention keeps its surface text and its new span."""
-    if bank not in ("train", "held_out"):
-        raise ValueError(f"bank must be 'train' or 'held_out', got {bank!r}")
+    if bank not in BANKS:
+        raise ValueError(f"bank must be one of {', '.join(BANKS)}; got {bank!r}")
     rng = random.Random(seed)
     out = []
     for ex in examples:
