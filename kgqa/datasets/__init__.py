@@ -13,7 +13,8 @@ generated over the MetaQA KB).
 
 Registered names: ``toy``, ``toy-full`` (with the generated questions); ``metaqa-{1,2,3}hop`` (MetaQA,
 "dev-trained"), ``metaqa-all`` (the three together), ``metaqa-{1,2,3}hop-para``, ``metaqa-all-para``,
-``metaqa-1hop-aug`` and ``metaqa-all-aug`` (held-out phrasings); ``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all``
+``metaqa-1hop-aug`` and ``metaqa-all-aug`` (held-out phrasings), ``metaqa-{1,2,3}hop-para2``,
+``metaqa-all-para2`` and ``metaqa-all-aug2`` (the second held-out bank, the widened training bank); ``pq-2h``, ``pq-3h`` (PathQuestion); ``wc-p1``, ``wc-p2``, ``wc-c``, ``wc-all``
 (WorldCup2014); ``metaqa-multi``; ``metaqa-ops``, ``wc-ops``; ``sq-wikidata``, ``sq-wikidata-answerable`` (SimpleQuestions-Wikidata).
 Real data is found under ``root`` or the folder named by ``KGQA_DATA``; :func:`load_user` and
 :func:`load_questions` read your own graph and questions.
@@ -103,6 +104,17 @@ DATASETS: dict[str, DatasetSpec] = {
     "metaqa-all-aug": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, "all", **{"augment": 0.5, **o}),
                                   "MetaQA 1-, 2- and 3-hop, training questions also rephrased; held-out test "
                                   "phrasings", "metaqa"),
+    # the second held-out bank, and the widened training bank that goes with it
+    **{f"metaqa-{k}hop-para2": DatasetSpec(lambda root, k=k, **o: load_metaqa_paraphrased(root, k, bank="held_out_2", **o),
+                                           f"MetaQA {k}-hop, test questions in the second held-out bank's phrasings",
+                                           "metaqa") for k in (1, 2, 3)},
+    "metaqa-all-para2": DatasetSpec(lambda root, **o: load_metaqa_paraphrased(root, "all", bank="held_out_2", **o),
+                                    "MetaQA 1-, 2- and 3-hop, test questions in the second held-out bank's phrasings",
+                                    "metaqa"),
+    "metaqa-all-aug2": DatasetSpec(
+        lambda root, **o: load_metaqa_paraphrased(root, "all", bank="held_out_2", **{"augment": 0.5, **o}),
+        "MetaQA 1-, 2- and 3-hop, training questions also rephrased with the widened training bank; test in the "
+        "second held-out bank's phrasings", "metaqa"),
     "sq-wikidata": DatasetSpec(lambda root, **o: load_sq_wikidata(root, **o),
                                "SimpleQuestions-Wikidata over the closed graph of its gold facts", "sq-wikidata"),
     "sq-wikidata-answerable": DatasetSpec(lambda root, **o: load_sq_wikidata(root, answerable=True, **o),
