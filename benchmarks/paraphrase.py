@@ -1,5 +1,6 @@
 """Robustness to phrasing: MetaQA models on the test questions and on the same questions asked in
-held-out phrasings (``metaqa-1hop-para`` ... ``metaqa-all-para``: no MetaQA template, no training phrasing).
+held-out phrasings (``metaqa-1hop-para`` ... ``metaqa-all-para``: no MetaQA template, no training phrasing;
+``--bank held_out_2``: the second held-out bank, ``metaqa-1hop-para2`` ... ``metaqa-all-para2``).
 
 Run from the repository root, with run folders of models trained on the ``--dataset`` (default
 ``metaqa-1hop``) or on its ``-aug`` twin (their train and dev splits are the same; only the
@@ -7,6 +8,7 @@ training phrasings differ)::
 
     KGQA_DATA=/path/to/data .venv/bin/python benchmarks/paraphrase.py --runs runs/bench/metaqa-1hop [--tag NAME]
     KGQA_DATA=/path/to/data .venv/bin/python benchmarks/paraphrase.py --dataset metaqa-all --runs RUN ... --tag all
+    KGQA_DATA=/path/to/data .venv/bin/python benchmarks/paraphrase.py --dataset metaqa-all --bank held_out_2 --runs RUN ...
 
 For each run: test Hits@1 on ``qa_test.txt`` as written and on its paraphrases, overall, per hop
 count and per question type, and the gap. For a given-entity model also, per held-out phrasing: its
@@ -28,11 +30,14 @@ from pathlib import Path
 import torch
 
 from kgqa.datasets import QAExample, load_dataset
+from kgqa.datasets.paraphrases import TRAIN_BANKS
 from kgqa.qa import QASystem
 from report import run_meta, write_results
 
 
 LOW = 90.0  # the Markdown lists the held-out phrasings a run answers below this Hits@1
+BANK_SUFFIX = {"held_out": "", "held_out_2": "2"}  # held-out bank → the suffix of its datasets (-para, -para2)
+BANK_NAME = {"held_out": "held-out phrasings", "held_out_2": "the second bank of held-out phrasings"}
 
 
 def phrasing_of(ex: QAExample) -> str:
@@ -131,7 +136,8 @@ def evaluate(run: Path, vanilla, para) -> dict:
 
 def markdown(rows: list[dict], meta: dict) -> str:
     sets = {"metaqa-all": "1-, 2- and 3-hop"}.get(meta["dataset"], meta["dataset"].removeprefix("metaqa-").replace("hop", "-hop"))
-    lines = [f"# Robustness to phrasing: MetaQA {sets} test, as written and in held-out phrasings", "",
+    lines = [f"# Robustness to phrasing: MetaQA {sets} test, as written and in {BANK_NAME[meta.get('bank', 'held_out')]}",
+             "",
              "| run | trained on | entities | vanilla | paraphrased | gap |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {Path(r['run']).name} | {r['trained_on']} | {r['entities']} | {r['vanilla']['hits@1']:.2f} | "
@@ -187,13 +193,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="metaqa-1hop", choices=("metaqa-1hop", "metaqa-2hop", "metaqa-3hop", "metaqa-all"),
                     help="the test set, as written and (its -para twin) in held-out phrasings")
+    ap.add_argument("--bank", default="held_out", choices=TRAIN_BANKS,
+                    help="the held-out phrasings: the first bank (-para) or the second, written later (-para2)")
     ap.add_argument("--runs", nargs="+", type=Path, required=True, help="run folders of models of that dataset")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
-    vanilla, para = load_dataset(args.dataset), load_dataset(f"{args.dataset}-para")
+    vanilla, para = load_dataset(args.dataset), load_dataset(f"{args.dataset}-para{BANK_SUFFIX[args.bank]}")
     rows = [evaluate(run, vanilla, para) for run in args.runs]
-    write_results("paraphrase", args.tag, run_meta(dataset=args.dataset), rows, markdown)
+    write_results("paraphrase", args.tag, run_meta(dataset=args.dataset, bank=args.bank), rows, markdown)
 
 
 if __name__ == "__main__":

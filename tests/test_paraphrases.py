@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kgqa.datasets import load_dataset
-from kgqa.datasets.paraphrases import ASK, FILMS, PARAPHRASES, RETURNS, paraphrase, phrasings
+from kgqa.datasets.paraphrases import ASK, BANKS, FILMS, PARAPHRASES, RETURNS, paraphrase, phrasings
 
 
 def metaqa_templates(root: Path) -> set[str]:
@@ -40,6 +40,7 @@ def test_banks_are_disjoint_and_mark_the_topic_once(data_root: Path) -> None:
         train, held = phrasings(qtype, "train"), phrasings(qtype, "held_out")
         assert not set(train) & set(held), qtype
         assert len(held) >= 3 and len(train) >= 3, qtype  # every type of the test files has both banks
+        assert len(phrasings(qtype, "held_out_2")) >= 3 and set(train) <= set(phrasings(qtype, "train_2")), qtype
         for p in train + held:
             assert len(re.findall(r"\bX\b", p)) == 1 and p.count("X") == 1 and p == p.lower().replace("x", "X"), p
     # the parts of a composed phrasing: a held-out phrasing is made of held-out parts only
@@ -58,41 +59,51 @@ def test_no_phrasing_is_a_metaqa_template(data_root: Path) -> None:
     templates = metaqa_templates(data_root)
     ours = {p for t in metaqa_types(data_root) for bank in ("train", "held_out") for p in phrasings(t, bank)}
     assert len(ours) == 513 and not ours & templates
+    bank = {b: {p for t in metaqa_types(data_root) for p in phrasings(t, b)} for b in BANKS}
+    assert bank["train"] < bank["train_2"] and (len(bank["train_2"]), len(bank["held_out_2"])) == (1052, 171)
+    assert not (bank["train_2"] | bank["held_out_2"]) & templates
+    # the second held-out bank repeats no phrasing of any other bank; the widened training bank none held out
+    assert not bank["held_out_2"] & (bank["train_2"] | bank["held_out"]) and not bank["train_2"] & bank["held_out"]
 
 
-@pytest.mark.parametrize("hops", ["1hop", "all"])
-def test_paraphrased_test_keeps_topics_answers_and_mentions(data_root: Path, hops: str) -> None:
+@pytest.mark.parametrize(("hops", "bank"), [("1hop", "held_out"), ("all", "held_out"), ("all", "held_out_2")])
+def test_paraphrased_test_keeps_topics_answers_and_mentions(data_root: Path, hops: str, bank: str) -> None:
+    name = f"metaqa-{hops}-para" + ("2" if bank == "held_out_2" else "")
     vanilla = load_dataset(f"metaqa-{hops}", data_root)
-    para = load_dataset(f"metaqa-{hops}-para", data_root)
+    para = load_dataset(name, data_root)
     assert para.train == vanilla.train and para.dev == vanilla.dev and len(para.test) == len(vanilla.test)
-    assert para.name == f"metaqa-{hops}-para"
+    assert para.name == name
     changed = 0
     for a, b in zip(vanilla.test, para.test):
         assert (a.topics, a.answers, a.qtype, a.paths, a.hops) == (b.topics, b.answers, b.qtype, b.paths, b.hops)
         (s, e), (s2, e2) = a.mentions[0], b.mentions[0]
         assert a.question[s:e] == b.question[s2:e2]
-        held = phrasings(a.qtype, "held_out")
+        held = phrasings(a.qtype, bank)
         if held:
             changed += 1
             assert bank_text(b) in held
     assert changed == len(para.test)  # every test question type has held-out phrasings
     if hops == "all":
         assert {e.hops for e in para.test} == {1, 2, 3}
-    again = load_dataset(f"metaqa-{hops}-para", data_root)
+    again = load_dataset(name, data_root)
     assert again.test == para.test  # seeded
 
 
-@pytest.mark.parametrize("hops", ["1hop", "all"])
-def test_augmentation_adds_training_phrasings_only(data_root: Path, hops: str) -> None:
-    aug = load_dataset(f"metaqa-{hops}-aug", data_root)
+@pytest.mark.parametrize(("hops", "suffix"), [("1hop", ""), ("all", ""), ("all", "2")])
+def test_augmentation_adds_training_phrasings_only(data_root: Path, hops: str, suffix: str) -> None:
+    train_bank, held_bank = ("train_2", "held_out_2") if suffix else ("train", "held_out")
+    aug = load_dataset(f"metaqa-{hops}-aug{suffix}", data_root)
     vanilla = load_dataset(f"metaqa-{hops}", data_root)
     extra = aug.train[len(vanilla.train):]
     assert aug.train[: len(vanilla.train)] == vanilla.train and len(extra) == round(0.5 * len(vanilla.train))
-    assert aug.dev == vanilla.dev and aug.test == load_dataset(f"metaqa-{hops}-para", data_root).test
+    assert aug.dev == vanilla.dev and aug.test == load_dataset(f"metaqa-{hops}-para{suffix}", data_root).test
     for ex in extra:
-        assert bank_text(ex) in phrasings(ex.qtype, "train") or not phrasings(ex.qtype, "train")
-    held = {p for t in metaqa_types(data_root) for p in phrasings(t, "held_out")}
+        assert bank_text(ex) in phrasings(ex.qtype, train_bank) or not phrasings(ex.qtype, train_bank)
+    held = {p for t in metaqa_types(data_root) for b in ("held_out", "held_out_2") for p in phrasings(t, b)}
     assert not any(bank_text(ex) in held for ex in aug.train)
+    if suffix:  # the additions are used: some questions are asked in them
+        added = {bank_text(ex) for ex in extra} - {p for t in metaqa_types(data_root) for p in phrasings(t, "train")}
+        assert len(added) > 500
     if hops == "all":
         assert {e.hops for e in extra} == {1, 2, 3}
 
@@ -104,6 +115,10 @@ def test_bad_arguments() -> None:
 
     with pytest.raises(ValueError, match="augment must be a share"):
         load_metaqa_paraphrased(".", augment=2)
+    with pytest.raises(ValueError, match="bank must be a held-out bank"):
+        load_metaqa_paraphrased(".", bank="train_2")
+    with pytest.raises(ValueError, match="bank must be one of"):
+        phrasings("movie_to_actor", "held_out_3")
     with pytest.raises(ValueError, match="MetaQA has 1-, 2- and 3-hop"):
         load_metaqa_paraphrased(".", 4)
 
