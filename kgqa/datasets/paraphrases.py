@@ -3,7 +3,7 @@
 MetaQA's questions come from a few templates per question type (``what films did [X] star in``,
 ``[X] appears in which movies`` ...). A model trained on them may learn the templates rather than
 the question: asked in words no template uses, it should still follow the same relation. This
-module rewrites MetaQA questions with phrasings of its own, in two disjoint banks per question
+module rewrites MetaQA questions with phrasings of its own, in disjoint banks per question
 type (1-hop types in :data:`PARAPHRASES`; 2- and 3-hop types composed, see :func:`phrasings`):
 
 - ``"held_out"``: the test phrasings. :func:`load_metaqa_paraphrased` replaces the test split with
@@ -11,9 +11,14 @@ type (1-hop types in :data:`PARAPHRASES`; 2- and 3-hop types composed, see :func
   only the words change;
 - ``"train"``: other phrasings, for augmentation (``metaqa-1hop-aug``, ``metaqa-all-aug``): a
   seeded share of the training questions is added again in these words. No held-out phrasing is
-  ever trained on.
+  ever trained on;
+- ``"held_out_2"`` and ``"train_2"``: a second held-out bank, written once the first had been
+  studied phrase by phrase, and a widened training bank (the first plus additions aimed at what a
+  model of the first one misreads). ``metaqa-{1,2,3}hop-para2`` and ``metaqa-all-para2`` test in the
+  second held-out bank, ``metaqa-all-aug2`` trains with the widened one. The first banks are not
+  changed, so what was measured on them stays valid.
 
-Neither bank repeats a MetaQA template (a test checks it against the dev and test files). Phrasings keep
+No bank repeats a MetaQA template (a test checks it against the dev and test files). Phrasings keep
 MetaQA's style (lower case, no question mark); ``X`` marks the topic's mention, which keeps its
 surface text from the original question.
 """
