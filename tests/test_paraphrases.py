@@ -173,3 +173,21 @@ def test_per_phrasing_breakdown_matches_evaluate(toy_data, trained_toy, monkeypa
     listed = sum(len(phs) for phs in table.values())
     assert f"answers below 101% Hits@1: {listed} of {listed}." in page
     assert all(f"| {t} | {ph} | {v['n']} |" in page for t, phs in table.items() for ph, v in phs.items())
+    assert page.startswith("# Robustness to phrasing: MetaQA 1-hop test, as written and in held-out phrasings")
+    second = bench.markdown([], {"dataset": "metaqa-all", "bank": "held_out_2"})
+    assert second.startswith("# Robustness to phrasing: MetaQA 1-, 2- and 3-hop test, as written and in the second bank")
+
+
+def test_every_held_out_bank_has_its_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark's --bank choices name registered datasets for every hop set."""
+    from kgqa.datasets import DATASETS
+    from kgqa.datasets.paraphrases import TRAIN_BANKS
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import paraphrase as bench
+
+    assert set(bench.BANK_SUFFIX) == set(bench.BANK_NAME) == set(TRAIN_BANKS)
+    for bank, suffix in bench.BANK_SUFFIX.items():
+        for hops in ("1hop", "2hop", "3hop", "all"):
+            assert f"metaqa-{hops}-para{suffix}" in DATASETS
+    assert {"metaqa-all-aug", "metaqa-all-aug2"} <= set(DATASETS)
