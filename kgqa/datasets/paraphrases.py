@@ -101,7 +101,7 @@ PARAPHRASES: dict[str, dict[str, tuple[str, ...]]] = {
 """Question type → ``{"train": phrasings, "held_out": phrasings}``; ``X`` is the topic's mention."""
 
 # A 2- or 3-hop question walks to a set of films and asks one thing about them: "who directed [the
-# films X acted in]". Its phrasings are composed from the same two banks, one part for each: a noun
+# films X acted in]". Its phrasings are composed from the same banks, one part for each: a noun
 # phrase for the films reached from X (FILMS, by the question type's steps up to the last film) and
 # a question about films F (ASK, by the last step's kind). A held-out phrasing is made of held-out
 # parts only, so neither part of it was ever trained on.
