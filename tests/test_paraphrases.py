@@ -41,7 +41,7 @@ def test_banks_are_disjoint_and_mark_the_topic_once(data_root: Path) -> None:
         assert not set(train) & set(held), qtype
         assert len(held) >= 3 and len(train) >= 3, qtype  # every type of the test files has both banks
         assert len(phrasings(qtype, "held_out_2")) >= 3 and set(train) <= set(phrasings(qtype, "train_2")), qtype
-        for p in train + held:
+        for p in train + held + phrasings(qtype, "train_2") + phrasings(qtype, "held_out_2"):
             assert len(re.findall(r"\bX\b", p)) == 1 and p.count("X") == 1 and p == p.lower().replace("x", "X"), p
     # the parts of a composed phrasing: a held-out phrasing is made of held-out parts only
     for parts in (PARAPHRASES, FILMS, ASK, RETURNS):

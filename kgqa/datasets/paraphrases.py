@@ -98,7 +98,7 @@ PARAPHRASES: dict[str, dict[str, tuple[str, ...]]] = {
         "held_out": ("what are some X movies", "give me films on the topic X", "which films have the tag X",
                      "recommend a movie about X")},
 }
-"""Question type → ``{"train": phrasings, "held_out": phrasings}``; ``X`` is the topic's mention."""
+"""Question type → ``{bank: phrasings}`` (the second banks are added below); ``X`` is the topic's mention."""
 
 # A 2- or 3-hop question walks to a set of films and asks one thing about them: "who directed [the
 # films X acted in]". Its phrasings are composed from the same banks, one part for each: a noun
