@@ -213,7 +213,8 @@ def test_load_dataset_finds_data_through_env(data_root: Path, monkeypatch: pytes
 def test_registry_names() -> None:
     assert set(DATASETS) == {"toy", "toy-full", "metaqa-1hop", "metaqa-2hop", "metaqa-3hop", "pq-2h", "pq-3h",
                              "wc-p1", "wc-p2", "wc-c", "wc-all", "metaqa-multi", "metaqa-ops", "wc-ops", "metaqa-all", "metaqa-1hop-para", "metaqa-1hop-aug",
-                             "metaqa-2hop-para", "metaqa-3hop-para", "metaqa-all-para", "metaqa-all-aug", "sq-wikidata",
+                             "metaqa-2hop-para", "metaqa-3hop-para", "metaqa-all-para", "metaqa-all-aug", "metaqa-1hop-para2",
+                             "metaqa-2hop-para2", "metaqa-3hop-para2", "metaqa-all-para2", "metaqa-all-aug2", "sq-wikidata",
                              "sq-wikidata-answerable"}
     with pytest.raises(UnknownDatasetError, match="did you mean 'metaqa-1hop'"):
         load_dataset("metaqa-1-hop")
