@@ -30,13 +30,12 @@ from pathlib import Path
 import torch
 
 from kgqa.datasets import QAExample, load_dataset
-from kgqa.datasets.paraphrases import TRAIN_BANKS
+from kgqa.datasets.paraphrases import BANK_SUFFIX, TRAIN_BANKS
 from kgqa.qa import QASystem
 from report import run_meta, write_results
 
 
 LOW = 90.0  # the Markdown lists the held-out phrasings a run answers below this Hits@1
-BANK_SUFFIX = {"held_out": "", "held_out_2": "2"}  # held-out bank → the suffix of its datasets (-para, -para2)
 BANK_NAME = {"held_out": "held-out phrasings", "held_out_2": "the second bank of held-out phrasings"}
 
 

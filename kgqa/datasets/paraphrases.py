@@ -34,7 +34,7 @@ from typing import Literal
 from .base import QADataset, QAExample
 from .loaders import load_metaqa
 
-__all__ = ["PARAPHRASES", "FILMS", "ASK", "RETURNS", "BANKS", "TRAIN_BANKS", "phrasings", "paraphrase",
+__all__ = ["PARAPHRASES", "FILMS", "ASK", "RETURNS", "BANKS", "TRAIN_BANKS", "BANK_SUFFIX", "phrasings", "paraphrase",
            "load_metaqa_paraphrased"]
 
 Bank = Literal["train", "held_out", "train_2", "held_out_2"]
@@ -43,6 +43,8 @@ BANKS: tuple[Bank, ...] = ("train", "held_out", "train_2", "held_out_2")
 first plus additions) and a second held-out bank, the fresh test of a model trained on the widened one."""
 TRAIN_BANKS: dict[Bank, Bank] = {"held_out": "train", "held_out_2": "train_2"}
 """Each held-out bank → the training bank augmentation uses beside it."""
+BANK_SUFFIX: dict[Bank, str] = {"held_out": "", "held_out_2": "2"}
+"""Each held-out bank → the suffix of its dataset names (``-para``, ``-aug``; ``-para2``, ``-aug2``)."""
 
 PARAPHRASES: dict[str, dict[str, tuple[str, ...]]] = {
     "movie_to_actor": {
@@ -349,8 +351,7 @@ def load_metaqa_paraphrased(root: str | os.PathLike, hops: int | Literal["all"] 
     if augment:
         picked = random.Random(seed + 1).sample(range(len(train)), round(augment * len(train)))
         train += paraphrase([train[i] for i in sorted(picked)], TRAIN_BANKS[bank], seed)
-    suffix = "" if bank == "held_out" else "2"
-    name = f"{base.name}-aug{suffix}" if augment else f"{base.name}-para{suffix}"
+    name = f"{base.name}-{'aug' if augment else 'para'}{BANK_SUFFIX[bank]}"
     notes = (base.notes + f" Test: qa_test.txt asked in the phrasings of the held-out bank {bank!r}, which no "
              f"MetaQA template and no training phrasing uses (kgqa.datasets.paraphrases, seed {seed}); topics and "
              f"answers unchanged."
